@@ -1,0 +1,5 @@
+import sys
+
+from vwbench.cli import main
+
+sys.exit(main())

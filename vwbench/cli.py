@@ -1,0 +1,54 @@
+"""The `vwbench` command line. Each subcommand lives in `vwbench/commands/<name>.py` and imports heavy
+libraries (torch, diffusers, open_clip) only when it runs, so `vwbench --help` and `vwbench list` stay fast."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from vwbench import __version__
+from vwbench.errors import VWBenchError
+
+# subcommand name -> module under vwbench.commands (order is the order shown in --help)
+COMMANDS = {
+    "list": "list_cmd",
+    "validate": "validate",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vwbench",
+        description="Learn new visual words in generation, detection and classification models, transfer "
+        "them across models, and score them (Trabucco et al. 2024).",
+    )
+    parser.add_argument("--version", action="version", version=f"vwbench {__version__}")
+    parser.add_argument("--specs", metavar="DIR", help="spec folder (default: $VWBENCH_SPECS or the checkout's tasks/)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        mod = importlib.import_module(f"vwbench.commands.{module}")
+        p = sub.add_parser(name, help=mod.HELP, description=mod.__doc__)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args._run(args) or 0)
+    except VWBenchError as exc:
+        print(f"vwbench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vwbench: interrupted; finished results are kept, rerun to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

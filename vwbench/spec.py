@@ -1,0 +1,292 @@
+"""Declarative specs: load YAML, resolve `extends`, validate with the shipped JSON schemas, build typed objects.
+
+Specs live in a folder with three sub-folders (`tasks/`, `datasets/`, `suites/`); the file name (without
+`.yaml`) is the spec's name. Errors name the file, the field path and what was expected.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from vwbench.errors import SpecError
+
+KINDS = {"tasks": "task", "datasets": "dataset", "suites": "suite"}
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    id: str
+    revision: str | None
+
+    @property
+    def is_tiny(self) -> bool:
+        return self.id.startswith("tiny:")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    task: str
+    family: str
+    model: ModelRef
+    image_size: int
+    template: str
+    loss: dict
+    metric: dict
+    dtype: dict = field(default_factory=lambda: {"cuda": "float16", "cpu": "float32"})
+    evaluator: dict | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class ConceptSpec:
+    id: str
+    name: str
+    source_id: str | int
+    anchor: str
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    source: dict
+    split: dict
+    anchors: tuple[str, ...]
+    concepts: tuple[ConceptSpec, ...]
+    path: str = ""
+
+    def concept(self, concept_id: str) -> ConceptSpec:
+        for c in self.concepts:
+            if c.id == concept_id:
+                return c
+        raise KeyError(concept_id)
+
+    def anchors_for(self, concept: ConceptSpec, policy: str | int) -> list[str]:
+        """The anchors a concept is trained from under a suite's anchor policy (own anchor first)."""
+        others = [a for a in self.anchors if a != concept.anchor]
+        if policy == "own":
+            return [concept.anchor]
+        if policy == "all":
+            return [concept.anchor, *others]
+        start = self.anchors.index(concept.anchor) if concept.anchor in self.anchors else 0
+        rotated = list(self.anchors[start:]) + list(self.anchors[:start])
+        return rotated[: int(policy)]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int
+    lr: float
+    batch_size: int
+    seed: int
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    num_vectors: int = 1
+    concepts_per_batch: int = 10
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    name: str
+    tasks: tuple[TaskSpec, ...]
+    datasets: tuple[DatasetSpec, ...]
+    anchors: str | int
+    train: TrainConfig
+    deltas: tuple[float, ...] = ()
+    data: dict = field(default_factory=dict)
+    description: str = ""
+    path: str = ""
+
+    def task(self, name: str) -> TaskSpec:
+        for t in self.tasks:
+            if name in (t.name, t.task):
+                return t
+        raise KeyError(name)
+
+    def dataset(self, name: str) -> DatasetSpec:
+        for d in self.datasets:
+            if d.name == name:
+                return d
+        raise KeyError(name)
+
+
+# --------------------------------------------------------------------------------------------- loading
+
+
+def default_spec_root() -> Path:
+    """`$VWBENCH_SPECS`, else the `tasks/` folder of the source checkout."""
+    env = os.environ.get("VWBENCH_SPECS")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "tasks"
+
+
+@lru_cache(maxsize=None)
+def schema(kind: str) -> dict:
+    text = resources.files("vwbench.schemas").joinpath(f"{kind}.schema.json").read_text()
+    return json.loads(text)
+
+
+def _field_path(error: jsonschema.ValidationError) -> str:
+    out = ""
+    for part in error.absolute_path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    if error.validator == "required":
+        return error.message.replace("is a required property", "is required but missing")
+    if error.validator == "type":
+        return f"expected {error.validator_value}, got {type(error.instance).__name__} {error.instance!r}"
+    if error.validator == "enum":
+        return f"expected one of {error.validator_value}, got {error.instance!r}"
+    if error.validator == "additionalProperties":
+        return error.message.replace("Additional properties are not allowed", "unknown field")
+    return error.message
+
+
+def validate_document(doc: Any, kind: str, file: str | Path) -> None:
+    """Validate one resolved document against the schema of `kind`; raise SpecError on the first problem."""
+    validator = jsonschema.Draft202012Validator(schema(kind))
+    errors = sorted(validator.iter_errors(doc), key=lambda e: (len(list(e.absolute_path)), str(e.absolute_path)))
+    if errors:
+        # a `oneOf` failure is less telling than its deepest sub-error
+        err = errors[0]
+        if err.context:
+            err = max(err.context, key=lambda e: len(list(e.absolute_path)))
+        raise SpecError(file, _field_path(err), _describe(err))
+
+
+def read_yaml(path: Path) -> dict:
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise SpecError(path, "", "file not found") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else ""
+        raise SpecError(path, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(doc, dict):
+        raise SpecError(path, "", f"expected a mapping at the top level, got {type(doc).__name__}")
+    return doc
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+class SpecLibrary:
+    """All specs under one root folder, resolved and validated on demand."""
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root is not None else default_spec_root()
+        if not self.root.is_dir():
+            raise SpecError(self.root, "", "spec folder not found (set VWBENCH_SPECS or pass --specs)")
+
+    def names(self, folder: str) -> list[str]:
+        return sorted(p.stem for p in (self.root / folder).glob("*.yaml"))
+
+    def path(self, folder: str, name: str) -> Path:
+        return self.root / folder / f"{name}.yaml"
+
+    def resolve(self, folder: str, name: str, referrer: tuple[str, str] | None = None, _seen=()) -> dict:
+        """The document of `folder/name.yaml` with its `extends` chain merged in and validated."""
+        path = self.path(folder, name)
+        if not path.is_file():
+            ref_file, ref_field = referrer or (str(path), "")
+            known = ", ".join(self.names(folder)) or "none"
+            raise SpecError(ref_file, ref_field, f"unknown {KINDS[folder]} {name!r} (known: {known})")
+        doc = read_yaml(path)
+        if name in _seen:
+            raise SpecError(path, "extends", f"circular extends: {' -> '.join((*_seen, name))}")
+        if "extends" in doc:
+            base = self.resolve(folder, doc["extends"], (str(path), "extends"), (*_seen, name))
+            base.pop("name", None)
+            doc = deep_merge(base, {k: v for k, v in doc.items() if k != "extends"})
+        validate_document(doc, KINDS[folder], path)
+        if doc["name"] != name:
+            raise SpecError(path, "name", f"expected {name!r} (the file name), got {doc['name']!r}")
+        return doc
+
+    def task(self, name: str, referrer=None) -> TaskSpec:
+        d = self.resolve("tasks", name, referrer)
+        model = ModelRef(**d["model"])
+        if model.revision is None and not model.is_tiny:
+            raise SpecError(self.path("tasks", name), "model.revision", "hub models need a pinned revision")
+        return TaskSpec(
+            name=d["name"], task=d["task"], family=d["family"], model=model,
+            image_size=d["image_size"], template=d["template"], loss=d["loss"], metric=d["metric"],
+            dtype=d.get("dtype", {"cuda": "float16", "cpu": "float32"}), evaluator=d.get("evaluator"),
+            source=str(self.path("tasks", name)),
+        )
+
+    def dataset(self, name: str, referrer=None) -> DatasetSpec:
+        d = self.resolve("datasets", name, referrer)
+        path = self.path("datasets", name)
+        seen: set[str] = set()
+        for i, c in enumerate(d["concepts"]):
+            if c["id"] in seen:
+                raise SpecError(path, f"concepts[{i}].id", f"duplicate concept id {c['id']!r}")
+            seen.add(c["id"])
+            if c["anchor"] not in d["anchors"]:
+                raise SpecError(path, f"concepts[{i}].anchor", f"{c['anchor']!r} is not in the dataset's anchors")
+        if len(set(d["anchors"])) != len(d["anchors"]):
+            raise SpecError(path, "anchors", "anchors must be distinct")
+        return DatasetSpec(
+            name=d["name"], source=d["source"], split=d["split"], anchors=tuple(d["anchors"]),
+            concepts=tuple(ConceptSpec(**c) for c in d["concepts"]), path=str(path),
+        )
+
+    def suite(self, name_or_path: str) -> SuiteSpec:
+        path = Path(name_or_path)
+        name = path.stem if path.suffix in (".yaml", ".yml") else name_or_path
+        d = self.resolve("suites", name)
+        path = self.path("suites", name)
+        tasks = tuple(self.task(t, (str(path), f"tasks[{i}]")) for i, t in enumerate(d["tasks"]))
+        kinds = [t.task for t in tasks]
+        if len(set(kinds)) != len(kinds):
+            raise SpecError(path, "tasks", f"each task kind may appear once, got {kinds}")
+        datasets = tuple(self.dataset(n, (str(path), f"datasets[{i}]")) for i, n in enumerate(d["datasets"]))
+        train = dict(d["train"])
+        if "betas" in train:
+            train["betas"] = tuple(train["betas"])
+        return SuiteSpec(
+            name=d["name"], tasks=tasks, datasets=datasets, anchors=d["anchors"], train=TrainConfig(**train),
+            deltas=tuple(d.get("deltas", ())), data=dict(d.get("data", {})),
+            description=d.get("description", ""), path=str(path),
+        )
+
+    def validate_all(self) -> list[str]:
+        """Validate every spec under the root; returns the names checked."""
+        checked = []
+        for folder, loader in (("tasks", self.task), ("datasets", self.dataset), ("suites", self.suite)):
+            for name in self.names(folder):
+                loader(name)
+                checked.append(f"{folder}/{name}")
+        return checked
+
+
+def check_single_token_anchors(ds: DatasetSpec, tokenizer) -> None:
+    """The paper requires each anchor to be one token of the CLIP BPE vocabulary."""
+    for i, anchor in enumerate(ds.anchors):
+        ids = tokenizer(anchor, add_special_tokens=False)["input_ids"]
+        if len(ids) != 1:
+            pieces = tokenizer.convert_ids_to_tokens(ids)
+            raise SpecError(ds.path, f"anchors[{i}]", f"anchor {anchor!r} is not a single token (splits into {pieces})")
