@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 
 from vwbench import __version__
@@ -12,6 +13,14 @@ from vwbench.errors import VWBenchError
 
 # subcommand name -> module under vwbench.commands (order is the order shown in --help)
 COMMANDS = {
+    "run": "run",
+    "learn": "learn",
+    "probe": "probe",
+    "leaderboard": "leaderboard",
+    "check": "check",
+    "data": "data_cmd",
+    "zoo": "zoo_cmd",
+    "bench": "bench",
     "list": "list_cmd",
     "validate": "validate",
 }
@@ -27,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--specs", metavar="DIR", help="spec folder (default: $VWBENCH_SPECS or the checkout's tasks/)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in COMMANDS.items():
+        if importlib.util.find_spec(f"vwbench.commands.{module}") is None:
+            continue  # a subcommand ships only once its module exists
         mod = importlib.import_module(f"vwbench.commands.{module}")
         p = sub.add_parser(name, help=mod.HELP, description=mod.__doc__)
         mod.add_arguments(p)
