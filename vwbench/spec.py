@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -138,8 +139,13 @@ def schema(kind: str) -> dict:
 
 
 def _field_path(error: jsonschema.ValidationError) -> str:
+    parts = list(error.absolute_path)
+    if error.validator == "required":  # name the missing field itself, not its parent (`<root>`)
+        missing = re.match(r"^'(.+)' is a required property", error.message)
+        if missing:
+            parts.append(missing.group(1))
     out = ""
-    for part in error.absolute_path:
+    for part in parts:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 

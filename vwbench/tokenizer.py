@@ -18,6 +18,7 @@ VOCAB_SIZE = 49408
 NUM_MERGES = VOCAB_SIZE - 256 - 256 - 2
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
 BOS_ID, EOS_ID = VOCAB_SIZE - 2, VOCAB_SIZE - 1
+TOKENIZER_FILES = ("vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json")
 
 
 def _bytes_to_unicode() -> dict[int, str]:
@@ -63,7 +64,7 @@ def write_tokenizer_files(folder: Path) -> Path:
     (tmp / "special_tokens_map.json").write_text(
         json.dumps({"bos_token": BOS, "eos_token": EOS, "unk_token": EOS, "pad_token": EOS})
     )
-    for name in ("vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"):
+    for name in TOKENIZER_FILES:
         os.replace(tmp / name, folder / name)
     tmp.rmdir()
     return folder
@@ -71,7 +72,7 @@ def write_tokenizer_files(folder: Path) -> Path:
 
 def tokenizer_folder() -> Path:
     folder = cache_dir()
-    if not (folder / "special_tokens_map.json").is_file():
+    if not all((folder / name).is_file() for name in TOKENIZER_FILES):
         write_tokenizer_files(folder)
     return folder
 

@@ -74,6 +74,7 @@ def run(args) -> int:
     problems: list[str] = []
     for p in args.paths:
         problems += validate_path(Path(p))
+    problems = list(dict.fromkeys(problems))  # a broken file is reached once per spec that uses it; say it once
     for line in problems:
         print(line, file=sys.stderr)
     if not problems:

@@ -55,18 +55,28 @@ def draw_object(draw: ImageDraw.ImageDraw, shape: str, colour: tuple[int, int, i
         draw.polygon(_polygon(shape, box), fill=colour)
 
 
-def render_scene(rng: np.random.Generator, objects: list[tuple[str, str]], size: int):
-    """Render `objects` [(colour, shape)] on a noisy background; returns the image and each object's box."""
+def render_scene(rng: np.random.Generator, objects: list[tuple[str, str]], size: int, grid: int = 0):
+    """Render `objects` [(colour, shape)] on a noisy background; returns the image and each object's box.
+
+    The first object is the largest, so the largest-box label is the scene's first object. With `grid` > 0 each
+    object fills one distinct cell of a grid x grid layout (the tiny suite's detector predicts one box per cell).
+    """
     bg = rng.integers(20, 90, size=3)
     arr = np.clip(bg + rng.normal(0, 6, size=(size, size, 3)), 0, 255).astype(np.uint8)
     image = Image.fromarray(arr)
     draw = ImageDraw.Draw(image)
     boxes = []
+    cells = rng.permutation(grid * grid) if grid else None
     for i, (colour, shape) in enumerate(objects):
-        # the first object is the largest, so the largest-box label is the scene's first object
-        frac = rng.uniform(0.45, 0.7) if i == 0 else rng.uniform(0.2, 0.35)
-        w = max(6.0, frac * size)
-        x0, y0 = rng.uniform(0, size - w), rng.uniform(0, size - w)
+        if grid:
+            cell = size / grid
+            inset = cell * (0.06 if i == 0 else 0.2)
+            x0, y0 = (cells[i] % grid) * cell + inset, (cells[i] // grid) * cell + inset
+            w = cell - 2 * inset
+        else:
+            frac = rng.uniform(0.45, 0.7) if i == 0 else rng.uniform(0.2, 0.35)
+            w = max(6.0, frac * size)
+            x0, y0 = rng.uniform(0, size - w), rng.uniform(0, size - w)
         box = (float(x0), float(y0), float(x0 + w), float(y0 + w))
         draw_object(draw, shape, COLOURS[colour], box)
         boxes.append(box)
@@ -77,7 +87,9 @@ def synthetic_dataset(spec: DatasetSpec) -> ConceptDataset:
     """Render the train and test images of every concept of a synthetic dataset spec."""
     src = spec.source
     size, max_objects = int(src.get("image_size", 64)), int(src.get("max_objects", 1))
-    multi = src.get("scene", "single") == "multi"
+    multi, grid = src.get("scene", "single") == "multi", int(src.get("grid", 0))
+    if grid and max_objects > grid * grid:
+        raise ValueError(f"{spec.path}: max_objects {max_objects} does not fit a {grid}x{grid} grid")
     rng = np.random.default_rng([int(src.get("seed", 0)), int(spec.split["seed"])])
     parsed = {c.id: tuple(str(c.source_id).split(":")) for c in spec.concepts}
     distractors = [(col, shp) for col in COLOURS for shp in SHAPES if (col, shp) not in parsed.values()]
@@ -90,7 +102,7 @@ def synthetic_dataset(spec: DatasetSpec) -> ConceptDataset:
                 if multi:
                     n_extra = int(rng.integers(0, max_objects))
                     objects += [distractors[int(j)] for j in rng.choice(len(distractors), n_extra, replace=False)]
-                image, boxes = render_scene(rng, objects, size)
+                image, boxes = render_scene(rng, objects, size, grid)
                 labels = [c.id] + [None] * (len(objects) - 1)
                 examples.append(Example(key=f"{spec.name}/{c.id}/{split}/{k}", label=c.id, boxes=boxes,
                                         box_labels=labels, _image=image))

@@ -92,11 +92,20 @@ def tiny_owlv2(image_size: int = 64):
     config = Owlv2Config(
         text_config=_tiny_text_config(width, max_positions=16).to_dict(),
         vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                           image_size=image_size, patch_size=16),
+                           image_size=image_size, patch_size=image_size // 2),
         projection_dim=width,  # must equal the text width, or the class head's einsum fails
     )
     with _seeded(TINY_SEEDS["tiny:owlv2"]):
         model = Owlv2ForObjectDetection(config)
+    # A random box head predicts saturated boxes. With its last layer zeroed, region i predicts exactly the
+    # box bias; set that to the patch's own cell, so the 2x2 regions are the cells of the tiny datasets' layout.
+    torch.nn.init.zeros_(model.box_head.dense2.weight)
+    torch.nn.init.zeros_(model.box_head.dense2.bias)
+    n = image_size // config.vision_config.patch_size
+    centres = (torch.arange(n, dtype=torch.float32) + 0.5) / n
+    cy, cx = torch.meshgrid(centres, centres, indexing="ij")
+    cells = torch.stack([cx.flatten(), cy.flatten(), torch.full((n * n,), 1 / n), torch.full((n * n,), 1 / n)], -1)
+    model.box_bias = torch.log(cells) - torch.log1p(-cells)
     processor = Owlv2ImageProcessor(size={"height": image_size, "width": image_size})
     return model, processor
 
@@ -147,7 +156,7 @@ def _hub_error(ref: ModelRef, exc: Exception) -> ModelNotAvailable:
     return ModelNotAvailable(
         f"model {ref.id}@{rev} is not in the local Hugging Face cache and the hub cannot be reached "
         f"({type(exc).__name__}). Download it where there is network "
-        f"(`huggingface-cli download {ref.id} --revision {rev}`) and copy the cache "
+        f"(`hf download {ref.id} --revision {rev}`) and copy the cache "
         f"(HF_HOME={os.environ.get('HF_HOME', '~/.cache/huggingface')}), or set the task's model.id to a local folder."
     )
 
@@ -211,10 +220,13 @@ def load(family: str, ref: ModelRef, device: str | torch.device = "cpu", dtype: 
         prov["folder"] = str(folder)
     else:
         raise VWBenchError(f"unknown model family {family!r}")
-    model = model.to(device=device, dtype=dtype)
+    model = model.to(device)
+    if ref.is_tiny and dtype != torch.float32:  # hub weights arrive in `dtype` already
+        model = model.to(dtype)
     if hasattr(model, "eval"):
         model.eval()
-    for module in _modules(model):
+    for module in _modules(model):  # a diffusers pipeline has no eval(): set its modules one by one
+        module.eval()
         module.requires_grad_(False)
     return Loaded(family=family, model=model, processor=processor, provenance=prov)
 

@@ -1,0 +1,22 @@
+"""Shared test fixtures. Tests run offline: no hub downloads (PROTOCOL.md section 15)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before huggingface_hub is imported: never wait on the network
+
+REPO = Path(__file__).resolve().parent.parent
+TASKS_DIR = REPO / "tasks"
+
+
+@pytest.fixture
+def spec_copy(tmp_path) -> Path:
+    """A private copy of the shipped spec root (tasks/), safe to mutate."""
+    root = tmp_path / "specs"
+    shutil.copytree(TASKS_DIR, root)
+    return root
