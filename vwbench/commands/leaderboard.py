@@ -1,0 +1,49 @@
+"""Rebuild a suite's leaderboards from its store alone: transfer matrices with bootstrap CIs, δ-curve plots
+and the method leaderboard, as Markdown, HTML and JSON (byte-identical when rebuilt from the same store)."""
+
+from __future__ import annotations
+
+HELP = "rebuild leaderboards (Markdown, HTML, JSON, PNG) from a store"
+
+
+def add_arguments(p):
+    p.add_argument("--suite", help="suite whose scores to tabulate (default: the only suite in the store)")
+    p.add_argument("--store", metavar="DIR", help="store folder (default: vwbench-runs/<suite>)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: leaderboards/<suite>)")
+    p.add_argument("--reference", choices=["auto", "yes", "no"], default="auto",
+                   help="show the paper's numbers beside ours (auto: for the paper suite)")
+
+
+def resolve_store(args):
+    """The Store and suite name a read-only command works on (`--store`, `--suite`)."""
+    from pathlib import Path
+
+    from vwbench.errors import VWBenchError
+    from vwbench.store import Store, default_root
+
+    if args.store is None and args.suite is None:
+        raise VWBenchError("pass --suite NAME (store vwbench-runs/NAME) or --store DIR")
+    store = Store(Path(args.store) if args.store else default_root(args.suite), create=False)
+    suite = args.suite
+    if suite is None:
+        suites = store.suites()
+        if len(suites) != 1:
+            raise VWBenchError(f"the store at {store.root} holds scores of {len(suites)} suites "
+                               f"({', '.join(suites) or 'none'}); pass --suite")
+        suite = suites[0]
+    return store, suite
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from vwbench.report import FILES, build_leaderboard
+
+    store, suite = resolve_store(args)
+    out = Path(args.out) if args.out else Path("leaderboards") / suite
+    reference = None if args.reference == "auto" else args.reference == "yes"
+    with store:
+        doc = build_leaderboard(store, suite, out, reference=reference)
+    print(f"{suite}: {doc['n_scores']} scores, {len(doc['cells'])} cells, {len(doc['method_leaderboard'])} "
+          f"methods -> {out}/{{{', '.join(FILES.values())}}}" + (f" + {len(doc['plots'])} plots" if doc["plots"] else ""))
+    return 0

@@ -1,0 +1,174 @@
+"""Leaderboards rebuilt from a store alone: transfer matrices, δ-curves, the method leaderboard.
+
+`build_leaderboard(store, suite, out_dir)` writes `leaderboard.md`, `leaderboard.html`, `results.json` (validated by
+`schemas/leaderboard.schema.json`) and `delta-<dataset>.png` plots; two builds from the same store are
+byte-identical. `format_matrix` / `print_matrix` give the run loop a quick text matrix per dataset.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from vwbench import __version__, paper_reference
+from vwbench.errors import VWBenchError
+from vwbench.records import Score
+from vwbench.report.aggregate import (
+    BOOTSTRAP,
+    IN_DOMAIN,
+    Cell,
+    aggregate,
+    bootstrap_ci,
+    cell_id,
+    datasets_of,
+    latest_scores,
+    matrix_cell,
+    method_leaderboard,
+    short,
+    task_order,
+    transfer_methods,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "Cell",
+    "aggregate",
+    "bootstrap_ci",
+    "build_leaderboard",
+    "cell_id",
+    "format_matrix",
+    "leaderboard_doc",
+    "print_matrix",
+    "validate_doc",
+]
+
+FORMAT_VERSION = 1
+FILES = {"markdown": "leaderboard.md", "html": "leaderboard.html", "json": "results.json"}
+
+
+def _paper_method_row() -> dict:
+    per_dir: dict[str, list[float]] = {}
+    for ds in paper_reference.DATASETS:
+        for a in paper_reference.TASKS:
+            for b in paper_reference.TASKS:
+                r = paper_reference.transfer_ratio(ds, a, b) if a != b else None
+                if r is not None:
+                    per_dir.setdefault(f"{short(a)}->{short(b)}", []).append(r)
+    every = [r for v in per_dir.values() for r in v]
+    n_ds = paper_reference.TRIALS_PER_CELL
+    return {"method": f"paper ({paper_reference.METHOD})", "mean_ratio": round(sum(every) / len(every), 6),
+            "n": n_ds * len(every), "directions": {d: {"ratio": round(sum(v) / len(v), 6), "n": n_ds * len(v),
+                                                       "datasets": len(v)} for d, v in sorted(per_dir.items())}}
+
+
+def leaderboard_doc(scores: list[Score], suite: str, reference: bool | None = None,
+                    plots: dict[str, str] | None = None) -> dict:
+    """The results.json document of a suite's scores (no file is written)."""
+    scores, superseded = latest_scores(scores)
+    cells = aggregate(scores)
+    reference = (suite == "paper") if reference is None else reference
+    doc = {
+        "format_version": FORMAT_VERSION,
+        "generated_by": f"vwbench {__version__}",
+        "suite": suite,
+        "bootstrap": dict(BOOTSTRAP),
+        "n_scores": len(scores),
+        "superseded": superseded,
+        "datasets": datasets_of(cells),
+        "methods": transfer_methods(cells),
+        "cells": {k: c.as_dict() for k, c in cells.items()},
+        "method_leaderboard": method_leaderboard(cells),
+        "plots": dict(sorted((plots or {}).items())),
+        "paper": None,
+    }
+    if reference:
+        doc["paper"] = {
+            "method": paper_reference.METHOD,
+            "method_row": _paper_method_row(),
+            "cells": {cell_id(p.dataset, p.train_task, p.eval_task,
+                              IN_DOMAIN if p.train_task == p.eval_task else paper_reference.METHOD, p.delta):
+                      {"mean": p.mean, "ci": None if p.ci_low is None else [p.ci_low, p.ci_high],
+                       "n": paper_reference.TRIALS_PER_CELL}
+                      for p in (*paper_reference.FIGURE3, *paper_reference.FIGURE6)},
+        }
+    return doc
+
+
+def validate_doc(doc: dict, where: str = "results.json") -> None:
+    """Raise VWBenchError naming the first place where `doc` breaks the leaderboard schema."""
+    import jsonschema
+
+    from vwbench.spec import schema
+
+    errors = sorted(jsonschema.Draft202012Validator(schema("leaderboard")).iter_errors(doc), key=lambda e: e.path)
+    if errors:
+        e = errors[0]
+        path = "/".join(str(p) for p in e.absolute_path) or "<root>"
+        raise VWBenchError(f"{where}: {path}: {e.message}")
+
+
+def _dump(doc: dict) -> str:
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def build_leaderboard(store, suite_name: str, out_dir, reference: bool | None = None) -> dict:
+    """Rebuild every table and plot of `suite_name` from `store` into `out_dir`; returns the JSON document."""
+    from vwbench.report import plots as plotting
+    from vwbench.report import render
+
+    scores = store.scores(suite_name)
+    if not scores:
+        have = ", ".join(store.suites()) or "none"
+        raise VWBenchError(f"the store at {store.root} holds no scores of suite {suite_name!r} (suites with scores: "
+                           f"{have}); run `vwbench run --suite {suite_name}` first or pass --suite/--store")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    reference = (suite_name == "paper") if reference is None else reference
+    kept, superseded = latest_scores(scores)
+    cells = aggregate(kept)
+    plots = {}
+    for ds in datasets_of(cells):
+        name = f"delta-{ds}.png"
+        if plotting.delta_plot(cells, ds, out / name, reference=reference) is not None:
+            plots[ds] = name
+    doc = leaderboard_doc(scores, suite_name, reference=reference, plots=plots)
+    validate_doc(doc)
+    datasets = datasets_of(cells)
+    paper_row = doc["paper"]["method_row"] if doc["paper"] else None
+    sections = [render.intro(suite_name, len(kept), superseded, reference),
+                *render.matrix_sections(cells, datasets, reference),
+                render.method_section(doc["method_leaderboard"], paper_row),
+                *render.delta_sections(cells, datasets, plots, reference)]
+    _write(out / FILES["json"], _dump(doc))
+    _write(out / FILES["markdown"], render.markdown(sections))
+    _write(out / FILES["html"], render.html_page(sections))
+    return doc
+
+
+def format_matrix(scores: Iterable[Score], dataset: str, method: str | None = None) -> str:
+    """The unconstrained transfer matrix of one dataset as plain text (rows: trained for; columns: evaluated)."""
+    from tabulate import tabulate
+
+    from vwbench.report.render import fmt_cell
+
+    kept, _ = latest_scores([s for s in scores if s.trial.dataset == dataset and s.trial.delta is None])
+    cells = aggregate(kept)
+    if not cells:
+        return f"{dataset}: no unconstrained scores"
+    methods = transfer_methods(cells)
+    method = method or (paper_reference.METHOD if paper_reference.METHOD in methods else (methods or [IN_DOMAIN])[0])
+    tasks = task_order({c.train_task for c in cells.values()} | {c.eval_task for c in cells.values()})
+    rows = [[short(a)] + [fmt_cell(matrix_cell(cells, dataset, a, b, method)) for b in tasks] for a in tasks]
+    table = tabulate(rows, headers=["trained \\ evaluated"] + [short(t) for t in tasks], disable_numparse=True)
+    return f"{dataset} ({method}; mean [95% CI] n)\n{table}"
+
+
+def print_matrix(scores: Iterable[Score], dataset: str, method: str | None = None) -> None:
+    print(format_matrix(scores, dataset, method))

@@ -1,0 +1,478 @@
+"""Keyed, resumable storage of a suite's results: SQLite for records, safetensors for embeddings.
+
+Layout of a store root (default `./vwbench-runs/<suite>/`)::
+
+    results.sqlite                     runs, vectors, scores, fits, meta(schema_version) — WAL mode
+    embeddings/<key>.<sha12>.safetensors  one learned word each, in diffusers' `load_textual_inversion` format
+    embeddings/.partial/               files being written (never records; safe to delete when no run is active)
+
+A record exists once its database row is committed. An embedding file is written to `.partial/`, fsynced and
+moved into place with `os.replace` *before* its row is committed, so a process killed at any point leaves
+either the whole record or none of it (at worst an unreferenced file that the rerun overwrites).
+Several processes may write to one store at once; SQLite serialises the commits.
+
+The `overwrite` policy decides what a lookup returns:
+  never         reuse every stored record; a row whose embedding file is missing or corrupt is an error
+  always        ignore what earlier runs stored (records written through this Store object are reused)
+  only-missing  reuse intact records; a row whose embedding file is missing or corrupt is recomputed
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vwbench import __version__
+from vwbench.errors import VWBenchError
+from vwbench.records import Score, Trial
+
+SCHEMA_VERSION = 1
+DB_NAME = "results.sqlite"
+EMB_DIR = "embeddings"
+PARTIAL_DIR = ".partial"
+OVERWRITE_POLICIES = ("never", "always", "only-missing")
+KEY_LENGTH = 20
+DEFAULT_BASE = "vwbench-runs"
+PACKAGES = {"torch": "torch", "diffusers": "diffusers", "transformers": "transformers",
+            "open_clip": "open_clip_torch", "numpy": "numpy", "safetensors": "safetensors"}
+TRIAL_FIELDS = tuple(f.name for f in dataclasses.fields(Trial))
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, started REAL NOT NULL, ended REAL, status TEXT NOT NULL,
+    meta_json TEXT NOT NULL, stage_times_json TEXT);
+CREATE TABLE IF NOT EXISTS vectors (
+    key TEXT PRIMARY KEY, suite TEXT, dataset TEXT, concept TEXT, anchor TEXT, train_task TEXT,
+    delta REAL, seed INTEGER, file TEXT NOT NULL, sha256 TEXT NOT NULL, shape TEXT NOT NULL,
+    meta_json TEXT NOT NULL, run_id TEXT, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS scores (
+    key TEXT PRIMARY KEY, suite TEXT, dataset TEXT, concept TEXT, anchor TEXT, train_task TEXT,
+    delta REAL, seed INTEGER, eval_task TEXT NOT NULL, method TEXT NOT NULL, metric TEXT NOT NULL,
+    value REAL NOT NULL, extra_json TEXT NOT NULL, run_id TEXT, created REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS scores_suite ON scores (suite);
+CREATE TABLE IF NOT EXISTS fits (key TEXT PRIMARY KEY, report_json TEXT NOT NULL, run_id TEXT, created REAL NOT NULL);
+"""
+
+
+def default_root(suite: str, base: str | os.PathLike = DEFAULT_BASE) -> Path:
+    """The store of a suite when no `--store` is given: `./vwbench-runs/<suite>/`."""
+    return Path(base) / suite
+
+
+def _canonical(obj: Any, for_key: bool = True) -> Any:
+    """A JSON-ready form of `obj` (dataclasses, tuples, sets, paths, numpy/torch scalars); for keys, also
+    1.0 -> 1 so that equal numbers give equal keys."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return _canonical(dataclasses.asdict(obj), for_key)
+    if isinstance(obj, dict):
+        return {str(k): _canonical(v, for_key) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_canonical(v, for_key) for v in obj]
+    if isinstance(obj, (set, frozenset)):
+        return sorted((_canonical(v, for_key) for v in obj), key=lambda v: json.dumps(v, sort_keys=True))
+    if isinstance(obj, Enum):
+        return _canonical(obj.value, for_key)
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if isinstance(obj, bool) or obj is None or isinstance(obj, (int, str)):
+        return obj
+    if isinstance(obj, float):
+        return int(obj) if for_key and obj.is_integer() else obj
+    if hasattr(obj, "item") and callable(obj.item):       # numpy / torch scalars
+        return _canonical(obj.item(), for_key)
+    if not for_key:
+        return str(obj)
+    raise TypeError(f"store.key: cannot key a value of type {type(obj).__name__}: {obj!r}")
+
+
+def canonical_json(obj: Any, for_key: bool = False) -> str:
+    return json.dumps(_canonical(obj, for_key), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def make_key(kind: str, **parts: Any) -> str:
+    """sha256 (first 20 hex digits) of the canonical JSON of `kind` and everything the record depends on."""
+    text = canonical_json({"kind": kind, "parts": parts}, for_key=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:KEY_LENGTH]
+
+
+def _git_commit() -> str | None:
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, check=False)
+        if out.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5, check=False).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def environment() -> dict:
+    """Versions and platform facts a run records (packages are looked up, not imported)."""
+    from importlib import metadata
+
+    versions = {}
+    for name, dist in PACKAGES.items():
+        try:
+            versions[name] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {"vwbench_version": __version__, "git_commit": _git_commit(), "python": platform.python_version(),
+            "platform": platform.platform(), "packages": versions, "argv": list(sys.argv)}
+
+
+def _trial_from_row(row: sqlite3.Row) -> Trial:
+    return Trial(**{f: row[f] for f in TRIAL_FIELDS})
+
+
+class Store:
+    """Results (SQLite) and embeddings (safetensors) of one suite, keyed by what each record depends on."""
+
+    def __init__(self, root: str | os.PathLike, overwrite: str = "never", create: bool = True,
+                 timeout_s: float = 60.0):
+        if overwrite not in OVERWRITE_POLICIES:
+            raise VWBenchError(f"unknown overwrite policy {overwrite!r}; expected one of {', '.join(OVERWRITE_POLICIES)}")
+        self.root = Path(root)
+        self.overwrite = overwrite
+        self.db_path = self.root / DB_NAME
+        self.emb_dir = self.root / EMB_DIR
+        self._written: set[str] = set()       # keys written through this object (reused under "always")
+        self._lock = threading.RLock()
+        if self.root.exists() and not self.root.is_dir():
+            raise VWBenchError(f"store {self.root} is a file, not a folder; pass another --store")
+        if not self.db_path.exists():
+            if not create:
+                raise VWBenchError(f"no vwbench store at {self.root} (no {DB_NAME}); run `vwbench run` first "
+                                   "or pass --store DIR")
+            self.root.mkdir(parents=True, exist_ok=True)
+        if create:
+            (self.emb_dir / PARTIAL_DIR).mkdir(parents=True, exist_ok=True)
+        self._conn = self._open(timeout_s)
+
+    # ------------------------------------------------------------------------------------- database
+
+    def _corrupt(self, exc: Exception) -> VWBenchError:
+        return VWBenchError(
+            f"{self.db_path} is not a readable vwbench results database ({exc}). Nothing was changed. "
+            f"Move it aside (mv {self.db_path} {self.db_path}.bad) and rerun to recompute, "
+            "or restore it from a backup; the embeddings/ files are kept either way")
+
+    def _open(self, timeout_s: float) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.db_path, timeout=timeout_s, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables and "meta" not in tables:
+                raise VWBenchError(f"{self.db_path} is an SQLite file but not a vwbench store (tables: "
+                                   f"{', '.join(sorted(tables))}); pass another --store")
+            if tables:
+                self._check_version(conn)
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            if not tables:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for stmt in filter(str.strip, _TABLES.split(";")):
+                        conn.execute(stmt)
+                    conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                    conn.execute("INSERT OR IGNORE INTO meta VALUES ('created_by', ?)", (f"vwbench {__version__}",))
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                self._check_version(conn)
+            return conn
+        except sqlite3.DatabaseError as exc:
+            raise self._corrupt(exc) from None
+
+    def _check_version(self, conn: sqlite3.Connection) -> None:
+        row = conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+        found = int(row[0]) if row and str(row[0]).isdigit() else None
+        if found == SCHEMA_VERSION:
+            return
+        if found is not None and found > SCHEMA_VERSION:
+            raise VWBenchError(
+                f"store {self.root} has schema version {found}, written by a newer vwbench; this vwbench "
+                f"({__version__}) reads version {SCHEMA_VERSION}. Upgrade vwbench, or pass another --store")
+        raise VWBenchError(
+            f"store {self.root} has schema version {found}, which this vwbench ({__version__}, schema "
+            f"{SCHEMA_VERSION}) cannot read. Use the vwbench that wrote it, or start a new store with --store DIR")
+
+    def _transaction(self, fn):
+        """Run `fn(conn)` in one write transaction (BEGIN IMMEDIATE ... COMMIT); returns its result."""
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    out = fn(self._conn)
+                    self._conn.execute("COMMIT")
+                    return out
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.DatabaseError as exc:
+                if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                    raise VWBenchError(f"{self.db_path} stayed locked by another process; retry") from None
+                raise self._corrupt(exc) from None
+
+    def _write(self, sql: str, params: tuple) -> None:
+        self._transaction(lambda conn: conn.execute(sql, params))
+
+    def _query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise self._corrupt(exc) from None
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------------------ keys
+
+    @staticmethod
+    def key(kind: str, **parts: Any) -> str:
+        """Stable key of a record: pass everything it depends on (model id + revision, dataset spec + split,
+        concept, anchor, δ, seed, hyperparameters, method + params, vwbench version)."""
+        return make_key(kind, **parts)
+
+    def _reuse(self, key: str) -> bool:
+        return self.overwrite != "always" or key in self._written
+
+    # ------------------------------------------------------------------------------------------ runs
+
+    def begin_run(self, meta: dict) -> str:
+        """Record a run's provenance (`meta`: device, model revisions, seeds, … plus the environment)."""
+        run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:8]
+        record = {**environment(), **_canonical(meta, False)}
+        self._write("INSERT INTO runs (run_id, started, status, meta_json) VALUES (?, ?, 'running', ?)",
+                    (run_id, time.time(), canonical_json(record)))
+        return run_id
+
+    def end_run(self, run_id: str, stage_times: dict, status: str = "ok") -> None:
+        self._write("UPDATE runs SET ended = ?, status = ?, stage_times_json = ? WHERE run_id = ?",
+                    (time.time(), status, canonical_json(stage_times), run_id))
+
+    def runs(self) -> list[dict]:
+        rows = self._query("SELECT * FROM runs ORDER BY started, run_id")
+        return [{"run_id": r["run_id"], "started": r["started"], "ended": r["ended"], "status": r["status"],
+                 "meta": json.loads(r["meta_json"]),
+                 "stage_times": json.loads(r["stage_times_json"]) if r["stage_times_json"] else None}
+                for r in rows]
+
+    # --------------------------------------------------------------------------------------- vectors
+
+    def _load_file(self, row: sqlite3.Row, as_torch: bool = True):
+        """The tensor of a vectors row (a numpy array unless `as_torch`), or a string saying why it is unusable."""
+        path = self.root / row["file"]
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return f"{path} is missing"
+        except OSError as exc:
+            return f"{path} cannot be read ({exc})"
+        if hashlib.sha256(data).hexdigest() != row["sha256"]:
+            return f"{path} is corrupt (its sha256 differs from the one recorded)"
+        try:
+            if as_torch:
+                from safetensors.torch import load
+            else:
+                from safetensors.numpy import load
+            tensors = load(data)
+        except Exception as exc:  # noqa: BLE001 - safetensors raises several types for bad bytes
+            return f"{path} is not a valid safetensors file ({exc})"
+        if len(tensors) != 1:
+            return f"{path} holds {len(tensors)} tensors, expected 1"
+        return next(iter(tensors.values()))
+
+    def _vector_row(self, key: str, as_torch: bool):
+        """(row, tensor) of a reusable stored word, or None when it must be (re)computed."""
+        for _ in range(3):       # a concurrent writer may replace the row (and its file) between query and read
+            rows = self._query("SELECT * FROM vectors WHERE key = ?", (key,))
+            if not rows or not self._reuse(key):
+                return None
+            row = rows[0]
+            tensor = self._load_file(row, as_torch)
+            if not isinstance(tensor, str):
+                break
+            again = self._query("SELECT file FROM vectors WHERE key = ?", (key,))
+            if not again or again[0][0] == row["file"]:
+                break
+        if isinstance(tensor, str):
+            if self.overwrite == "never":
+                raise VWBenchError(
+                    f"{tensor}, but {self.db_path} records it for trial {_trial_from_row(row).label()} "
+                    f"(key {key}). Restore the file, or rerun with --overwrite only-missing to recompute it")
+            return None
+        return row, tensor
+
+    def get_vector(self, key: str):
+        """`(tensor, meta)` of a stored word, or None when it must be (re)computed under the overwrite policy."""
+        got = self._vector_row(key, as_torch=True)
+        if got is None:
+            return None
+        row, tensor = got
+        return tensor, json.loads(row["meta_json"])
+
+    def has_vector(self, key: str) -> bool:
+        """Whether `get_vector(key)` would return a stored word (checks the file; does not import torch)."""
+        return self._vector_row(key, as_torch=False) is not None
+
+    def put_vector(self, key: str, trial: Trial, vector, meta: dict | None = None, run_id: str | None = None) -> Path:
+        """Write the word's safetensors file atomically, then its row in one transaction; returns the file."""
+        meta = _canonical(dict(meta or {}), False)
+        token = str(meta.get("token") or f"<{trial.concept}>")
+        if isinstance(vector, np.ndarray):          # lets light callers (tests, tools) skip importing torch
+            from safetensors.numpy import save
+
+            tensor = np.ascontiguousarray(vector, dtype=np.float32)
+            finite = bool(np.isfinite(tensor).all())
+        else:
+            import torch
+            from safetensors.torch import save
+
+            tensor = torch.as_tensor(vector).detach().to("cpu", torch.float32).contiguous()
+            finite = bool(torch.isfinite(tensor).all())
+        if tensor.ndim == 1:
+            tensor = tensor[None]
+        if tensor.ndim != 2 or 0 in tensor.shape:
+            raise VWBenchError(f"expected a vector [num_vectors, d] for {trial.label()}, got shape {tuple(tensor.shape)}")
+        if not finite:
+            raise VWBenchError(f"refusing to store a non-finite vector for {trial.label()} (key {key})")
+        record = {**meta, "key": key, "token": token, "trial": dataclasses.asdict(trial),
+                  "vwbench_version": meta.get("vwbench_version", __version__)}
+        header = {"vwbench": canonical_json(record), "format": "vwbench-embedding-v1"}
+        header.update({f"trial.{f}": json.dumps(getattr(trial, f)) for f in TRIAL_FIELDS})
+        data = save({token: tensor}, metadata=header)
+        digest = hashlib.sha256(data).hexdigest()
+        # content-addressed name: a concurrent writer of the same key can never replace the file a row points to
+        rel = (Path(EMB_DIR) / f"{key}.{digest[:12]}.safetensors").as_posix()
+        self._atomic_write(self.root / rel, data)
+        row = (key, *(getattr(trial, f) for f in TRIAL_FIELDS), rel, digest, json.dumps(list(tensor.shape)),
+               canonical_json(record), run_id, time.time())
+
+        def commit(conn):
+            old = conn.execute("SELECT file FROM vectors WHERE key = ?", (key,)).fetchone()
+            conn.execute(
+                "INSERT OR REPLACE INTO vectors (key, suite, dataset, concept, anchor, train_task, delta, seed, file, "
+                "sha256, shape, meta_json, run_id, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+            return old[0] if old else None
+
+        replaced = self._transaction(commit)
+        if replaced and replaced != rel:             # the file of the record this call replaced
+            (self.root / replaced).unlink(missing_ok=True)
+        self._written.add(key)
+        return self.root / rel
+
+    def _atomic_write(self, path: Path, data: bytes) -> None:
+        partial = self.emb_dir / PARTIAL_DIR
+        partial.mkdir(parents=True, exist_ok=True)
+        tmp = partial / f"{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part"
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def vectors(self, suite: str | None = None) -> list[tuple[str, Trial, dict]]:
+        """`(key, trial, meta)` of every stored word (files are not read), sorted by key."""
+        sql, params = "SELECT * FROM vectors", ()
+        if suite is not None:
+            sql, params = sql + " WHERE suite = ?", (suite,)
+        rows = self._query(sql + " ORDER BY key", params)
+        return [(r["key"], _trial_from_row(r), json.loads(r["meta_json"])) for r in rows]
+
+    # ---------------------------------------------------------------------------------------- scores
+
+    def get_score(self, key: str) -> Score | None:
+        rows = self._query("SELECT * FROM scores WHERE key = ?", (key,))
+        if not rows or not self._reuse(key):
+            return None
+        return self._score(rows[0])
+
+    def put_score(self, key: str, score: Score, run_id: str | None = None) -> None:
+        t = score.trial
+        self._write(
+            "INSERT OR REPLACE INTO scores (key, suite, dataset, concept, anchor, train_task, delta, seed, eval_task, "
+            "method, metric, value, extra_json, run_id, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, *(getattr(t, f) for f in TRIAL_FIELDS), score.eval_task, score.method, score.metric,
+             float(score.value), canonical_json(score.extra), run_id, time.time()))
+        self._written.add(key)
+
+    @staticmethod
+    def _score(row: sqlite3.Row) -> Score:
+        return Score(trial=_trial_from_row(row), eval_task=row["eval_task"], method=row["method"],
+                     metric=row["metric"], value=row["value"], extra=json.loads(row["extra_json"]))
+
+    def scores(self, suite: str | None = None) -> list[Score]:
+        """Every stored score (one per key), optionally of one suite, oldest first (ties by key)."""
+        sql, params = "SELECT * FROM scores", ()
+        if suite is not None:
+            sql, params = sql + " WHERE suite = ?", (suite,)
+        return [self._score(r) for r in self._query(sql + " ORDER BY created, key", params)]
+
+    def suites(self) -> list[str]:
+        return [r[0] for r in self._query("SELECT DISTINCT suite FROM scores ORDER BY suite")]
+
+    # ------------------------------------------------------------------------------------------ fits
+
+    def put_fit(self, key: str, report: dict, run_id: str | None = None) -> None:
+        self._write("INSERT OR REPLACE INTO fits (key, report_json, run_id, created) VALUES (?, ?, ?, ?)",
+                    (key, canonical_json(report), run_id, time.time()))
+        self._written.add(key)
+
+    def get_fit(self, key: str) -> dict | None:
+        rows = self._query("SELECT report_json FROM fits WHERE key = ?", (key,))
+        if not rows or not self._reuse(key):
+            return None
+        return json.loads(rows[0][0])
+
+    # ----------------------------------------------------------------------------------------- check
+
+    def verify(self) -> list[str]:
+        """Problems found in the store (nothing is changed): rows whose files are missing or corrupt,
+        embedding files no row references, leftover partial files."""
+        problems = []
+        referenced = set()
+        for row in self._query("SELECT * FROM vectors ORDER BY key"):
+            referenced.add(row["file"])
+            got = self._load_file(row, as_torch=False)
+            if isinstance(got, str):
+                problems.append(f"vector {row['key']} ({_trial_from_row(row).label()}): {got}")
+        if self.emb_dir.is_dir():
+            for f in sorted(self.emb_dir.glob("*.safetensors")):
+                if f"{EMB_DIR}/{f.name}" not in referenced:
+                    problems.append(f"{f}: not referenced by {DB_NAME} (left by an interrupted run; harmless)")
+            for f in sorted((self.emb_dir / PARTIAL_DIR).glob("*.part")):
+                problems.append(f"{f}: partial write of an interrupted run (safe to delete when no run is active)")
+        return problems
