@@ -1,0 +1,89 @@
+"""Run a suite end to end: learn every trial's word (or reuse it from the store), fit the transfer maps between
+every ordered pair of task models, score every word in-domain and transferred, and write the leaderboards.
+
+With no --suite it runs the offline default suite on the CPU. When the suite lists δ levels, the constrained
+experiment (δ-ball PGD from each anchor) runs too. A killed run resumes where it stopped."""
+
+from __future__ import annotations
+
+import time
+
+HELP = "learn, transfer and score a whole suite; write its leaderboards"
+DEFAULT_SUITE = "tiny"
+
+
+def add_common(p, default_deltas: str = "suite"):
+    p.add_argument("--suite", default=DEFAULT_SUITE, help=f"suite name or file (default: {DEFAULT_SUITE}, offline)")
+    p.add_argument("--method", action="append", metavar="M",
+                   help="transfer method: a registered name (see `vwbench list methods`) or a method submission "
+                        "folder; repeat for several (default: linear_transfer)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available, else cpu)")
+    p.add_argument("--store", metavar="DIR", help="results store (default: vwbench-runs/<suite>)")
+    p.add_argument("--out", metavar="DIR", help="leaderboard folder (default: leaderboards/<suite>)")
+    p.add_argument("--data", action="append", default=[], metavar="NAME=PATH",
+                   help="prepared manifest of a dataset (overrides the suite's `data:`)")
+    p.add_argument("--steps", type=int, help="override the suite's training steps")
+    p.add_argument("--overwrite", choices=["never", "always", "only-missing"], default="never",
+                   help="reuse stored results (never), recompute all (always), or recompute missing files")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def add_arguments(p):
+    add_common(p)
+    p.add_argument("--embeddings", metavar="DIR", help="an embeddings submission: score its vectors instead of learning")
+    p.add_argument("--no-deltas", action="store_true", help="skip the δ-ball experiment even if the suite lists δ")
+
+
+def parse_data(items: list[str]) -> dict:
+    from vwbench.errors import VWBenchError
+
+    out = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise VWBenchError(f"--data expects NAME=PATH, got {item!r}")
+        out[name] = path
+    return out
+
+
+def execute(args, unconstrained: bool, deltas) -> int:
+    from pathlib import Path
+
+    from vwbench.errors import VWBenchError
+    from vwbench.report import FILES, build_leaderboard, format_matrix
+    from vwbench.spec import SpecLibrary
+    from vwbench.store import Store, default_root
+    from vwbench.study import Study, StudyOptions
+
+    if args.steps is not None and args.steps <= 0:
+        raise VWBenchError(f"--steps must be positive, got {args.steps}")
+    started = time.perf_counter()
+    suite = SpecLibrary(args.specs).suite(args.suite)
+    store = Store(Path(args.store) if args.store else default_root(suite.name), overwrite=args.overwrite)
+    options = StudyOptions(methods=args.method or ["linear_transfer"], unconstrained=unconstrained, deltas=deltas,
+                           device=args.device, data=parse_data(args.data), progress=not args.no_progress,
+                           steps=args.steps, embeddings=getattr(args, "embeddings", None))
+    with store:
+        summary = Study(suite, store, options).run()
+        out = Path(args.out) if args.out else Path("leaderboards") / suite.name
+        build_leaderboard(store, suite.name, out)
+        scores = store.scores(suite.name)
+    print()
+    if unconstrained:
+        for ds in suite.datasets:
+            for method in options.methods:
+                print(format_matrix(scores, ds.name, getattr(method, "name", None) if not isinstance(method, str) else Path(method).name))
+                print()
+    computed = ", ".join(f"{v} {k}" for k, v in summary.computed.items()) or "nothing"
+    reused = ", ".join(f"{v} {k}" for k, v in summary.reused.items()) or "nothing"
+    stages = ", ".join(f"{k} {v:.1f}s" for k, v in summary.stage_seconds.items())
+    print(f"computed {computed}; reused {reused} from {store.root}")
+    print(f"stages: {stages}; total {time.perf_counter() - started:.1f}s")
+    print(f"leaderboard: {out}/{{{', '.join(FILES.values())}}}")
+    for f in summary.failures:
+        print(f"failed: {f}")
+    return 1 if summary.failures else 0
+
+
+def run(args) -> int:
+    return execute(args, unconstrained=True, deltas=() if args.no_deltas else None)

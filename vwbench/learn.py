@@ -1,0 +1,106 @@
+"""Soft-prompt tuning of new words: K trials trained together, each its own float32 vector, optional δ-ball PGD.
+
+The loop knows only the TaskModel interface. Every random draw of trial k (batch images, timesteps, noise) comes
+from trial k's own generator, and Adam is elementwise, so training K trials in one batch gives the same vectors
+as K separate runs. With δ set, after every step each vector is projected onto the l2 ball of radius
+δ · d_nn(anchor) around the anchor embedding (PROTOCOL.md 14.9); the optimizer state is left untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+
+import torch
+from tqdm.auto import tqdm
+
+from vwbench.data.types import ConceptDataset
+from vwbench.models.base import TaskModel
+from vwbench.records import LearnResult, Trial
+from vwbench.spec import TrainConfig
+from vwbench.tokenizer import single_token_id
+
+
+def trial_seed(trial: Trial, salt: str = "") -> int:
+    """A stable 63-bit seed from everything that identifies a trial."""
+    text = f"{trial.dataset}|{trial.concept}|{trial.anchor}|{trial.train_task}|{trial.delta}|{trial.seed}|{salt}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
+
+
+def generators(trials: list[Trial], salt: str = "") -> list[torch.Generator]:
+    return [torch.Generator().manual_seed(trial_seed(t, salt)) for t in trials]
+
+
+class Vocabulary:
+    """The training model's table with usable-token distances, for δ radii and nearest words."""
+
+    def __init__(self, model: TaskModel):
+        space = model.vocabulary()
+        self.tokens, self.table, self.usable = space.tokens, space.table, space.usable
+
+    def nn_distance(self, token_id: int) -> float:
+        d = torch.cdist(self.table[token_id][None], self.table)[0]
+        d[~self.usable] = float("inf")
+        d[token_id] = float("inf")
+        return float(d.min())
+
+    def nearest(self, vector: torch.Tensor) -> tuple[str, float]:
+        d = torch.cdist(vector.float()[None], self.table)[0]
+        d[~self.usable] = float("inf")
+        i = int(d.argmin())
+        return self.tokens[i], float(d[i])
+
+
+def project(vectors: torch.Tensor, anchors: torch.Tensor, radii: torch.Tensor) -> None:
+    """In place: v ← a + (v − a) · min(1, r / ‖v − a‖) for each vector (radii [K], inf = unconstrained)."""
+    diff = vectors - anchors
+    norm = diff.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    scale = torch.clamp(radii.view(-1, 1, 1) / norm, max=1.0)
+    vectors.copy_(anchors + diff * scale)
+
+
+def learn(model: TaskModel, data: ConceptDataset, trials: list[Trial], cfg: TrainConfig,
+          progress: bool = True, step_hook=None) -> Iterator[LearnResult]:
+    """Train the vectors of `trials` (all on `data`), `cfg.concepts_per_batch` at a time; yields results as
+    each chunk finishes. `step_hook(vectors, step)` is called after every projected step (for tests)."""
+    model.prepare(data)
+    vocab = Vocabulary(model)
+    table = model.token_embeddings()
+    k_max = max(1, cfg.concepts_per_batch)
+    chunks = [trials[i : i + k_max] for i in range(0, len(trials), k_max)]
+    for n_chunk, chunk in enumerate(chunks):
+        ids = [single_token_id(t.anchor) for t in chunk]
+        anchors = table[ids].unsqueeze(1).repeat(1, cfg.num_vectors, 1).to(model.device)
+        d_nn = torch.tensor([vocab.nn_distance(i) for i in ids])
+        radii = torch.tensor([t.delta * d if t.delta is not None else float("inf") for t, d in zip(chunk, d_nn)]).to(model.device)
+        concepts = [t.concept for t in chunk]
+        vectors = torch.nn.Parameter(anchors.clone().float())
+        opt = torch.optim.Adam([vectors], lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps)
+        gens = generators(chunk)
+
+        def fixed_loss() -> torch.Tensor:
+            with torch.no_grad():
+                return model.loss(vectors, ids, concepts, data.name, generators(chunk, "eval"), cfg.batch_size).cpu()
+
+        loss_start = fixed_loss()
+        bar = tqdm(range(cfg.steps), disable=not progress, leave=False,
+                   desc=f"learn {model.task} {data.name} [{n_chunk + 1}/{len(chunks)}: {len(chunk)} words]")
+        for step in bar:
+            opt.zero_grad(set_to_none=True)
+            losses = model.loss(vectors, ids, concepts, data.name, gens, cfg.batch_size)
+            losses.sum().backward()
+            opt.step()
+            with torch.no_grad():
+                project(vectors.data, anchors, radii)
+            if step_hook is not None:
+                step_hook(vectors.detach(), step)
+            if step % 10 == 0:
+                bar.set_postfix(loss=f"{losses.mean().item():.4f}")
+        loss_end = fixed_loss()
+        final = vectors.detach().cpu()
+        for k, trial in enumerate(chunk):
+            word, _ = vocab.nearest(final[k, 0])
+            dist = float((final[k] - anchors[k].cpu()).norm(dim=-1).max()) / float(d_nn[k])
+            yield LearnResult(trial=trial, vector=final[k].clone(), loss_start=float(loss_start[k]),
+                              loss_end=float(loss_end[k]), nearest_token=word, anchor_distance=dist,
+                              extra={"d_nn": float(d_nn[k]), "steps": cfg.steps})

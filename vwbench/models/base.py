@@ -1,0 +1,155 @@
+"""What the three task adapters share: prompt ids with placeholder positions, new-word injection at the
+token-embedding layer, the frozen vocabulary, per-trial batch sampling and the feature cache.
+
+New words never grow the vocabulary (PROTOCOL.md 14.2): the prompt is tokenized with an existing single token
+(the anchor) at the placeholder position, and a forward hook on the text tower's `nn.Embedding` replaces the
+embedding at that position by the trainable vector. Token ids are untouched, so end-of-text pooling is too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import torch
+
+from vwbench.data.types import ConceptDataset
+from vwbench.errors import VWBenchError
+from vwbench.spec import TaskSpec
+from vwbench.tokenizer import BOS_ID, EOS_ID, clip_tokenizer, token_strings
+
+
+@dataclass
+class Prompt:
+    """Token ids [N, L] and the placeholder mask [N, L] (num_vectors True entries per row)."""
+
+    ids: torch.Tensor
+    mask: torch.Tensor
+
+
+@contextlib.contextmanager
+def injected(embedding: torch.nn.Embedding, mask: torch.Tensor, vectors: torch.Tensor):
+    """Within the block, `embedding(ids)` returns `vectors` [N, n, d] at the True positions of `mask` [N, L]."""
+
+    def hook(module, args, out):
+        if out.shape[:2] != mask.shape:
+            raise RuntimeError(f"injection mask {tuple(mask.shape)} does not match token ids {tuple(out.shape[:2])}")
+        out = out.clone()
+        out[mask.to(out.device)] = vectors.reshape(-1, out.shape[-1]).to(out.dtype)
+        return out
+
+    handle = embedding.register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+def sample_indices(n: int, size: int, generator: torch.Generator) -> torch.Tensor:
+    """`size` indices into `n` items: a random subset, or draws with repetition when there are fewer than `size`."""
+    if n >= size:
+        return torch.randperm(n, generator=generator)[:size]
+    return torch.randint(0, n, (size,), generator=generator)
+
+
+class TaskModel(ABC):
+    """One frozen task model behind a uniform interface (DESIGN.md). Subclasses set `task` and implement the
+    text tower access, `prepare`, `loss` and `evaluate`; everything about prompts and injection is shared."""
+
+    task: str = ""
+    metric_name: str = ""
+
+    def __init__(self, spec: TaskSpec, loaded, device: torch.device):
+        self.spec, self.loaded, self.device = spec, loaded, torch.device(device)
+        self.model = loaded.model
+        self.dtype = next(iter(self.text_embedding().parameters())).dtype
+        self._cache: dict[str, dict] = {}
+
+    # ---- text tower -------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def text_embedding(self) -> torch.nn.Embedding:
+        """The text tower's token-embedding layer."""
+
+    @property
+    @abstractmethod
+    def context_length(self) -> int: ...
+
+    pad_id: int = 0
+
+    @abstractmethod
+    def text_features(self, ids: torch.Tensor) -> torch.Tensor:
+        """The text tower's output for token ids (features or hidden states, as the task consumes them)."""
+
+    def token_embeddings(self) -> torch.Tensor:
+        """The frozen input embedding table [V, d] (float32 copy on CPU)."""
+        return self.text_embedding().weight.detach().float().cpu()
+
+    def untrained_ids(self) -> list[int]:
+        """Token ids the model never learned (none for hub models; the micro-world marks its own)."""
+        return []
+
+    def vocabulary(self):
+        """This model's input-embedding space: token strings, table, and a mask of usable tokens."""
+        from vwbench.transfer.space import EmbeddingSpace
+
+        table = self.token_embeddings()
+        usable = torch.ones(table.shape[0], dtype=torch.bool)
+        usable[[BOS_ID, EOS_ID, *self.untrained_ids()]] = False
+        return EmbeddingSpace(name=self.spec.name, tokens=token_strings()[: table.shape[0]], table=table, usable=usable)
+
+    def prompts(self, placeholder_ids: list[int], num_vectors: int = 1, template: str | None = None) -> Prompt:
+        """Prompt ids for the template with `num_vectors` placeholder tokens in the `{}` slot, one row per id."""
+        template = self.spec.template if template is None else template
+        prefix, _, suffix = template.partition("{}")
+        tok = clip_tokenizer()
+        pre = tok(prefix.strip(), add_special_tokens=False)["input_ids"] if prefix.strip() else []
+        post = tok(suffix.strip(), add_special_tokens=False)["input_ids"] if suffix.strip() else []
+        length = 2 + len(pre) + num_vectors + len(post)
+        if length > self.context_length:
+            raise VWBenchError(f"{self.spec.name}: template {template!r} is too long for {self.context_length} tokens")
+        ids = torch.full((len(placeholder_ids), self.context_length), self.pad_id, dtype=torch.long)
+        mask = torch.zeros_like(ids, dtype=torch.bool)
+        for i, pid in enumerate(placeholder_ids):
+            row = [BOS_ID, *pre, *([pid] * num_vectors), *post, EOS_ID]
+            ids[i, : len(row)] = torch.tensor(row)
+            mask[i, 1 + len(pre) : 1 + len(pre) + num_vectors] = True
+        return Prompt(ids.to(self.device), mask.to(self.device))
+
+    def encode_with_vectors(self, vectors: torch.Tensor, placeholder_ids: list[int], template: str | None = None):
+        """Text-tower output of the template with `vectors` [K, n, d] injected at the placeholder."""
+        prompt = self.prompts(placeholder_ids, vectors.shape[1], template)
+        with injected(self.text_embedding(), prompt.mask, vectors):
+            return self.text_features(prompt.ids)
+
+    def encode_texts(self, texts: list[str]) -> torch.Tensor:
+        from vwbench.tokenizer import encode
+
+        return self.text_features(encode(texts, self.context_length, self.pad_id).to(self.device))
+
+    # ---- data -------------------------------------------------------------------------------------------
+
+    def prepare(self, data: ConceptDataset) -> None:
+        """Compute the frozen per-image work (features, latents, regions) once per dataset."""
+        if data.name not in self._cache:
+            with torch.no_grad():
+                self._cache[data.name] = self._prepare(data)
+
+    def cache(self, data_name: str) -> dict:
+        if data_name not in self._cache:
+            raise VWBenchError(f"{self.spec.name}: call prepare() on dataset {data_name!r} first")
+        return self._cache[data_name]
+
+    @abstractmethod
+    def _prepare(self, data: ConceptDataset) -> dict: ...
+
+    @abstractmethod
+    def loss(self, vectors: torch.Tensor, placeholder_ids: list[int], concepts: list[str], data_name: str,
+             generators: list[torch.Generator], batch_size: int) -> torch.Tensor:
+        """Per-trial training losses [K] for vectors [K, n, d]; trial k draws its batch from generators[k] only."""
+
+    @abstractmethod
+    def evaluate(self, vectors: torch.Tensor, placeholder_ids: list[int], concepts: list[str],
+                 data: ConceptDataset) -> list[dict]:
+        """The task metric of each of K words for its concept: [{'value': float, 'extra': {...}}]."""

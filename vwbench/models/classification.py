@@ -1,0 +1,76 @@
+"""Zero-shot classification with an open_clip CLIP (DFN CLIP ViT-L/14 in the paper).
+
+Loss (PROTOCOL.md 14.7): cosine between the word's text feature and image features, weighted −1 for images of
+the target concept and +1 for images of the dataset's other concepts, a mean over each group. Image features are
+computed once per dataset; since the loss is linear in the normalized text feature, a batch reduces to the
+mean feature of its positives and of its negatives.
+Metric: 10-way zero-shot accuracy on held-out target images (the target's class text uses the learned vector,
+the others their names), plus the false-positive rate on held-out images of the other concepts.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from vwbench.data.types import ConceptDataset
+from vwbench.models.base import TaskModel, sample_indices
+
+
+class ClassificationModel(TaskModel):
+    task = "classification"
+    metric_name = "accuracy"
+
+    def text_embedding(self):
+        return self.model.token_embedding
+
+    @property
+    def context_length(self) -> int:
+        return int(self.model.context_length)
+
+    def text_features(self, ids):
+        return F.normalize(self.model.encode_text(ids).float(), dim=-1)
+
+    def image_features(self, images) -> torch.Tensor:
+        out = []
+        for i in range(0, len(images), 32):
+            pixels = torch.stack([self.loaded.processor(im) for im in images[i : i + 32]]).to(self.device, self.dtype)
+            out.append(F.normalize(self.model.encode_image(pixels).float(), dim=-1))
+        return torch.cat(out)
+
+    def _prepare(self, data: ConceptDataset) -> dict:
+        cache = {}
+        for split in ("train", "test"):
+            examples = getattr(data, split)
+            cache[split] = {c: self.image_features([e.image() for e in examples[c]]) for c in data.concepts}
+        return cache
+
+    def loss(self, vectors, placeholder_ids, concepts, data_name, generators, batch_size):
+        feats = self.cache(data_name)["train"]
+        pos_means, neg_means = [], []
+        for concept, gen in zip(concepts, generators):
+            pos = feats[concept]
+            neg = torch.cat([f for c, f in feats.items() if c != concept])
+            pos_means.append(pos[sample_indices(len(pos), batch_size, gen)].mean(0))
+            neg_means.append(neg[sample_indices(len(neg), batch_size, gen)].mean(0))
+        text = self.encode_with_vectors(vectors, placeholder_ids)
+        return -(text * torch.stack(pos_means)).sum(-1) + (text * torch.stack(neg_means)).sum(-1)
+
+    @torch.no_grad()
+    def evaluate(self, vectors, placeholder_ids, concepts, data):
+        self.prepare(data)
+        test = self.cache(data.name)["test"]
+        names = self.encode_texts([self.spec.template.format(data.names[c]) for c in data.concepts])
+        learned = self.encode_with_vectors(vectors, placeholder_ids)
+        results = []
+        for k, concept in enumerate(concepts):
+            target = data.concepts.index(concept)
+            classes = names.clone()
+            classes[target] = learned[k]
+            acc = ((test[concept] @ classes.T).argmax(-1) == target).float()
+            others = torch.cat([f for c, f in test.items() if c != concept])
+            fpr = ((others @ classes.T).argmax(-1) == target).float()
+            results.append({"value": acc.mean().item(),
+                            "extra": {"false_positive_rate": fpr.mean().item(), "n_images": len(acc),
+                                      "chance": 1 / len(data.concepts)}})
+        return results

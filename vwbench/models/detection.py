@@ -1,0 +1,121 @@
+"""Open-vocabulary detection with transformers' OWLv2.
+
+Boxes, objectness and region class embeddings do not depend on the text (PROTOCOL.md 15), so they are computed
+once per image. Loss (PROTOCOL.md 14.6): regions whose predicted box has IoU >= 0.5 with a target box are
+positives (else the best region of each target box), the rest negatives; loss = −mean cos(positives) +
+mean cos(negatives). That is linear in the normalized query, so each image reduces to one weighted region sum.
+Metric: AP at IoU 0.5 (and COCO AP 0.5:0.95) from torchmetrics' MeanAveragePrecision, on held-out images of the
+concept plus as many held-out images of the dataset's other concepts; the learned word is the only query.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torchvision.ops import box_convert, box_iou
+
+from vwbench.data.types import ConceptDataset, Example
+from vwbench.models.base import TaskModel, sample_indices
+
+
+def _features(out) -> torch.Tensor:
+    return out if isinstance(out, torch.Tensor) else out.pooler_output
+
+
+def region_weights(boxes: torch.Tensor, targets: torch.Tensor, iou: float) -> torch.Tensor:
+    """Per-region loss weights [P]: −1/n_pos on positives, +1/n_neg on negatives."""
+    pos = torch.zeros(len(boxes), dtype=torch.bool)
+    if len(targets):
+        overlap = box_iou(boxes, targets)
+        pos = (overlap >= iou).any(1)
+        if not pos.any():
+            pos[overlap.argmax(0)] = True
+    w = torch.zeros(len(boxes))
+    if pos.any():
+        w[pos] = -1.0 / pos.sum()
+    if (~pos).any():
+        w[~pos] = 1.0 / (~pos).sum()
+    return w
+
+
+class DetectionModel(TaskModel):
+    task = "detection"
+    metric_name = "ap50"
+
+    def text_embedding(self):
+        return self.model.owlv2.text_model.embeddings.token_embedding
+
+    @property
+    def context_length(self) -> int:
+        return int(self.model.config.text_config.max_position_embeddings)
+
+    def text_features(self, ids):
+        return F.normalize(_features(self.model.owlv2.get_text_features(input_ids=ids)).float(), dim=-1)
+
+    def regions(self, image) -> dict:
+        """Text-independent outputs for one image: normalized class embeddings, logit shift/scale, absolute boxes."""
+        m = self.model
+        pixels = self.loaded.processor(images=image, return_tensors="pt").pixel_values.to(self.device, self.dtype)
+        fmap, _ = m.image_embedder(pixel_values=pixels)
+        feats = fmap.reshape(fmap.shape[0], -1, fmap.shape[-1])
+        boxes = m.box_predictor(feats, fmap)[0].float()
+        head = m.class_head
+        embeds = F.normalize(head.dense0(feats)[0].float(), dim=-1)
+        shift = head.logit_shift(feats)[0, :, 0].float()
+        scale = (head.elu(head.logit_scale(feats)) + 1)[0, :, 0].float()
+        # OWLv2 pads to a square at the bottom/right, so normalized coordinates scale by the longer side
+        side = float(max(image.size))
+        xyxy = box_convert(boxes, "cxcywh", "xyxy").cpu() * side
+        return {"embeds": embeds, "shift": shift, "scale": scale, "boxes": xyxy}
+
+    def _prepare(self, data: ConceptDataset) -> dict:
+        iou = float(self.spec.loss.get("positive_iou", 0.5))
+        train = {}
+        for c in data.concepts:
+            sums = []
+            for e in data.train[c]:
+                r = self.regions(e.image())
+                w = region_weights(r["boxes"], torch.tensor(e.target_boxes(c)).reshape(-1, 4), iou)
+                sums.append(w.to(r["embeds"]) @ r["embeds"])
+            train[c] = torch.stack(sums)
+        test = {e.key: self.regions(e.image()) for e in data.all_test()}
+        return {"train": train, "test": test}
+
+    def loss(self, vectors, placeholder_ids, concepts, data_name, generators, batch_size):
+        sums = self.cache(data_name)["train"]
+        batch = torch.stack([sums[c][sample_indices(len(sums[c]), batch_size, g)].mean(0)
+                             for c, g in zip(concepts, generators)])
+        text = self.encode_with_vectors(vectors, placeholder_ids)
+        return (text * batch).sum(-1)
+
+    def eval_images(self, concept: str, data: ConceptDataset) -> list[Example]:
+        """Held-out images of the concept plus as many of the other concepts (taken round-robin)."""
+        pos = data.test[concept]
+        pools = [data.test[c] for c in data.concepts if c != concept]
+        neg = [pool[i] for i in range(max(map(len, pools), default=0)) for pool in pools if i < len(pool)]
+        ratio = int(self.spec.metric.get("negatives_per_positive", 1))
+        return list(pos) + neg[: ratio * len(pos)]
+
+    @torch.no_grad()
+    def evaluate(self, vectors, placeholder_ids, concepts, data):
+        from torchmetrics.detection import MeanAveragePrecision
+
+        self.prepare(data)
+        test = self.cache(data.name)["test"]
+        text = self.encode_with_vectors(vectors, placeholder_ids)
+        results = []
+        for k, concept in enumerate(concepts):
+            metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox")
+            preds, targets = [], []
+            for e in self.eval_images(concept, data):
+                r = test[e.key]
+                scores = torch.sigmoid((r["embeds"] @ text[k] + r["shift"]) * r["scale"]).cpu()
+                top = scores.argsort(descending=True)[:100]
+                preds.append({"boxes": r["boxes"][top], "scores": scores[top], "labels": torch.zeros(len(top), dtype=torch.long)})
+                gt = torch.tensor(e.target_boxes(concept), dtype=torch.float32).reshape(-1, 4)
+                targets.append({"boxes": gt, "labels": torch.zeros(len(gt), dtype=torch.long)})
+            metric.update(preds, targets)
+            out = metric.compute()
+            results.append({"value": max(float(out["map_50"]), 0.0),
+                            "extra": {"map": max(float(out["map"]), 0.0), "n_images": len(preds)}})
+        return results

@@ -1,0 +1,46 @@
+"""Build a task adapter from its spec: the one place that maps a task kind to its adapter class."""
+
+from __future__ import annotations
+
+import torch
+
+from vwbench.errors import VWBenchError
+from vwbench.models import zoo
+from vwbench.models.base import TaskModel
+from vwbench.spec import ModelRef, TaskSpec
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """`cpu`, `cuda[:N]` or None (cuda when available); a clear error when CUDA is asked for and absent."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise VWBenchError(f"unknown device {device!r} (use cpu or cuda)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise VWBenchError(f"device {device!r} requested but no CUDA device is available (use --device cpu)")
+    if dev.type not in ("cpu", "cuda"):
+        raise VWBenchError(f"unsupported device {device!r} (use cpu or cuda)")
+    return dev
+
+
+def build_task_model(spec: TaskSpec, device: str | torch.device = "cpu") -> TaskModel:
+    """Load the frozen model of a task spec and wrap it in its adapter."""
+    from vwbench.models.classification import ClassificationModel
+    from vwbench.models.detection import DetectionModel
+    from vwbench.models.generation import CLIPEvaluator, GenerationModel
+
+    device = torch.device(device)
+    dtype = DTYPES[spec.dtype.get(device.type, "float32")]
+    loaded = zoo.load(spec.family, spec.model, device, dtype, spec.image_size)
+    if spec.task == "generation":
+        ev = spec.evaluator or {}
+        if not ev:
+            raise VWBenchError(f"{spec.source}: generation tasks need an evaluator")
+        ev_loaded = zoo.load(ev["family"], ModelRef(**ev["model"]), device, dtype, 224 if not ev["model"]["id"].startswith("tiny:") else spec.image_size)
+        return GenerationModel(spec, loaded, device, CLIPEvaluator(ev_loaded, ev["template"], device))
+    adapters = {"detection": DetectionModel, "classification": ClassificationModel}
+    return adapters[spec.task](spec, loaded, device)

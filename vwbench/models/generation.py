@@ -1,0 +1,128 @@
+"""Text-to-image generation with a diffusers Stable Diffusion pipeline.
+
+Loss (PROTOCOL.md 14.4): denoising MSE on the scheduler's native target (ε or v), uniform timesteps, VAE
+latents times the scaling factor. The VAE posterior (mean, std) of every training image is computed once;
+sampling a latent from it each step is the same draw `latent_dist.sample()` would make.
+Metric (PROTOCOL.md 14.5): generate N images per word with fixed seeds; a separate CLIP evaluator classifies each
+among the dataset's concept names ("a photo of a {name}"); accuracy is the fraction labelled as the target.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from vwbench.data.types import ConceptDataset
+from vwbench.models.base import TaskModel, sample_indices
+
+
+def _features(out) -> torch.Tensor:
+    # transformers 5.x returns a ModelOutput from get_*_features
+    return out if isinstance(out, torch.Tensor) else out.pooler_output
+
+
+class CLIPEvaluator:
+    """Zero-shot labelling of generated images by a transformers CLIPModel."""
+
+    def __init__(self, loaded, template: str, device):
+        self.model, self.processor, self.template, self.device = loaded.model, loaded.processor, template, device
+
+    @torch.no_grad()
+    def classify(self, images, names: list[str]) -> torch.Tensor:
+        from vwbench.tokenizer import encode
+
+        dtype = next(self.model.parameters()).dtype
+        ids = encode([self.template.format(n) for n in names], 77, 0).to(self.device)
+        text = F.normalize(_features(self.model.get_text_features(input_ids=ids)).float(), dim=-1)
+        pixels = self.processor(images=images, return_tensors="pt").pixel_values.to(self.device, dtype)
+        img = F.normalize(_features(self.model.get_image_features(pixel_values=pixels)).float(), dim=-1)
+        return (img @ text.T).argmax(-1).cpu()
+
+
+class GenerationModel(TaskModel):
+    task = "generation"
+    metric_name = "generation_accuracy"
+
+    def __init__(self, spec, loaded, device, evaluator: CLIPEvaluator | None = None):
+        self.pipe = loaded.model
+        super().__init__(spec, loaded, device)
+        from diffusers import DDPMScheduler
+        from diffusers.image_processor import VaeImageProcessor
+
+        self.noise_scheduler = DDPMScheduler.from_config(self.pipe.scheduler.config)
+        self.prediction_type = spec.loss.get("prediction_type", "auto")
+        if self.prediction_type == "auto":
+            self.prediction_type = self.noise_scheduler.config.prediction_type
+        self.image_processor = VaeImageProcessor(vae_scale_factor=self.pipe.vae_scale_factor)
+        self.evaluator = evaluator
+
+    def text_embedding(self):
+        return self.pipe.text_encoder.get_input_embeddings()
+
+    @property
+    def context_length(self) -> int:
+        return int(self.pipe.text_encoder.config.max_position_embeddings)
+
+    def text_features(self, ids):
+        # the UNet conditions on all hidden states of the text encoder, as the pipeline does
+        return self.pipe.text_encoder(ids)[0]
+
+    def _prepare(self, data: ConceptDataset) -> dict:
+        size, vae = self.spec.image_size, self.pipe.vae
+        posts = {}
+        for c in data.concepts:
+            pixels = self.image_processor.preprocess([e.image() for e in data.train[c]], height=size, width=size,
+                                                     resize_mode="crop").to(self.device, self.dtype)
+            dist = vae.encode(pixels).latent_dist
+            posts[c] = (dist.mean.float(), dist.std.float())
+        return {"train": posts}
+
+    def loss(self, vectors, placeholder_ids, concepts, data_name, generators, batch_size):
+        posts = self.cache(data_name)["train"]
+        sched, scale = self.noise_scheduler, self.pipe.vae.config.scaling_factor
+        noisy, targets, steps = [], [], []
+        for c, g in zip(concepts, generators):
+            mean, std = posts[c]
+            idx = sample_indices(len(mean), batch_size, g)
+            eps_latent = torch.randn(mean[idx].shape, generator=g).to(self.device)
+            latents = (mean[idx] + std[idx] * eps_latent) * scale
+            t = torch.randint(0, sched.config.num_train_timesteps, (batch_size,), generator=g).to(self.device)
+            noise = torch.randn(latents.shape, generator=g).to(self.device)
+            noisy.append(sched.add_noise(latents, noise, t))
+            targets.append(noise if self.prediction_type == "epsilon" else sched.get_velocity(latents, noise, t))
+            steps.append(t)
+        hidden = self.encode_with_vectors(vectors, placeholder_ids).repeat_interleave(batch_size, 0)
+        pred = self.pipe.unet(torch.cat(noisy).to(self.dtype), torch.cat(steps), hidden).sample.float()
+        err = (pred - torch.cat(targets)) ** 2
+        return err.reshape(len(concepts), -1).mean(1)
+
+    @torch.no_grad()
+    def generate(self, vectors, placeholder_ids) -> list[list]:
+        """N images per word with fixed seeds (image i of every word uses seed + i)."""
+        m = self.spec.metric
+        n, seed, chunk = int(m.get("images_per_trial", 8)), int(m.get("seed", 0)), int(m.get("batch_size", 16))
+        hidden = self.encode_with_vectors(vectors, placeholder_ids).repeat_interleave(n, 0)
+        seeds = [seed + i for _ in range(len(vectors)) for i in range(n)]
+        images = []
+        for i in range(0, len(seeds), chunk):
+            out = self.pipe(
+                prompt_embeds=hidden[i : i + chunk].to(self.dtype),
+                num_inference_steps=int(m.get("inference_steps", 50)),
+                guidance_scale=float(m.get("guidance_scale", 7.5)),
+                height=self.spec.image_size, width=self.spec.image_size,
+                generator=[torch.Generator().manual_seed(s) for s in seeds[i : i + chunk]],
+                output_type="pil",
+            )
+            images += out.images
+        return [images[k * n : (k + 1) * n] for k in range(len(vectors))]
+
+    def evaluate(self, vectors, placeholder_ids, concepts, data):
+        if self.evaluator is None:
+            raise RuntimeError("generation accuracy needs the CLIP evaluator")
+        names = [data.names[c] for c in data.concepts]
+        results = []
+        for concept, images in zip(concepts, self.generate(vectors, placeholder_ids)):
+            labels = self.evaluator.classify(images, names)
+            hit = (labels == data.concepts.index(concept)).float()
+            results.append({"value": hit.mean().item(), "extra": {"n_images": len(hit), "chance": 1 / len(names)}})
+        return results
