@@ -76,6 +76,9 @@ class Study:
         self._models: dict[str, object] = {}
         self._fits: dict[tuple, object] = {}
         self.summary: StudySummary | None = None
+        self.submitted = self._submitted(options.embeddings) if options.embeddings else None
+        # scores of a submission's vectors are kept apart from the suite's own: "<suite>+<submission>"
+        self.name = suite.name if self.submitted is None else f"{suite.name}+{self.submission_name}"
 
     # ---- pieces ---------------------------------------------------------------------------------------
 
@@ -85,6 +88,18 @@ class Study:
         from vwbench.submissions import load_method
 
         return load_method(m)
+
+    def _submitted(self, path) -> dict:
+        """{(dataset, concept, anchor, task kind, delta): vector} of an embeddings submission, checked."""
+        from vwbench.submissions import load_embeddings, read_manifest
+
+        sub = read_manifest(path)
+        self.submission_name = sub.name
+        out = {}
+        for v in load_embeddings(sub):
+            task = self.suite.task(v.task)
+            out[(v.dataset, v.concept, v.anchor, task.task, v.delta)] = v.vector
+        return out
 
     def model(self, task: TaskSpec):
         if task.name not in self._models:
@@ -96,10 +111,17 @@ class Study:
         return self._models[task.name]
 
     def trials(self, ds: DatasetSpec, task: TaskSpec) -> list[Trial]:
-        return [Trial(self.suite.name, ds.name, c.id, a, task.task, d, self.train.seed)
+        if self.submitted is not None:
+            return [Trial(self.name, d, c, a, t, delta, self.train.seed)
+                    for (d, c, a, t, delta) in self.submitted if d == ds.name and t == task.task]
+        return [Trial(self.name, ds.name, c.id, a, task.task, d, self.train.seed)
                 for d in self.deltas for c in ds.concepts for a in ds.anchors_for(c, self.suite.anchors)]
 
     def vector_key(self, trial: Trial, task: TaskSpec, ds_id: dict) -> str:
+        if self.submitted is not None:
+            v = self.submitted[(trial.dataset, trial.concept, trial.anchor, trial.train_task, trial.delta)]
+            return self.store.key("submitted", trial=dataclasses.asdict(trial), vector=v.double().sum().item(),
+                                  shape=list(v.shape), model=model_id(task))
         return self.store.key("vector", trial=dataclasses.asdict(trial), model=model_id(task), dataset=ds_id,
                               train=dataclasses.asdict(self.train), version=__version__)
 
@@ -107,13 +129,15 @@ class Study:
         return self.store.key("score", vector=vkey, model=model_id(eval_task), method=method, fit=fit_key,
                               version=__version__)
 
+    def fit_key(self, method, src: TaskSpec, tgt: TaskSpec) -> str:
+        return self.store.key("fit", method=method_label(method), params=getattr(method, "params", {}),
+                              source=model_id(src), target=model_id(tgt), version=__version__)
+
     def fit(self, method, src: TaskSpec, tgt: TaskSpec):
         """The fitted map src -> tgt for a method (fitted once per run, its report stored); None if fit failed."""
         from vwbench.transfer.base import fit_with_report
 
-        name = method_label(method)
-        key = self.store.key("fit", method=name, params=getattr(method, "params", {}), source=model_id(src),
-                             target=model_id(tgt), version=__version__)
+        name, key = method_label(method), self.fit_key(method, src, tgt)
         if (name, src.name, tgt.name) not in self._fits:
             import copy
 
@@ -128,7 +152,7 @@ class Study:
                 self.store.put_fit(key, report.as_dict(), self.run_id)
                 self.summary.fits.append(report.as_dict())
             self.summary.stage_seconds["fit"] += time.perf_counter() - t
-            self._fits[(name, src.name, tgt.name)] = (fitted, key)
+            self._fits[(name, src.name, tgt.name)] = fitted
         return self._fits[(name, src.name, tgt.name)]
 
     def _fail(self, message: str) -> None:
@@ -140,6 +164,10 @@ class Study:
     def learn_vectors(self, ds: DatasetSpec, data, task: TaskSpec, ds_id: dict) -> list[tuple[Trial, str, torch.Tensor]]:
         """Every trial's vector for one task model: from the store, the submission, or learned now."""
         out, todo = {}, []
+        if self.submitted is not None:
+            return [(tr, self.vector_key(tr, task, ds_id),
+                     self.submitted[(tr.dataset, tr.concept, tr.anchor, tr.train_task, tr.delta)].float())
+                    for tr in self.trials(ds, task)]
         for trial in self.trials(ds, task):
             key = self.vector_key(trial, task, ds_id)
             got = self.store.get_vector(key)
@@ -168,17 +196,19 @@ class Study:
     def score(self, words, eval_task: TaskSpec, data, method=None) -> None:
         """Score words [(trial, key, vector [n, d_src])] in `eval_task`, transferred by `method` unless in-domain."""
         name = "in_domain" if method is None else method_label(method)
-        fit_key = None
+        fit_id = None
         if method is not None:
             src = self.suite.task(words[0][0].train_task)
-            fitted, fit_key = self.fit(method, src, eval_task)
-            if fitted is None:
-                return
-        todo = [(tr, self.score_key(k, eval_task, name, fit_key), v) for tr, k, v in words]
+            fit_id = self.fit_key(method, src, eval_task)
+        todo = [(tr, self.score_key(k, eval_task, name, fit_id), v) for tr, k, v in words]
         todo = [w for w in todo if self.store.get_score(w[1]) is None]
         self.summary.reused["scores"] += len(words) - len(todo)
         if not todo:
             return
+        if method is not None:  # fitted only when some score needs it
+            fitted = self.fit(method, src, eval_task)
+            if fitted is None:
+                return
         model = self.model(eval_task)
         t = time.perf_counter()
         vectors = torch.stack([v for _, _, v in todo])
@@ -208,7 +238,7 @@ class Study:
         from vwbench.data.manifest import load_dataset
 
         self.summary = StudySummary(run_id="")
-        meta = {"suite": self.suite.name, "device": str(self.device), "deltas": self.deltas,
+        meta = {"suite": self.name, "device": str(self.device), "deltas": self.deltas,
                 "methods": [method_label(m) for m in self.methods], "train": dataclasses.asdict(self.train),
                 "models": {t.name: model_id(t) for t in self.suite.tasks}, "argv": sys.argv}
         self.run_id = self.summary.run_id = self.store.begin_run(meta)

@@ -64,10 +64,11 @@ def execute(args, unconstrained: bool, deltas) -> int:
                            device=args.device, data=parse_data(args.data), progress=not args.no_progress,
                            steps=args.steps, embeddings=getattr(args, "embeddings", None))
     with store:
-        summary = Study(suite, store, options).run()
-        out = Path(args.out) if args.out else Path("leaderboards") / suite.name
-        build_leaderboard(store, suite.name, out)
-        scores = store.scores(suite.name)
+        study = Study(suite, store, options)
+        summary = study.run()
+        out = Path(args.out) if args.out else Path("leaderboards") / study.name
+        build_leaderboard(store, study.name, out)
+        scores = store.scores(study.name)
     print()
     if unconstrained:
         for ds in suite.datasets:

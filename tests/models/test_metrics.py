@@ -1,0 +1,164 @@
+"""Task metrics on constructed inputs with known answers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+from torchvision.ops import box_iou
+
+from vwbench.models.detection import region_weights
+from vwbench.tokenizer import single_token_id
+
+
+def _onehot(i: int, d: int) -> torch.Tensor:
+    v = torch.zeros(d)
+    v[i] = 1.0
+    return v
+
+
+# ------------------------------------------------------------------------------------------- region_weights
+
+
+def test_region_weights_iou_positives():
+    boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [40, 40, 50, 50]], dtype=torch.float)
+    w = region_weights(boxes, torch.tensor([[0.0, 0.0, 10.0, 10.0]]), 0.5)
+    assert w.tolist() == pytest.approx([-0.5, -0.5, 0.5, 0.5])
+    assert float(w.sum()) == pytest.approx(0.0)
+
+
+def test_region_weights_fallback_to_best_region_per_target():
+    boxes = torch.tensor([[0, 0, 10, 10], [5, 0, 15, 10], [30, 30, 40, 40]], dtype=torch.float)
+    targets = torch.tensor([[3.0, 0.0, 25.0, 10.0], [30.0, 30.0, 60.0, 60.0]])
+    iou = box_iou(boxes, targets)
+    assert (iou < 0.5).all()                                        # no region reaches the threshold
+    w = region_weights(boxes, targets, 0.5)
+    assert w.tolist() == pytest.approx([1.0, -0.5, -0.5])   # region 1 best for target 0, region 2 for target 1
+
+
+def test_region_weights_without_targets_are_all_negative():
+    boxes = torch.tensor([[0, 0, 10, 10], [20, 20, 30, 30]], dtype=torch.float)
+    w = region_weights(boxes, torch.zeros(0, 4), 0.5)
+    assert w.tolist() == pytest.approx([0.5, 0.5])
+
+
+# ------------------------------------------------------------------------------------------------ detection
+
+
+def _far_boxes(gt):
+    """Three boxes that do not overlap `gt` (the image is 64x64; boxes may leave it)."""
+    x0, y0, x1, y1 = gt
+    return [[x0 + 200, y0, x1 + 200, y1], [x0, y0 + 200, x1, y1 + 200], [x0 + 200, y0 + 200, x1 + 200, y1 + 200]]
+
+
+def _detection_case(model, data, concept, query, good: bool):
+    """Region caches for every test image: with `good`, the target's region embeds the query and the rest
+    are orthogonal; otherwise negative images' regions embed the query and the target region its opposite."""
+    d = query.shape[0]
+    other = _onehot(1, d)
+    test = {}
+    for e in data.all_test():
+        gt = e.target_boxes(concept)
+        box = list(gt[0]) if gt else list(e.boxes[0])
+        boxes = torch.tensor([box, *_far_boxes(box)], dtype=torch.float)
+        if good:
+            embeds = torch.stack([query if gt else other, other, other, other])
+        else:
+            embeds = torch.stack([-query, torch.zeros(d), torch.zeros(d), torch.zeros(d)]) if gt else query.repeat(4, 1)
+        test[e.key] = {"embeds": embeds, "shift": torch.zeros(4), "scale": torch.full((4,), 5.0), "boxes": boxes}
+    return test
+
+
+@pytest.mark.parametrize("good", [True, False])
+def test_detection_ap(tiny_models, objects, monkeypatch, good):
+    model = tiny_models("detection")
+    model.prepare(objects)
+    d = model.token_embeddings().shape[1]
+    query = _onehot(0, d)
+    concept = "red_square"
+    monkeypatch.setitem(model._cache, objects.name,
+                        {"train": {}, "test": _detection_case(model, objects, concept, query, good)})
+    monkeypatch.setattr(model, "encode_with_vectors", lambda v, ids, template=None: query.repeat(len(v), 1))
+    [res] = model.evaluate(torch.zeros(1, 1, d), [single_token_id("square")], [concept], objects)
+    n_pos = len(objects.test[concept])
+    assert res["extra"]["n_images"] == 2 * n_pos          # positives plus as many negatives
+    if good:
+        assert res["value"] == pytest.approx(1.0)
+        assert res["extra"]["map"] == pytest.approx(1.0)
+    else:
+        assert res["value"] < 0.3
+
+
+def test_detection_eval_images_balanced(tiny_models, objects):
+    model = tiny_models("detection")
+    imgs = model.eval_images("red_square", objects)
+    pos = [e for e in imgs if e.label == "red_square"]
+    neg = [e for e in imgs if e.label != "red_square"]
+    assert len(pos) == len(neg) == len(objects.test["red_square"])
+    assert {e.label for e in neg} == {"blue_circle", "green_triangle"}   # round-robin over the other concepts
+
+
+# ------------------------------------------------------------------------------------------- classification
+
+
+def test_classification_accuracy_and_fpr(tiny_models, objects, monkeypatch):
+    model = tiny_models("classification")
+    model.prepare(objects)
+    d = model.token_embeddings().shape[1]
+    concepts = objects.concepts                      # red_square, blue_circle, green_triangle
+    e = {c: _onehot(i, d) for i, c in enumerate(concepts)}
+    t, o = "red_square", "blue_circle"
+    n = len(objects.test[t])
+    test = {c: e[c].repeat(n, 1) for c in concepts}
+    test[t] = torch.cat([e[t].repeat(n - 2, 1), e[o].repeat(2, 1)])   # two target images look like `o`
+    monkeypatch.setitem(model._cache, objects.name, {"train": {}, "test": test})
+    monkeypatch.setattr(model, "encode_texts", lambda texts: torch.stack([e[c] for c in concepts]))
+    learned = torch.stack([e[t], 2 * (e[t] + e[o])])
+    monkeypatch.setattr(model, "encode_with_vectors", lambda v, ids, template=None: learned[: len(v)])
+    res = model.evaluate(torch.zeros(2, 1, d), [single_token_id("square")] * 2, [t, t], objects)
+    # word 0 = e_t: the two `o`-looking target images go to class o; no other image picks the target
+    assert res[0]["value"] == pytest.approx((n - 2) / n)
+    assert res[0]["extra"]["false_positive_rate"] == 0.0
+    # word 1 = 2(e_t + e_o): every target image, and every image of o (half the others), picks the target
+    assert res[1]["value"] == 1.0
+    assert res[1]["extra"]["false_positive_rate"] == pytest.approx(0.5)
+    assert res[1]["extra"]["chance"] == pytest.approx(1 / 3)
+
+
+# ----------------------------------------------------------------------------------------------- generation
+
+
+class FakeEvaluator:
+    def __init__(self, labels):
+        self.labels, self.calls = labels, []
+
+    def classify(self, images, names):
+        self.calls.append((len(images), list(names)))
+        return torch.tensor(self.labels[len(self.calls) - 1])
+
+
+def test_generation_accuracy(tiny_models, objects, monkeypatch):
+    model = tiny_models("generation")
+    blank = Image.new("RGB", (32, 32))
+    monkeypatch.setattr(model, "generate", lambda vectors, ids: [[blank] * 4 for _ in range(len(vectors))])
+    # concept indices: red_square 0, blue_circle 1, green_triangle 2
+    fake = FakeEvaluator([[0, 0, 1, 0], [2, 1, 1, 1]])
+    monkeypatch.setattr(model, "evaluator", fake)
+    d = model.token_embeddings().shape[1]
+    res = model.evaluate(torch.zeros(2, 1, d), [single_token_id("square")] * 2, ["red_square", "green_triangle"], objects)
+    assert [r["value"] for r in res] == [pytest.approx(0.75), pytest.approx(0.25)]
+    assert res[0]["extra"]["n_images"] == 4
+    assert fake.calls == [(4, ["red square", "blue circle", "green triangle"])] * 2
+
+
+def test_generation_generate_runs_with_fixed_seeds(tiny_models, monkeypatch):
+    model = tiny_models("generation")
+    monkeypatch.setitem(model.spec.metric, "inference_steps", 2)   # spec.metric is a plain dict
+    table = model.token_embeddings()
+    ids = [single_token_id("square")]
+    out1 = model.generate(table[ids][:, None], ids)
+    out2 = model.generate(table[ids][:, None], ids)
+    n = int(model.spec.metric["images_per_trial"])
+    assert len(out1) == 1 and len(out1[0]) == n
+    assert out1[0][0].size == (model.spec.image_size, model.spec.image_size)
+    assert [im.tobytes() for im in out1[0]] == [im.tobytes() for im in out2[0]]
