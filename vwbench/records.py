@@ -42,7 +42,7 @@ class LearnResult:
     """What the learner returns for one trial: the vector and its training record."""
 
     trial: Trial
-    vector: "object"                 # torch.Tensor [num_vectors, d], float32, on CPU
+    vector: object                 # torch.Tensor [num_vectors, d], float32, on CPU
     loss_start: float
     loss_end: float
     nearest_token: str = ""          # nearest vocabulary word of the final vector

@@ -11,7 +11,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -132,7 +132,7 @@ def default_spec_root() -> Path:
     return Path(__file__).resolve().parent.parent / "tasks"
 
 
-@lru_cache(maxsize=None)
+@cache
 def schema(kind: str) -> dict:
     text = resources.files("vwbench.schemas").joinpath(f"{kind}.schema.json").read_text()
     return json.loads(text)

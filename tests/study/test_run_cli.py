@@ -102,3 +102,36 @@ def test_killed_run_resumes_with_every_record_once(specs, tmp_path):
     assert n_rows(store, "scores") == N_SCORES
     with sqlite3.connect(store / "results.sqlite") as db:
         assert db.execute("SELECT COUNT(DISTINCT key) FROM scores").fetchone()[0] == N_SCORES
+
+
+BROKEN = '''
+import torch
+
+
+class Broken:
+    name = "broken"
+
+    def fit(self, source, target):
+        raise RuntimeError("this method always fails")
+
+    def __call__(self, vectors):
+        return vectors
+'''
+
+
+def test_a_failing_method_is_reported_and_the_others_complete(specs, tmp_path, capsys):
+    sub = tmp_path / "broken"
+    sub.mkdir()
+    (sub / "broken.py").write_text(BROKEN)
+    (sub / "submission.yaml").write_text(
+        "name: broken\nkind: method\nversion: 0.1.0\nauthors: [test]\ndescription: fails in fit\nentry: broken.py:Broken\n")
+    store = tmp_path / "store"
+    rc = run_cli(specs, "run", "--suite", "mini", "--no-deltas", "--method", "linear_transfer", "--method", str(sub),
+                 "--store", str(store), "--out", str(tmp_path / "lb"), "--no-progress")
+    out, err = capsys.readouterr()
+    assert rc == 1
+    assert "broken" in err and "always fails" in err and "Traceback" not in err
+    with sqlite3.connect(store / "results.sqlite") as db:
+        methods = dict(db.execute("SELECT method, COUNT(*) FROM scores GROUP BY method").fetchall())
+    # 3 concepts x 3 in-domain evaluations, and 3 concepts x 6 directions transferred by the working method
+    assert methods == {"in_domain": 9, "linear_transfer": 18}

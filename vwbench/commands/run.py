@@ -53,7 +53,7 @@ def execute(args, unconstrained: bool, deltas) -> int:
     from vwbench.report import FILES, build_leaderboard, format_matrix
     from vwbench.spec import SpecLibrary
     from vwbench.store import Store, default_root
-    from vwbench.study import Study, StudyOptions
+    from vwbench.study import Study, StudyOptions, method_label
 
     if args.steps is not None and args.steps <= 0:
         raise VWBenchError(f"--steps must be positive, got {args.steps}")
@@ -72,8 +72,8 @@ def execute(args, unconstrained: bool, deltas) -> int:
     print()
     if unconstrained:
         for ds in suite.datasets:
-            for method in options.methods:
-                print(format_matrix(scores, ds.name, getattr(method, "name", None) if not isinstance(method, str) else Path(method).name))
+            for method in study.methods:
+                print(format_matrix(scores, ds.name, method_label(method)))
                 print()
     computed = ", ".join(f"{v} {k}" for k, v in summary.computed.items()) or "nothing"
     reused = ", ".join(f"{v} {k}" for k, v in summary.reused.items()) or "nothing"

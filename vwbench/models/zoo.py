@@ -17,7 +17,7 @@ import torch
 
 from vwbench.errors import ModelNotAvailable, VWBenchError
 from vwbench.spec import ModelRef
-from vwbench.tokenizer import EOS_ID, BOS_ID, VOCAB_SIZE, clip_tokenizer
+from vwbench.tokenizer import BOS_ID, EOS_ID, VOCAB_SIZE, clip_tokenizer
 
 # text widths of the tiny models differ on purpose, so transfer maps are not square identities
 TINY_WIDTHS = {"tiny:sd": 32, "tiny:owlv2": 48, "tiny:open_clip": 64, "tiny:clip-evaluator": 32}
