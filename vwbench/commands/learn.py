@@ -37,18 +37,6 @@ def out_path(root, task: str, trial):
     return Path(root) / task / trial.dataset / f"{trial.concept}__{trial.anchor}{delta}.safetensors"
 
 
-def _parse_data(items: list[str]) -> dict:
-    from vwbench.errors import VWBenchError
-
-    out = {}
-    for item in items:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            raise VWBenchError(f"--data expects NAME=PATH, got {item!r}")
-        out[name] = path
-    return out
-
-
 def plan(args):
     """Validate every input and return (suite, device, [(task, dataset spec, data, trials)], cfg, out dir).
     Raises VWBenchError on the first bad input; trains, loads models and writes nothing."""
@@ -69,7 +57,9 @@ def plan(args):
         raise VWBenchError(f"--delta must be a positive number, got {args.delta:g}")
     suite = SpecLibrary(args.specs).suite(args.suite)
     device = resolve_device(args.device)
-    data_paths = _parse_data(args.data)
+    from vwbench.commands.run import parse_data
+
+    data_paths = parse_data(args.data)
 
     tasks = list(suite.tasks)
     if args.task:
