@@ -458,18 +458,10 @@ class ImageNetReader(Reader):
         elif ann.is_dir():
             self._note("test", str(ann))
             for xml in sorted(ann.glob("*.xml")):
-                try:
-                    text = xml.read_text(errors="replace")
-                except OSError as exc:
-                    on_bad(BadImage(f"{xml}: unreadable annotation ({exc})"))
+                got = self._read_xml(xml, wnids, on_bad)
+                if got is None:
                     continue
-                if not any(w in text for w in wnids):
-                    continue
-                try:
-                    size, parsed = parse_voc_xml(xml, one_based=False)
-                except BadImage as exc:
-                    on_bad(exc)
-                    continue
+                size, parsed = got
                 records[xml.stem] = ([(n, b) for n, b, _ in parsed], str(xml), size)
         else:
             raise VWBenchError(f"{ann}: validation labels not found (need LOC_val_solution.csv next to the ILSVRC "
@@ -487,6 +479,22 @@ class ImageNetReader(Reader):
             out.setdefault(concept, []).append(self._cand(file, concept, objs, source, size))
         return out
 
+    @staticmethod
+    def _read_xml(xml: Path, wnids, on_bad):
+        """(size, objects) of an ILSVRC box XML naming one of `wnids`; None if it names none or is bad."""
+        try:
+            text = xml.read_text(errors="replace")
+        except OSError as exc:
+            on_bad(BadImage(f"{xml}: unreadable annotation ({exc})"))
+            return None
+        if not any(w in text for w in wnids):
+            return None
+        try:
+            return parse_voc_xml(xml, one_based=False)
+        except BadImage as exc:
+            on_bad(exc)
+            return None
+
     def _det(self, split, on_bad) -> dict[str, list[Candidate]]:
         name = "train" if split == "train" else "val"
         ann, data = self.root / "Annotations" / "DET" / name, self.root / "Data" / "DET" / name
@@ -498,18 +506,10 @@ class ImageNetReader(Reader):
         wnids = self._wnids()
         out: dict[str, list[Candidate]] = {}
         for xml in sorted(ann.rglob("*.xml")):
-            try:
-                text = xml.read_text(errors="replace")
-            except OSError as exc:
-                on_bad(BadImage(f"{xml}: unreadable annotation ({exc})"))
+            got = self._read_xml(xml, wnids, on_bad)
+            if got is None:
                 continue
-            if not any(w in text for w in wnids):
-                continue
-            try:
-                size, parsed = parse_voc_xml(xml, one_based=False)
-            except BadImage as exc:
-                on_bad(exc)
-                continue
+            size, parsed = got
             if not parsed:
                 continue
             objs = [(n, b) for n, b, _ in parsed]

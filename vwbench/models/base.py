@@ -46,6 +46,11 @@ def injected(embedding: torch.nn.Embedding, mask: torch.Tensor, vectors: torch.T
         handle.remove()
 
 
+def pooled(out) -> torch.Tensor:
+    """The features of a `get_*_features` call: a tensor, or (transformers 5.x) a ModelOutput's pooler_output."""
+    return out if isinstance(out, torch.Tensor) else out.pooler_output
+
+
 def sample_indices(n: int, size: int, generator: torch.Generator) -> torch.Tensor:
     """`size` indices into `n` items: a random subset, or draws with repetition when there are fewer than `size`."""
     if n >= size:

@@ -15,11 +15,7 @@ import torch.nn.functional as F
 from torchvision.ops import box_convert, box_iou
 
 from vwbench.data.types import ConceptDataset, Example
-from vwbench.models.base import TaskModel, sample_indices
-
-
-def _features(out) -> torch.Tensor:
-    return out if isinstance(out, torch.Tensor) else out.pooler_output
+from vwbench.models.base import TaskModel, pooled, sample_indices
 
 
 def region_weights(boxes: torch.Tensor, targets: torch.Tensor, iou: float) -> torch.Tensor:
@@ -50,7 +46,7 @@ class DetectionModel(TaskModel):
         return int(self.model.config.text_config.max_position_embeddings)
 
     def text_features(self, ids):
-        return F.normalize(_features(self.model.owlv2.get_text_features(input_ids=ids)).float(), dim=-1)
+        return F.normalize(pooled(self.model.owlv2.get_text_features(input_ids=ids)).float(), dim=-1)
 
     def regions(self, image) -> dict:
         """Text-independent outputs for one image: normalized class embeddings, logit shift/scale, absolute boxes."""

@@ -13,12 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from vwbench.data.types import ConceptDataset
-from vwbench.models.base import TaskModel, sample_indices
-
-
-def _features(out) -> torch.Tensor:
-    # transformers 5.x returns a ModelOutput from get_*_features
-    return out if isinstance(out, torch.Tensor) else out.pooler_output
+from vwbench.models.base import TaskModel, pooled, sample_indices
 
 
 class CLIPEvaluator:
@@ -33,9 +28,9 @@ class CLIPEvaluator:
 
         dtype = next(self.model.parameters()).dtype
         ids = encode([self.template.format(n) for n in names], 77, 0).to(self.device)
-        text = F.normalize(_features(self.model.get_text_features(input_ids=ids)).float(), dim=-1)
+        text = F.normalize(pooled(self.model.get_text_features(input_ids=ids)).float(), dim=-1)
         pixels = self.processor(images=images, return_tensors="pt").pixel_values.to(self.device, dtype)
-        img = F.normalize(_features(self.model.get_image_features(pixel_values=pixels)).float(), dim=-1)
+        img = F.normalize(pooled(self.model.get_image_features(pixel_values=pixels)).float(), dim=-1)
         return (img @ text.T).argmax(-1).cpu()
 
 
