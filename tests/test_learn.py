@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 import torch
 
-from vwbench.learn import Vocabulary, learn, project
+from vwbench.learn import learn, project
+from vwbench.transfer.space import nn_distance
 from vwbench.records import Trial
 from vwbench.spec import TrainConfig
 from vwbench.tokenizer import single_token_id
@@ -108,11 +109,11 @@ def test_k_trials_together_equal_separate_runs(models, objects, kind, steps):
 def test_delta_ball_holds_after_every_step(models, objects, delta):
     model = models("classification")
     trials = trials_for("classification", PAIRS, delta)
-    vocab = Vocabulary(model)
+    vocab = model.vocabulary()
     table = model.token_embeddings()
     ids = [single_token_id(t.anchor) for t in trials]
     anchors = table[ids][:, None]
-    radii = torch.tensor([delta * vocab.nn_distance(i) for i in ids])
+    radii = torch.tensor([delta * nn_distance(vocab, i) for i in ids])
     seen = []
 
     def hook(vectors, step):
@@ -125,19 +126,19 @@ def test_delta_ball_holds_after_every_step(models, objects, delta):
     assert max(seen) > 0.9                             # the constraint was active, not trivially satisfied
     for r in results:
         assert r.anchor_distance <= delta + 1e-5
-        assert r.extra["d_nn"] == pytest.approx(vocab.nn_distance(single_token_id(r.trial.anchor)))
+        assert r.extra["d_nn"] == pytest.approx(nn_distance(vocab, single_token_id(r.trial.anchor)))
         if delta <= 0.5:
             assert r.nearest_token == r.trial.anchor + "</w>"   # within δ ≤ 0.5 the anchor stays nearest
 
 
 def test_nn_distance_by_hand(models):
     model = models("classification")
-    vocab = Vocabulary(model)
+    vocab = model.vocabulary()
     i = single_token_id("square")
     d = (vocab.table - vocab.table[i]).norm(dim=-1)
     d[~vocab.usable] = float("inf")
     d[i] = float("inf")
-    assert vocab.nn_distance(i) == pytest.approx(float(d.min()), rel=1e-5)
+    assert nn_distance(vocab, i) == pytest.approx(float(d.min()), rel=1e-5)
 
 
 # --------------------------------------------------------------------------------------- loss decreases

@@ -31,26 +31,6 @@ def generators(trials: list[Trial], salt: str = "") -> list[torch.Generator]:
     return [torch.Generator().manual_seed(trial_seed(t, salt)) for t in trials]
 
 
-class Vocabulary:
-    """The training model's table with usable-token distances, for δ radii and nearest words."""
-
-    def __init__(self, model: TaskModel):
-        space = model.vocabulary()
-        self.tokens, self.table, self.usable = space.tokens, space.table, space.usable
-
-    def nn_distance(self, token_id: int) -> float:
-        d = torch.cdist(self.table[token_id][None], self.table)[0]
-        d[~self.usable] = float("inf")
-        d[token_id] = float("inf")
-        return float(d.min())
-
-    def nearest(self, vector: torch.Tensor) -> tuple[str, float]:
-        d = torch.cdist(vector.float()[None], self.table)[0]
-        d[~self.usable] = float("inf")
-        i = int(d.argmin())
-        return self.tokens[i], float(d[i])
-
-
 def project(vectors: torch.Tensor, anchors: torch.Tensor, radii: torch.Tensor) -> None:
     """In place: v ← a + (v − a) · min(1, r / ‖v − a‖) for each vector (radii [K], inf = unconstrained)."""
     diff = vectors - anchors
@@ -63,15 +43,17 @@ def learn(model: TaskModel, data: ConceptDataset, trials: list[Trial], cfg: Trai
           progress: bool = True, step_hook=None) -> Iterator[LearnResult]:
     """Train the vectors of `trials` (all on `data`), `cfg.concepts_per_batch` at a time; yields results as
     each chunk finishes. `step_hook(vectors, step)` is called after every projected step (for tests)."""
+    from vwbench.transfer.space import nearest_tokens, nn_distance
+
     model.prepare(data)
-    vocab = Vocabulary(model)
-    table = model.token_embeddings()
+    space = model.vocabulary()
+    table = space.table
     k_max = max(1, cfg.concepts_per_batch)
     chunks = [trials[i : i + k_max] for i in range(0, len(trials), k_max)]
     for n_chunk, chunk in enumerate(chunks):
         ids = [single_token_id(t.anchor) for t in chunk]
         anchors = table[ids].unsqueeze(1).repeat(1, cfg.num_vectors, 1).to(model.device)
-        d_nn = torch.tensor([vocab.nn_distance(i) for i in ids])
+        d_nn = torch.tensor([nn_distance(space, i) for i in ids])
         radii = torch.tensor([t.delta * d if t.delta is not None else float("inf") for t, d in zip(chunk, d_nn)]).to(model.device)
         concepts = [t.concept for t in chunk]
         vectors = torch.nn.Parameter(anchors.clone().float())
@@ -98,8 +80,9 @@ def learn(model: TaskModel, data: ConceptDataset, trials: list[Trial], cfg: Trai
                 bar.set_postfix(loss=f"{losses.mean().item():.4f}")
         loss_end = fixed_loss()
         final = vectors.detach().cpu()
+        nearest = nearest_tokens(space, final[:, 0], k=1)[0][:, 0]
         for k, trial in enumerate(chunk):
-            word, _ = vocab.nearest(final[k, 0])
+            word = space.tokens[int(nearest[k])]
             dist = float((final[k] - anchors[k].cpu()).norm(dim=-1).max()) / float(d_nn[k])
             yield LearnResult(trial=trial, vector=final[k].clone(), loss_start=float(loss_start[k]),
                               loss_end=float(loss_end[k]), nearest_token=word, anchor_distance=dist,
