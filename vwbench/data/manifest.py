@@ -157,7 +157,7 @@ def prepare_manifest(spec: DatasetSpec, root: str | Path, out: str | Path | None
     Returns {"path", "header", "records", "skipped": [messages]}. With `skip_bad`, unusable images are skipped
     (and counted) instead of stopping at the first one. `box_fn(image, query)` derives DreamBooth boxes.
     """
-    if spec.source.get("format") == "synthetic":
+    if spec.source.get("format") in ("synthetic", "micro"):
         raise VWBenchError(f"dataset {spec.name!r} is synthetic and needs no manifest (it is rendered on the fly)")
     reader = make_reader(spec, root, boxes_file)
     if spec.source["format"] == "dreambooth" and boxes_file is None and box_fn is None:
@@ -340,6 +340,10 @@ def load_dataset(spec: DatasetSpec, manifest_path: str | Path | None = None, **k
         from vwbench.data.synthetic import synthetic_dataset
 
         return synthetic_dataset(spec)
+    if spec.source.get("format") == "micro":
+        from vwbench.micro.datasets import micro_dataset
+
+        return micro_dataset(spec)
     hint = (f"prepare it first: `vwbench data prepare {spec.name} --root PATH/TO/{spec.name.upper()}"
             f" --out {manifest_path or f'data/{spec.name}.jsonl'}` (see docs/datasets.md)")
     if manifest_path is None:

@@ -1,0 +1,90 @@
+"""What the micro-zoo trainers share: a pool of rendered known-world scenes, seeded loops, progress and EMA."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from vwbench.micro import world
+from vwbench.tokenizer import BOS_ID, EOS_ID, encode
+
+
+@dataclass
+class ScenePool:
+    """N rendered scenes: images uint8 [N, H, W, 3], captions, object boxes (xyxy pixels) and phrases."""
+
+    images: np.ndarray
+    captions: list[str]
+    objects: list[list[world.Obj]]
+
+    def tensors(self, size: int, idx=None) -> torch.Tensor:
+        """Images as float [n, 3, size, size] in [0, 1], bicubic-resized when size differs from the render."""
+        x = torch.from_numpy(self.images if idx is None else self.images[idx]).permute(0, 3, 1, 2).float() / 255
+        if x.shape[-1] != size:
+            x = torch.nn.functional.interpolate(x, size=(size, size), mode="bicubic", antialias=True,
+                                                align_corners=False).clamp(0, 1)
+        return x
+
+
+def render_pool(n: int, seed: int, max_objects: int = 1, novel_rate: float = 0.3, progress: bool = True) -> ScenePool:
+    """Render n known-world scenes deterministically from `seed`."""
+    from tqdm.auto import tqdm
+
+    rng = np.random.default_rng(seed)
+    images, captions, objects = np.empty((n, world.SIZE, world.SIZE, 3), np.uint8), [], []
+    for i in tqdm(range(n), desc=f"render {n} scenes", disable=not progress, leave=False):
+        image, objs, cap = world.known_scene(rng, max_objects, novel_rate)
+        images[i] = np.asarray(image)
+        captions.append(cap)
+        objects.append(objs)
+    return ScenePool(images, captions, objects)
+
+
+def caption_ids(captions: list[str], context_length: int = 77) -> torch.Tensor:
+    return encode(captions, context_length, 0)
+
+
+def trained_token_ids(captions: list[str]) -> list[int]:
+    """Every token id the encoded captions hold: their words, start, end and the padding id 0 (a model that
+    attends to every position, like SD's UNet, learns the padding row too). These are the rows to store."""
+    return sorted(set(caption_ids(captions).unique().tolist()) | {0, BOS_ID, EOS_ID})
+
+
+@contextlib.contextmanager
+def seeded(seed: int):
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+class EMA:
+    """Exponential moving average of a module's parameters (for the diffusion model)."""
+
+    def __init__(self, module: torch.nn.Module, decay: float = 0.999):
+        self.decay = decay
+        self.shadow = {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, module: torch.nn.Module):
+        for k, v in module.state_dict().items():
+            if v.is_floating_point():
+                self.shadow[k].mul_(self.decay).add_(v.detach(), alpha=1 - self.decay)
+            else:
+                self.shadow[k].copy_(v)
+
+    def copy_to(self, module: torch.nn.Module):
+        module.load_state_dict(self.shadow)
+
+
+class Clock:
+    """Wall time of a trainer, for its report."""
+
+    def __init__(self):
+        self.start = time.perf_counter()
+
+    def seconds(self) -> float:
+        return round(time.perf_counter() - self.start, 1)
