@@ -79,10 +79,13 @@ def tokenizer_folder() -> Path:
 
 @lru_cache(maxsize=1)
 def clip_tokenizer():
-    """The shared CLIP tokenizer (transformers `CLIPTokenizer`, max length 77, padded with end-of-text)."""
+    """The shared CLIP tokenizer (transformers `CLIPTokenizer`, max length 77), padded with "!" (id 0) as SD 2.x's,
+    OWLv2's and open_clip's are, so a pipeline's own negative prompt matches `encode`."""
     from transformers import CLIPTokenizer
 
-    return CLIPTokenizer.from_pretrained(str(tokenizer_folder()))
+    tok = CLIPTokenizer.from_pretrained(str(tokenizer_folder()))
+    tok.pad_token = "!"
+    return tok
 
 
 def token_strings() -> list[str]:
