@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -132,6 +133,9 @@ class FakeEvaluator:
     def __init__(self, labels):
         self.labels, self.calls = labels, []
 
+    def class_features(self, data):
+        return [data.names[c] for c in data.concepts]
+
     def classify(self, images, names):
         self.calls.append((len(images), list(names)))
         return torch.tensor(self.labels[len(self.calls) - 1])
@@ -149,6 +153,24 @@ def test_generation_accuracy(tiny_models, objects, monkeypatch):
     assert [r["value"] for r in res] == [pytest.approx(0.75), pytest.approx(0.25)]
     assert res[0]["extra"]["n_images"] == 4
     assert fake.calls == [(4, ["red square", "blue circle", "green triangle"])] * 2
+
+
+def test_prototype_evaluator_labels_each_concepts_own_image_as_that_concept():
+    from vwbench.data.types import ConceptDataset, Example
+    from vwbench.micro import world
+    from vwbench.models.generation import CLIPEvaluator
+    from vwbench.models.zoo import Loaded, tiny_clip_evaluator
+
+    model, proc = tiny_clip_evaluator(32)
+    rng = np.random.default_rng(0)
+    images = {c: world.draw([world.Obj(s, col, "plain", (8, 8, 56, 56))], rng)
+              for c, s, col in (("a", "hexagon", "teal"), ("b", "arrow", "red"), ("c", "ring", "white"))}
+    ex = {c: [Example(key=f"{c}{i}", label=c, _image=im) for i in range(3)] for c, im in images.items()}
+    data = ConceptDataset("d", list(images), {c: c for c in images}, ex, ex)
+    ev = CLIPEvaluator(Loaded("hf_clip", model.eval(), proc), "a photo of a {}", "cpu", classes="prototypes")
+    protos = ev.class_features(data)
+    assert protos.shape[0] == 3 and torch.allclose(protos.norm(dim=-1), torch.ones(3))
+    assert ev.classify([images["c"], images["a"], images["b"]], protos).tolist() == [2, 0, 1]
 
 
 def test_generation_generate_runs_with_fixed_seeds(tiny_models, monkeypatch):

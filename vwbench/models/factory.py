@@ -40,7 +40,10 @@ def build_task_model(spec: TaskSpec, device: str | torch.device = "cpu") -> Task
         ev = spec.evaluator or {}
         if not ev:
             raise VWBenchError(f"{spec.source}: generation tasks need an evaluator")
-        ev_loaded = zoo.load(ev["family"], ModelRef(**ev["model"]), device, dtype, 224 if not ev["model"]["id"].startswith("tiny:") else spec.image_size)
-        return GenerationModel(spec, loaded, device, CLIPEvaluator(ev_loaded, ev["template"], device))
+        ev_ref = ModelRef(**ev["model"])
+        ev_size = spec.image_size if ev_ref.is_builtin else 224
+        ev_loaded = zoo.load(ev["family"], ev_ref, device, dtype, ev_size)
+        return GenerationModel(spec, loaded, device, CLIPEvaluator(ev_loaded, ev["template"], device,
+                                                                 ev.get("classes", "names")))
     adapters = {"detection": DetectionModel, "classification": ClassificationModel}
     return adapters[spec.task](spec, loaded, device)

@@ -5,6 +5,9 @@ latents times the scaling factor. The VAE posterior (mean, std) of every trainin
 sampling a latent from it each step is the same draw `latent_dist.sample()` would make.
 Metric (PROTOCOL.md 14.5): generate N images per word with fixed seeds; a separate CLIP evaluator classifies each
 among the dataset's concept names ("a photo of a {name}"); accuracy is the fraction labelled as the target.
+Where the evaluator has no words for the concepts (the micro-world's, by construction), `classes: prototypes`
+classifies each image by its nearest concept prototype instead: the mean evaluator feature of the concept's
+training images.
 """
 
 from __future__ import annotations
@@ -17,21 +20,35 @@ from vwbench.models.base import TaskModel, pooled, sample_indices
 
 
 class CLIPEvaluator:
-    """Zero-shot labelling of generated images by a transformers CLIPModel."""
+    """Labelling of generated images by a transformers CLIPModel: zero-shot by class names, or by prototypes."""
 
-    def __init__(self, loaded, template: str, device):
+    def __init__(self, loaded, template: str, device, classes: str = "names"):
         self.model, self.processor, self.template, self.device = loaded.model, loaded.processor, template, device
+        self.classes = classes
 
     @torch.no_grad()
-    def classify(self, images, names: list[str]) -> torch.Tensor:
+    def image_features(self, images) -> torch.Tensor:
+        dtype = next(self.model.parameters()).dtype
+        out = []
+        for i in range(0, len(images), 64):
+            pixels = self.processor(images=images[i : i + 64], return_tensors="pt").pixel_values.to(self.device, dtype)
+            out.append(F.normalize(pooled(self.model.get_image_features(pixel_values=pixels)).float(), dim=-1))
+        return torch.cat(out)
+
+    @torch.no_grad()
+    def class_features(self, data: ConceptDataset) -> torch.Tensor:
+        """One unit vector per concept of the dataset: its name's text feature, or its image prototype."""
+        if self.classes == "prototypes":
+            protos = [self.image_features([e.image() for e in data.train[c]]).mean(0) for c in data.concepts]
+            return F.normalize(torch.stack(protos), dim=-1)
         from vwbench.tokenizer import encode
 
-        dtype = next(self.model.parameters()).dtype
-        ids = encode([self.template.format(n) for n in names], 77, 0).to(self.device)
-        text = F.normalize(pooled(self.model.get_text_features(input_ids=ids)).float(), dim=-1)
-        pixels = self.processor(images=images, return_tensors="pt").pixel_values.to(self.device, dtype)
-        img = F.normalize(pooled(self.model.get_image_features(pixel_values=pixels)).float(), dim=-1)
-        return (img @ text.T).argmax(-1).cpu()
+        ids = encode([self.template.format(data.names[c]) for c in data.concepts], 77, 0).to(self.device)
+        return F.normalize(pooled(self.model.get_text_features(input_ids=ids)).float(), dim=-1)
+
+    def classify(self, images, classes: torch.Tensor) -> torch.Tensor:
+        """The index of the nearest class feature for each image."""
+        return (self.image_features(images) @ classes.T).argmax(-1).cpu()
 
 
 class GenerationModel(TaskModel):
@@ -114,10 +131,11 @@ class GenerationModel(TaskModel):
     def evaluate(self, vectors, placeholder_ids, concepts, data):
         if self.evaluator is None:
             raise RuntimeError("generation accuracy needs the CLIP evaluator")
-        names = [data.names[c] for c in data.concepts]
+        classes = self.evaluator.class_features(data)
         results = []
         for concept, images in zip(concepts, self.generate(vectors, placeholder_ids)):
-            labels = self.evaluator.classify(images, names)
+            labels = self.evaluator.classify(images, classes)
             hit = (labels == data.concepts.index(concept)).float()
-            results.append({"value": hit.mean().item(), "extra": {"n_images": len(hit), "chance": 1 / len(names)}})
+            results.append({"value": hit.mean().item(),
+                            "extra": {"n_images": len(hit), "chance": 1 / len(data.concepts)}})
         return results
