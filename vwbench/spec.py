@@ -33,6 +33,15 @@ class ModelRef:
     def is_tiny(self) -> bool:
         return self.id.startswith("tiny:")
 
+    @property
+    def is_micro(self) -> bool:
+        return self.id.startswith("micro:")
+
+    @property
+    def is_builtin(self) -> bool:
+        """Shipped with vwbench (random `tiny:` or trained `micro:`), not loaded from the hub."""
+        return self.is_tiny or self.is_micro
+
 
 @dataclass(frozen=True)
 class TaskSpec:
@@ -234,7 +243,7 @@ class SpecLibrary:
     def task(self, name: str, referrer=None) -> TaskSpec:
         d = self.resolve("tasks", name, referrer)
         model = ModelRef(**d["model"])
-        if model.revision is None and not model.is_tiny:
+        if model.revision is None and not model.is_builtin:
             raise SpecError(self.path("tasks", name), "model.revision", "hub models need a pinned revision")
         return TaskSpec(
             name=d["name"], task=d["task"], family=d["family"], model=model,

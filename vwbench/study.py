@@ -20,7 +20,7 @@ from vwbench import __version__
 from vwbench.errors import VWBenchError
 from vwbench.learn import learn
 from vwbench.records import Score, Trial
-from vwbench.spec import DatasetSpec, SuiteSpec, TaskSpec
+from vwbench.spec import DatasetSpec, ModelRef, SuiteSpec, TaskSpec
 from vwbench.tokenizer import single_token_id
 
 
@@ -47,9 +47,18 @@ class StudySummary:
 
 
 def model_id(task: TaskSpec) -> dict:
-    return {"task": task.name, "kind": task.task, "id": task.model.id, "revision": task.model.revision,
-            "template": task.template, "image_size": task.image_size, "loss": task.loss, "metric": task.metric,
-            "evaluator": task.evaluator}
+    """Everything a task's results depend on; shipped micro models add their weights' hashes."""
+    key = {"task": task.name, "kind": task.task, "id": task.model.id, "revision": task.model.revision,
+           "template": task.template, "image_size": task.image_size, "loss": task.loss, "metric": task.metric,
+           "evaluator": task.evaluator}
+    refs = [task.model] + ([ModelRef(**task.evaluator["model"])] if task.evaluator else [])
+    if any(r.is_micro for r in refs):
+        from vwbench.micro.store import fingerprint
+        from vwbench.models.zoo import MICRO
+
+        names = {i: n for (_, i), n in MICRO.items()}
+        key["weights"] = [fingerprint(names[r.id]) for r in refs if r.is_micro and r.id in names]
+    return key
 
 
 def dataset_id(ds: DatasetSpec, manifest: str | None) -> dict:

@@ -54,7 +54,6 @@ def test_micro_datasets_label_the_largest_box_with_the_concept(name):
     data = load_dataset(spec)
     assert len(data.concepts) == 10 and len({c.anchor for c in spec.concepts}) == 10
     for c in spec.concepts:
-        shape, colour, _ = parse_source_id(c.source_id)
         assert len(data.train[c.id]) == spec.split["train_images"]
         for e in data.train[c.id] + data.test[c.id]:
             areas = [(b[2] - b[0]) * (b[3] - b[1]) for b in e.boxes]

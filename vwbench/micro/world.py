@@ -228,6 +228,14 @@ def phrase(o: Obj, rng: np.random.Generator | None = None, size_word: bool = Fal
     return " ".join(w for w in words if w)
 
 
+def content_key(objects: list[Obj]) -> tuple:
+    """What a caption can say of a scene, whatever its template, size and position words: each object's pattern,
+    known colour and known shape (None where the vocabulary has no word). Scenes with equal keys are
+    indistinguishable in words, so contrastive training treats them as positives of each other."""
+    return tuple(sorted((o.pattern, o.colour if o.colour in KNOWN_COLOURS else "",
+                         o.shape if o.shape in KNOWN_SHAPES else "") for o in objects))
+
+
 def caption(objects: list[Obj], rng: np.random.Generator) -> str:
     """A plain-English caption over the known vocabulary for a rendered scene."""
     phrases = [phrase(o, rng, size_word=rng.random() < 0.2) for o in objects]

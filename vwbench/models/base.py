@@ -93,7 +93,11 @@ class TaskModel(ABC):
 
     def untrained_ids(self) -> list[int]:
         """Token ids the model never learned (none for hub models; the micro-world marks its own)."""
-        return []
+        trained = getattr(self.loaded, "trained_ids", None)
+        if trained is None:
+            return []
+        keep = set(trained)
+        return [i for i in range(self.text_embedding().num_embeddings) if i not in keep]
 
     def vocabulary(self):
         """This model's input-embedding space: token strings, table, and a mask of usable tokens."""

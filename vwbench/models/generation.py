@@ -20,20 +20,36 @@ from vwbench.models.base import TaskModel, pooled, sample_indices
 
 
 class CLIPEvaluator:
-    """Labelling of generated images by a transformers CLIPModel: zero-shot by class names, or by prototypes."""
+    """Labelling of generated images by a CLIP (transformers CLIPModel or open_clip CLIP): zero-shot by class
+    names, or by prototypes."""
 
     def __init__(self, loaded, template: str, device, classes: str = "names"):
         self.model, self.processor, self.template, self.device = loaded.model, loaded.processor, template, device
         self.classes = classes
+        self.open_clip = loaded.family == "open_clip"
 
     @torch.no_grad()
     def image_features(self, images) -> torch.Tensor:
         dtype = next(self.model.parameters()).dtype
         out = []
         for i in range(0, len(images), 64):
-            pixels = self.processor(images=images[i : i + 64], return_tensors="pt").pixel_values.to(self.device, dtype)
-            out.append(F.normalize(pooled(self.model.get_image_features(pixel_values=pixels)).float(), dim=-1))
+            chunk = images[i : i + 64]
+            if self.open_clip:
+                pixels = torch.stack([self.processor(im) for im in chunk]).to(self.device, dtype)
+                feats = self.model.encode_image(pixels)
+            else:
+                pixels = self.processor(images=chunk, return_tensors="pt").pixel_values.to(self.device, dtype)
+                feats = pooled(self.model.get_image_features(pixel_values=pixels))
+            out.append(F.normalize(feats.float(), dim=-1))
         return torch.cat(out)
+
+    @torch.no_grad()
+    def text_features(self, texts: list[str]) -> torch.Tensor:
+        from vwbench.tokenizer import encode
+
+        ids = encode(texts, 77, 0).to(self.device)
+        feats = self.model.encode_text(ids) if self.open_clip else pooled(self.model.get_text_features(input_ids=ids))
+        return F.normalize(feats.float(), dim=-1)
 
     @torch.no_grad()
     def class_features(self, data: ConceptDataset) -> torch.Tensor:
@@ -41,10 +57,7 @@ class CLIPEvaluator:
         if self.classes == "prototypes":
             protos = [self.image_features([e.image() for e in data.train[c]]).mean(0) for c in data.concepts]
             return F.normalize(torch.stack(protos), dim=-1)
-        from vwbench.tokenizer import encode
-
-        ids = encode([self.template.format(data.names[c]) for c in data.concepts], 77, 0).to(self.device)
-        return F.normalize(pooled(self.model.get_text_features(input_ids=ids)).float(), dim=-1)
+        return self.text_features([self.template.format(data.names[c]) for c in data.concepts])
 
     def classify(self, images, classes: torch.Tensor) -> torch.Tensor:
         """The index of the nearest class feature for each image."""

@@ -32,6 +32,7 @@ class Loaded:
     model: Any
     processor: Any = None
     provenance: dict = field(default_factory=dict)
+    trained_ids: list[int] | None = None  # token rows the model learned; None = all (hub models)
 
 
 @contextlib.contextmanager
@@ -148,6 +149,41 @@ TINY = {
     ("hf_clip", "tiny:clip-evaluator"): tiny_clip_evaluator,
 }
 
+# ------------------------------------------------------------------------------------------- micro models
+
+# `micro:` models are trained by `vwbench zoo build micro` on the micro-world; their weights ship with vwbench
+MICRO = {
+    ("stable_diffusion", "micro:sd"): "sd",
+    ("owlv2", "micro:owlv2"): "owlv2",
+    ("open_clip", "micro:clip"): "clip",
+    ("open_clip", "micro:clip-evaluator"): "clip-evaluator",
+}
+
+
+def _micro(family: str, ref: ModelRef):
+    from vwbench.micro import store
+
+    name = MICRO.get((family, ref.id))
+    if name is None:
+        known = ", ".join(sorted(i for f, i in MICRO if f == family))
+        raise VWBenchError(f"unknown micro model {ref.id!r} for family {family!r} (known: {known})")
+    if name == "sd":
+        from vwbench.micro import sd
+
+        model, processor = sd.load(), None
+        model.set_progress_bar_config(disable=True)
+    elif name == "owlv2":
+        from vwbench.micro import owlv2
+
+        model, processor = owlv2.load()
+    else:
+        from vwbench.micro import clip
+
+        model, processor = clip.load(name)
+    meta = store.read_meta(name)
+    return model, processor, meta["trained_ids"], store.fingerprint(name)
+
+
 # ------------------------------------------------------------------------------------------- hub models
 
 
@@ -193,7 +229,10 @@ def load(family: str, ref: ModelRef, device: str | torch.device = "cpu", dtype: 
          image_size: int | None = None) -> Loaded:
     """Load one frozen model bundle (eval mode, no gradients) for a task family."""
     prov = {"id": ref.id, "revision": ref.revision, "family": family, "dtype": str(dtype).replace("torch.", "")}
-    if ref.is_tiny:
+    trained_ids = None
+    if ref.is_micro:
+        model, processor, trained_ids, prov["weights_sha256"] = _micro(family, ref)
+    elif ref.is_tiny:
         builder = TINY.get((family, ref.id))
         if builder is None:
             known = ", ".join(sorted(i for f, i in TINY if f == family))
@@ -221,14 +260,14 @@ def load(family: str, ref: ModelRef, device: str | torch.device = "cpu", dtype: 
     else:
         raise VWBenchError(f"unknown model family {family!r}")
     model = model.to(device)
-    if ref.is_tiny and dtype != torch.float32:  # hub weights arrive in `dtype` already
+    if ref.is_builtin and dtype != torch.float32:  # hub weights arrive in `dtype` already
         model = model.to(dtype)
     if hasattr(model, "eval"):
         model.eval()
     for module in _modules(model):  # a diffusers pipeline has no eval(): set its modules one by one
         module.eval()
         module.requires_grad_(False)
-    return Loaded(family=family, model=model, processor=processor, provenance=prov)
+    return Loaded(family=family, model=model, processor=processor, provenance=prov, trained_ids=trained_ids)
 
 
 def _modules(model) -> list[torch.nn.Module]:
