@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from vwbench.micro import world
 from vwbench.micro.store import load_weights, save_weights
-from vwbench.micro.training import Clock, caption_ids, render_pool, seeded, trained_token_ids
+from vwbench.micro.training import AppearanceHeads, Clock, caption_ids, render_pool, seeded, trained_token_ids
 from vwbench.tokenizer import VOCAB_SIZE
 
 MEAN, STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
@@ -82,7 +82,8 @@ def train(name: str, folder: Path, seed: int | None = None, progress: bool = Tru
     with seeded(c["seed"]):
         model, processor = build(c)
         model.train()
-        opt = torch.optim.AdamW(model.parameters(), lr=c["lr"], weight_decay=0.05)
+        aux = AppearanceHeads(c["embed_dim"])
+        opt = torch.optim.AdamW([*model.parameters(), *aux.parameters()], lr=c["lr"], weight_decay=0.05)
         g = torch.Generator().manual_seed(c["seed"])
         bar = tqdm(range(steps), desc=f"train {name}", disable=not progress)
         losses = []
@@ -99,6 +100,7 @@ def train(name: str, folder: Path, seed: int | None = None, progress: bool = Tru
             targets = same / same.sum(1, keepdim=True)
             loss = (torch.sum(-targets * logits.log_softmax(1), 1).mean()
                     + torch.sum(-targets * logits.T.log_softmax(1), 1).mean()) / 2
+            loss = loss + c.get("appearance_weight", 0.5) * aux(img, [pool.objects[i][0] for i in idx.tolist()])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from vwbench.micro import world
 from vwbench.micro.store import load_weights, save_weights
-from vwbench.micro.training import Clock, render_pool, seeded, trained_token_ids
+from vwbench.micro.training import AppearanceHeads, Clock, render_pool, seeded, trained_token_ids
 from vwbench.tokenizer import BOS_ID, EOS_ID, VOCAB_SIZE, encode
 
 NAME = "owlv2"
@@ -48,7 +48,7 @@ TRAIN = {
     "steps": 2400, "batch": 32, "lr": 1e-3, "warmup": 200, "weight_decay": 0.01, "grad_clip": 1.0,
     "pool": 16000, "max_objects": 4, "novel_rate": 0.3, "flip": True,
     "w_class": 2.0, "w_l1": 5.0, "w_giou": 2.0, "w_objectness": 1.0, "focal_alpha": 0.25, "focal_gamma": 2.0,
-    "eval_images": 300,
+    "eval_images": 300, "appearance_weight": 1.0,
 }
 
 PRIOR = 0.01  # initial probability of class and objectness logits (focal-loss practice)
@@ -276,26 +276,29 @@ def make_batch(pool, idx: list[int], phrases: list[list[str]], flips: list[bool]
     flip_t = torch.tensor(flips)
     if flip_t.any():
         images = torch.where(flip_t.view(-1, 1, 1, 1), images.flip(2), images)
-    texts = list(dict.fromkeys(PROMPT + p for i in idx for p in phrases[i]))
+    texts = list(dict.fromkeys(p for i in idx for p in phrases[i]))
     index = {t: k for k, t in enumerate(texts)}
     qkeys = [phrase_key(t) for t in texts]
     gt_boxes, gt_query, gt_pos = [], [], []
     for i, f in zip(idx, flips):
         objs = pool.objects[i]
         gt_boxes.append(_boxes_cxcywh(objs, f))
-        gt_query.append(torch.tensor([index[PROMPT + p] for p in phrases[i]], dtype=torch.long))
+        gt_query.append(torch.tensor([index[p] for p in phrases[i]], dtype=torch.long))
         gt_pos.append(torch.tensor([[object_key(o) == k for k in qkeys] for o in objs], dtype=torch.bool)
                       .reshape(len(objs), len(texts)))
     return images, texts, gt_boxes, gt_query, gt_pos
 
 
 def _scene_phrases(pool, seed: int) -> list[list[str]]:
-    """Each object's phrase, drawn once per scene; objects of one image with the same key share one phrase."""
+    """Each object's query: its phrase in a random caption template (the templates' words are part of the
+    known vocabulary every micro model shares), drawn once per scene; objects of one image with the same key
+    share one query."""
     rng = np.random.default_rng(seed)
     out = []
     for objs in pool.objects:
         by_key: dict = {}
-        out.append([by_key.setdefault(object_key(o), world.phrase(o, rng)) for o in objs])
+        out.append([by_key.setdefault(object_key(o), world.TEMPLATES[int(rng.integers(len(world.TEMPLATES)))]
+                                      .format(world.phrase(o, rng, size_word=rng.random() < 0.2))) for o in objs])
     return out
 
 
@@ -313,7 +316,7 @@ def _fit(seed: int, scale: float, progress: bool, config: dict | None = None, hp
     pool = render_pool(pool_n, _pool_seed(seed), max_objects=hp["max_objects"], novel_rate=hp["novel_rate"],
                        progress=progress)
     phrases = _scene_phrases(pool, _pool_seed(seed))
-    trained_ids = trained_token_ids(sorted({PROMPT + p for ps in phrases for p in ps}))
+    trained_ids = trained_token_ids(sorted({p for ps in phrases for p in ps}))
 
     with seeded(seed):
         model, processor = build(config)
@@ -321,8 +324,10 @@ def _fit(seed: int, scale: float, progress: bool, config: dict | None = None, hp
     model.train()
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
     rest = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
+    aux = AppearanceHeads(model.config.projection_dim)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": hp["weight_decay"]},
-                             {"params": rest, "weight_decay": 0.0}], lr=hp["lr"], betas=(0.9, 0.98))
+                             {"params": rest + list(aux.parameters()), "weight_decay": 0.0}],
+                            lr=hp["lr"], betas=(0.9, 0.98))
     warmup = max(1, min(hp["warmup"], steps // 10))
 
     def lr_at(step):
@@ -346,6 +351,12 @@ def _fit(seed: int, scale: float, progress: bool, config: dict | None = None, hp
         feats, boxes, objectness = image_outputs(model, normalize(images, processor))
         logits = class_logits(model, feats, text_queries(model, texts, compact))
         loss, parts = set_prediction_loss(logits, boxes, objectness, gt_boxes, gt_query, gt_pos, hp)
+        # the matched regions' class embeddings also read out each object's appearance (AppearanceHeads)
+        matched = [(b, r, c) for b, (rows, cols) in enumerate(parts["matches"]) for r, c in zip(rows, cols)]
+        if matched and hp.get("appearance_weight", 0.0) > 0:
+            embeds = model.class_head.dense0(torch.stack([feats[b, r] for b, r, _ in matched]))
+            objs = [pool.objects[idx[b]][int(c)] for b, _, c in matched]
+            loss = loss + hp["appearance_weight"] * aux(embeds, objs)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), hp["grad_clip"])

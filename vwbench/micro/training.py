@@ -54,6 +54,33 @@ def trained_token_ids(captions: list[str]) -> list[int]:
     return sorted(set(caption_ids(captions).unique().tolist()) | {0, BOS_ID, EOS_ID})
 
 
+class AppearanceHeads(torch.nn.Module):
+    """Linear read-outs of an object's shape, colour and pattern (novel ones included) from image features,
+    trained beside the text objective and thrown away after training.
+
+    Captions never name the novel attributes, so text alone gives an image tower no reason to tell two unnamed
+    shapes apart; real models' image towers do represent what they have no word for. This objective (class
+    indices, no words) gives the micro towers that property; no text tower ever sees it."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.heads = torch.nn.ModuleDict({
+            "shape": torch.nn.Linear(dim, len(world.SHAPES)), "colour": torch.nn.Linear(dim, len(world.COLOURS)),
+            "pattern": torch.nn.Linear(dim, len(world.PATTERNS)),
+        })
+        self.index = {"shape": {s: i for i, s in enumerate(world.SHAPES)},
+                      "colour": {c: i for i, c in enumerate(world.COLOURS)},
+                      "pattern": {p: i for i, p in enumerate(world.PATTERNS)}}
+
+    def forward(self, feats: torch.Tensor, objects: list[world.Obj]) -> torch.Tensor:
+        """Mean cross-entropy of the three read-outs for features [N, dim] of N objects."""
+        feats = torch.nn.functional.normalize(feats, dim=-1) * 10
+        losses = [torch.nn.functional.cross_entropy(head(feats), torch.tensor([self.index[k][getattr(o, k)]
+                                                                               for o in objects]))
+                  for k, head in self.heads.items()]
+        return sum(losses) / len(losses)
+
+
 @contextlib.contextmanager
 def seeded(seed: int):
     with torch.random.fork_rng(devices=[]):
