@@ -50,10 +50,13 @@ def learn(model: TaskModel, data: ConceptDataset, trials: list[Trial], cfg: Trai
     table = space.table
     k_max = max(1, cfg.concepts_per_batch)
     chunks = [trials[i : i + k_max] for i in range(0, len(trials), k_max)]
+    d_cache: dict[int, float] = {}   # d_nn scans the whole vocabulary: once per distinct anchor, not per trial
     for n_chunk, chunk in enumerate(chunks):
         ids = [single_token_id(t.anchor) for t in chunk]
         anchors = table[ids].unsqueeze(1).repeat(1, cfg.num_vectors, 1).to(model.device)
-        d_nn = torch.tensor([nn_distance(space, i) for i in ids])
+        for i in set(ids) - d_cache.keys():
+            d_cache[i] = nn_distance(space, i)
+        d_nn = torch.tensor([d_cache[i] for i in ids])
         radii = torch.tensor([t.delta * d if t.delta is not None else float("inf") for t, d in zip(chunk, d_nn)]).to(model.device)
         concepts = [t.concept for t in chunk]
         vectors = torch.nn.Parameter(anchors.clone().float())
