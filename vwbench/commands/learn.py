@@ -6,7 +6,7 @@ suite's anchors, unconstrained unless --delta), save each vector as a diffusers-
 from __future__ import annotations
 
 HELP = "learn words of a suite and save them as embedding files"
-DEFAULT_SUITE = "tiny"
+DEFAULT_SUITE = "micro"
 
 
 def add_arguments(p):

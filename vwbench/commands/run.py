@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 HELP = "learn, transfer and score a whole suite; write its leaderboards"
-DEFAULT_SUITE = "tiny"
+DEFAULT_SUITE = "micro"
 
 
 def add_common(p, default_deltas: str = "suite"):
