@@ -113,8 +113,8 @@ def check_prototypes(lib) -> list[Row]:
 
     ev = _evaluator()
     rows = []
-    for name in lib.suite("micro").datasets:
-        data = load_dataset(lib.dataset(name))
+    for ds in lib.suite("micro").datasets:
+        name, data = ds.name, load_dataset(ds)
         classes = ev.class_features(data)
         hits = [(ev.classify([e.image() for e in data.test[c]], classes) == i).float() for i, c in enumerate(data.concepts)]
         rows.append(Row("clip-evaluator", f"prototype accuracy on real {name} test images (generation ceiling)",
@@ -144,9 +144,8 @@ def newness(lib, steps: int | None = None, progress: bool = False) -> list[dict]
     model = build_task_model(lib.task("micro-classification"), "cpu")
     prompts = known_prompts()
     out = []
-    for name in suite.datasets:
-        ds = lib.dataset(name)
-        data = load_dataset(ds)
+    for ds in suite.datasets:
+        name, data = ds.name, load_dataset(ds)
         model.prepare(data)
         test = model.cache(name)["test"]
         with torch.no_grad():

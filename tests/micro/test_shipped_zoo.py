@@ -1,0 +1,43 @@
+"""The shipped micro models meet their gates on a reduced sample, and the default suite runs on them."""
+
+import pytest
+
+from vwbench.cli import main
+from vwbench.micro import check
+from vwbench.spec import SpecLibrary
+
+
+def test_shipped_clip_and_owlv2_pass_their_gates_on_a_reduced_sample():
+    rows = check.check_clip(200) + check.check_owlv2(60)
+    gated = [r for r in rows if r.gate is not None]
+    assert {r.model for r in gated} == {"clip", "owlv2"}
+    failed = [f"{r.model}: {r.measure} = {r.value:.3f} < {r.gate}" for r in gated if not r.passed]
+    assert not failed, failed
+
+
+@pytest.mark.xfail(strict=True, reason="the shipped micro SD labels 0.15 of known prompts right (gate 0.90): "
+                   "it needs more training (issue #8 stays open); strict, so a better SD turns this red")
+def test_shipped_sd_passes_its_gate_on_a_reduced_sample():
+    (row,) = check.check_sd(40, SpecLibrary())
+    assert row.passed, f"{row.measure} = {row.value:.3f} < {row.gate}"
+
+
+def test_shipped_sd_generates_the_prompted_colour_above_chance():
+    from vwbench.micro import sd
+
+    pipe = sd.load()
+    pipe.set_progress_bar_config(disable=True)
+    assert sd.colour_accuracy(pipe, n_prompts=30) > 3 * 0.1  # 10 known colours
+
+
+def test_the_evaluator_tells_the_40_concepts_apart_on_real_images():
+    rows = check.check_prototypes(SpecLibrary())
+    assert len(rows) == 4 and all(r.value > 3 * r.chance for r in rows), [(r.measure, r.value) for r in rows]
+
+
+@pytest.mark.parametrize("task", ["micro-classification", "micro-detection"])
+def test_default_suite_learns_a_word_with_the_shipped_models(task, tmp_path, capsys):
+    assert main(["learn", "--task", task, "--dataset", "micro-objects", "--concept", "hexagon", "--steps", "5",
+                 "--out", str(tmp_path), "--no-progress"]) == 0
+    assert list(tmp_path.rglob("*.safetensors"))
+    assert "hexagon" in capsys.readouterr().out
