@@ -63,11 +63,14 @@ def _check(args):
     ok = all(r.passed is not False for r in rows)
     if not args.no_newness:
         res = check.newness(lib, progress=not args.no_progress)
-        print("\nAre the 40 concepts new words? Zero-shot 10-way accuracy (micro CLIP) of the best prompt of known "
-              "words (chosen on the test images themselves) vs a word learned from the concept's own anchor:")
-        print(tabulate([[r["dataset"], r["concept"], r["best_known_prompt"], f"{r['best_known']:.2f}",
-                         f"{r['learned']:.2f}"] for r in res],
-                       headers=["dataset", "concept", "best known-word prompt", "known", "learned"]))
+        print("\nAre the 40 concepts new words? Zero-shot 10-way classification (micro CLIP), accuracy − false-positive "
+              "rate, of the best prompt of known words (chosen on the training images) vs a word learned "
+              "from the concept's own anchor:")
+        print(tabulate([[r["dataset"], r["concept"], r["best_known_prompt"], f"{r['known_acc']:.2f}",
+                         f"{r['known_fpr']:.2f}", f"{r['best_known']:+.2f}", f"{r['learned_acc']:.2f}",
+                         f"{r['learned_fpr']:.2f}", f"{r['learned']:+.2f}"] for r in res],
+                       headers=["dataset", "concept", "best known-word prompt", "acc", "fpr", "known",
+                                "learned acc", "fpr", "learned"]))
         gap = sum(r["learned"] - r["best_known"] for r in res) / len(res)
         worse = [r["concept"] for r in res if r["learned"] <= r["best_known"]]
         print(f"mean learned − best known: {gap:+.3f} (margin {check.NEWNESS_MARGIN}); "
