@@ -59,3 +59,19 @@ def test_placeholder_positions(tiny_models):
     pos = p.mask[0].nonzero().flatten().tolist()
     assert pos == [5, 6]                    # BOS a photo of a | placeholder x2 | EOS
     assert p.ids[0, pos].tolist() == [single_token_id("square")] * 2
+
+
+@pytest.mark.parametrize("kind", ["classification", "detection"])
+def test_trimmed_prompts_give_the_full_context_features(tiny_models, kind):
+    """Prompts stop at their end token (`trim_prompts`); the causal, end-pooled text towers give the same
+    features as the prompt padded to the full context."""
+    from vwbench.tokenizer import encode
+
+    model = tiny_models(kind)
+    assert model.trim_prompts
+    ids = [single_token_id(w) for w in ("square", "circle")]
+    trimmed = model.prompts(ids).ids
+    assert trimmed.shape[1] < model.context_length
+    full = encode([model.spec.template.format(w) for w in ("square", "circle")], model.context_length, model.pad_id)
+    with torch.no_grad():
+        assert torch.allclose(model.text_features(trimmed), model.text_features(full), atol=1e-5)

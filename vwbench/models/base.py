@@ -64,6 +64,10 @@ class TaskModel(ABC):
 
     task: str = ""
     metric_name: str = ""
+    # The text tower is causal and its output is pooled at the end token, so prompts can stop at the longest
+    # row's end instead of padding to the full context (same features, far less work). Not for generation:
+    # the UNet attends to every position.
+    trim_prompts: bool = False
 
     def __init__(self, spec: TaskSpec, loaded, device: torch.device):
         self.spec, self.loaded, self.device = spec, loaded, torch.device(device)
@@ -118,7 +122,8 @@ class TaskModel(ABC):
         length = 2 + len(pre) + num_vectors + len(post)
         if length > self.context_length:
             raise VWBenchError(f"{self.spec.name}: template {template!r} is too long for {self.context_length} tokens")
-        ids = torch.full((len(placeholder_ids), self.context_length), self.pad_id, dtype=torch.long)
+        width = length if self.trim_prompts else self.context_length
+        ids = torch.full((len(placeholder_ids), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros_like(ids, dtype=torch.bool)
         for i, pid in enumerate(placeholder_ids):
             row = [BOS_ID, *pre, *([pid] * num_vectors), *post, EOS_ID]

@@ -20,6 +20,7 @@ from vwbench.models.base import TaskModel, sample_indices
 class ClassificationModel(TaskModel):
     task = "classification"
     metric_name = "accuracy"
+    trim_prompts = True
 
     def text_embedding(self):
         return self.model.token_embedding
@@ -29,7 +30,18 @@ class ClassificationModel(TaskModel):
         return int(self.model.context_length)
 
     def text_features(self, ids):
-        return F.normalize(self.model.encode_text(ids).float(), dim=-1)
+        m = self.model
+        if ids.shape[1] == m.context_length:
+            return F.normalize(m.encode_text(ids).float(), dim=-1)
+        # open_clip's encode_text adds all 77 positional rows; a trimmed prompt (`trim_prompts`) takes its own
+        from open_clip.model import text_global_pool
+
+        n = ids.shape[1]
+        x = m.token_embedding(ids).to(m.transformer.get_cast_dtype()) + m.positional_embedding[:n]
+        x = m.ln_final(m.transformer(x, attn_mask=m.attn_mask[:n, :n]))
+        x = text_global_pool(x, ids, m.text_pool_type, eos_token_id=getattr(m, "text_eos_id", None))
+        x = m.text_projection(x) if isinstance(m.text_projection, torch.nn.Linear) else x @ m.text_projection
+        return F.normalize(x.float(), dim=-1)
 
     def image_features(self, images) -> torch.Tensor:
         out = []

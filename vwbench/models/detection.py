@@ -37,6 +37,7 @@ def region_weights(boxes: torch.Tensor, targets: torch.Tensor, iou: float) -> to
 class DetectionModel(TaskModel):
     task = "detection"
     metric_name = "ap50"
+    trim_prompts = True
 
     def text_embedding(self):
         return self.model.owlv2.text_model.embeddings.token_embedding
