@@ -15,8 +15,6 @@ def test_shipped_clip_and_owlv2_pass_their_gates_on_a_reduced_sample():
     assert not failed, failed
 
 
-@pytest.mark.xfail(strict=True, reason="the shipped micro SD labels 0.15 of known prompts right (gate 0.90): "
-                   "it needs more training (issue #8 stays open); strict, so a better SD turns this red")
 def test_shipped_sd_passes_its_gate_on_a_reduced_sample():
     (row,) = check.check_sd(40, SpecLibrary())
     assert row.passed, f"{row.measure} = {row.value:.3f} < {row.gate}"

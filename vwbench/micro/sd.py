@@ -60,9 +60,9 @@ CONFIG: dict = {
 # step counts and optimiser settings at scale 1.0 (multiply the step counts by `scale`)
 TRAINING: dict = {
     "pool": 20000, "novel_rate": 0.3, "max_objects": 1,
-    "vae_steps": 700, "vae_batch": 32, "vae_lr": 2e-3, "vae_kl": 1e-6, "vae_object_weight": 0.0,
-    "unet_steps": 1500, "unet_batch": 128, "unet_lr": 1e-3, "text_lr": 1e-3, "empty_rate": 0.1, "ema": 0.995,
-    "eos_pad_rate": 0.0,
+    "vae_steps": 1000, "vae_batch": 32, "vae_lr": 2e-3, "vae_kl": 1e-6, "vae_object_weight": 9.0,
+    "unet_steps": 2200, "unet_batch": 128, "unet_lr": 2e-3, "text_lr": 2e-3, "empty_rate": 0.1, "ema": 0.995,
+    "eos_pad_rate": 0.5,
 }
 
 
