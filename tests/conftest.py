@@ -14,6 +14,38 @@ REPO = Path(__file__).resolve().parent.parent
 TASKS_DIR = REPO / "tasks"
 
 
+# Tiny task models and data shared by every test module (built once per session: seconds on CPU).
+
+
+@pytest.fixture(scope="session")
+def tiny_suite():
+    from vwbench.spec import SpecLibrary
+
+    return SpecLibrary().suite("tiny")
+
+
+@pytest.fixture(scope="session")
+def objects(tiny_suite):
+    from vwbench.data.synthetic import synthetic_dataset
+
+    return synthetic_dataset(tiny_suite.dataset("tiny-objects"))
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tiny_suite):
+    """Lazily built adapters by task kind: tiny_models('detection')."""
+    from vwbench.models.factory import build_task_model
+
+    built = {}
+
+    def get(kind: str):
+        if kind not in built:
+            built[kind] = build_task_model(tiny_suite.task(kind), "cpu")
+        return built[kind]
+
+    return get
+
+
 @pytest.fixture
 def spec_copy(tmp_path) -> Path:
     """A private copy of the shipped spec root (tasks/), safe to mutate."""

@@ -15,81 +15,53 @@ from vwbench.tokenizer import single_token_id
 TASKS = ["generation", "detection", "classification"]
 
 
-@pytest.fixture(scope="module")
-def suite():
-    from vwbench.spec import SpecLibrary
-
-    return SpecLibrary().suite("tiny")
-
-
-@pytest.fixture(scope="module")
-def data(suite):
-    from vwbench.data.synthetic import synthetic_dataset
-
-    return synthetic_dataset(suite.datasets[0])
-
-
-@pytest.fixture(scope="module")
-def models(suite):
-    from vwbench.models.factory import build_task_model
-
-    built = {}
-
-    def get(kind):
-        if kind not in built:
-            built[kind] = build_task_model(suite.task(kind), "cpu")
-        return built[kind]
-
-    return get
-
-
-def _cfg(suite, steps):
-    return dataclasses.replace(suite.train, steps=steps, batch_size=2, num_vectors=1)
+def _cfg(tiny_suite, steps):
+    return dataclasses.replace(tiny_suite.train, steps=steps, batch_size=2, num_vectors=1)
 
 
 @pytest.mark.parametrize("kind", TASKS)
-def test_naive_starts_where_the_fast_path_starts_and_trains_the_same_word(kind, suite, data, models):
-    model = models(kind)
-    trials = bench.bench_trials(suite.name, suite.datasets[0], kind, 3)
-    cfg = _cfg(suite, 4)
+def test_naive_starts_where_the_fast_path_starts_and_trains_the_same_word(kind, tiny_suite, objects, tiny_models):
+    model = tiny_models(kind)
+    trials = bench.bench_trials(tiny_suite.name, tiny_suite.datasets[0], kind, 3)
+    cfg = _cfg(tiny_suite, 4)
     table_before = model.text_embedding().weight.detach().clone()
 
-    vector, losses = bench.naive_learn(model, data, trials[0], cfg)
+    vector, losses = bench.naive_learn(model, objects, trials[0], cfg)
     # the model is left as it was: same table, frozen again
     assert torch.equal(model.text_embedding().weight, table_before)
     assert not model.text_embedding().weight.requires_grad
 
     # same first batch (the trial's generator), same anchor vector -> same starting loss
     pid = single_token_id(trials[0].anchor)
-    model.prepare(data)
+    model.prepare(objects)
     with torch.no_grad():
-        first = model.loss(table_before[pid].float()[None, None], [pid], [trials[0].concept], data.name,
+        first = model.loss(table_before[pid].float()[None, None], [pid], [trials[0].concept], objects.name,
                            generators(trials[:1]), cfg.batch_size)
     assert losses[0] == pytest.approx(float(first[0]), rel=1e-4, abs=1e-6)
 
     # Adam is elementwise and both loops draw from the trial's own generator: the fast path, batching the trial
     # with two others, ends at the same vector the naive loop found by training the whole table
-    fast = list(learn(model, data, trials, dataclasses.replace(cfg, concepts_per_batch=3), progress=False))
+    fast = list(learn(model, objects, trials, dataclasses.replace(cfg, concepts_per_batch=3), progress=False))
     torch.testing.assert_close(fast[0].vector, vector, rtol=1e-3, atol=1e-4)
 
 
 @pytest.mark.parametrize("kind", ["detection", "classification"])
-def test_both_loops_reduce_the_loss(kind, suite, data, models):
-    model = models(kind)
-    trial = bench.bench_trials(suite.name, suite.datasets[0], kind, 1)[0]
-    cfg = _cfg(suite, 8)
-    vector, _ = bench.naive_learn(model, data, trial, cfg)
+def test_both_loops_reduce_the_loss(kind, tiny_suite, objects, tiny_models):
+    model = tiny_models(kind)
+    trial = bench.bench_trials(tiny_suite.name, tiny_suite.datasets[0], kind, 1)[0]
+    cfg = _cfg(tiny_suite, 8)
+    vector, _ = bench.naive_learn(model, objects, trial, cfg)
     pid = single_token_id(trial.anchor)
     anchor = model.token_embeddings()[pid][None, None]
-    model.prepare(data)
+    model.prepare(objects)
 
     def fixed(v):
         with torch.no_grad():
-            return float(model.loss(v[None] if v.ndim == 2 else v, [pid], [trial.concept], data.name,
+            return float(model.loss(v[None] if v.ndim == 2 else v, [pid], [trial.concept], objects.name,
                                     generators([trial], "eval"), cfg.batch_size)[0])
 
     assert fixed(vector) < fixed(anchor)
-    (res,) = learn(model, data, [trial], cfg, progress=False)
+    (res,) = learn(model, objects, [trial], cfg, progress=False)
     assert res.loss_end < res.loss_start
 
 

@@ -8,49 +8,12 @@ import pytest
 import torch
 
 from vwbench.learn import learn, project
-from vwbench.transfer.space import nn_distance
 from vwbench.records import Trial
 from vwbench.spec import TrainConfig
 from vwbench.tokenizer import single_token_id
+from vwbench.transfer.space import nn_distance
 
 TASKS = ["generation", "detection", "classification"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """OpenMP threads oversubscribe the shared 2-core machine (tiny ops ~100x slower); restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def suite():
-    from vwbench.spec import SpecLibrary
-
-    return SpecLibrary().suite("tiny")
-
-
-@pytest.fixture(scope="module")
-def objects(suite):
-    from vwbench.data.synthetic import synthetic_dataset
-
-    return synthetic_dataset(suite.dataset("tiny-objects"))
-
-
-@pytest.fixture(scope="module")
-def models(suite):
-    from vwbench.models.factory import build_task_model
-
-    built = {}
-
-    def get(kind):
-        if kind not in built:
-            built[kind] = build_task_model(suite.task(kind), "cpu")
-        return built[kind]
-
-    return get
 
 
 def trials_for(kind, pairs, delta=None):
@@ -87,8 +50,8 @@ def test_project_by_hand():
 
 
 @pytest.mark.parametrize("kind,steps", [("classification", 5), ("detection", 5), ("generation", 3)])
-def test_k_trials_together_equal_separate_runs(models, objects, kind, steps):
-    model = models(kind)
+def test_k_trials_together_equal_separate_runs(tiny_models, objects, kind, steps):
+    model = tiny_models(kind)
     trials = trials_for(kind, PAIRS)
     together = list(learn(model, objects, trials, cfg(steps=steps, concepts_per_batch=3), progress=False))
     apart = [r for t in trials for r in learn(model, objects, [t], cfg(steps=steps, concepts_per_batch=1), progress=False)]
@@ -106,8 +69,8 @@ def test_k_trials_together_equal_separate_runs(models, objects, kind, steps):
 
 
 @pytest.mark.parametrize("delta", [0.1, 0.5])
-def test_delta_ball_holds_after_every_step(models, objects, delta):
-    model = models("classification")
+def test_delta_ball_holds_after_every_step(tiny_models, objects, delta):
+    model = tiny_models("classification")
     trials = trials_for("classification", PAIRS, delta)
     vocab = model.vocabulary()
     table = model.token_embeddings()
@@ -131,8 +94,8 @@ def test_delta_ball_holds_after_every_step(models, objects, delta):
             assert r.nearest_token == r.trial.anchor + "</w>"   # within δ ≤ 0.5 the anchor stays nearest
 
 
-def test_nn_distance_by_hand(models):
-    model = models("classification")
+def test_nn_distance_by_hand(tiny_models):
+    model = tiny_models("classification")
     vocab = model.vocabulary()
     i = single_token_id("square")
     d = (vocab.table - vocab.table[i]).norm(dim=-1)
@@ -145,8 +108,8 @@ def test_nn_distance_by_hand(models):
 
 
 @pytest.mark.parametrize("kind", TASKS)
-def test_loss_decreases(models, objects, kind):
-    model = models(kind)
+def test_loss_decreases(tiny_models, objects, kind):
+    model = tiny_models(kind)
     [r] = learn(model, objects, trials_for(kind, PAIRS[:1]), cfg(steps=20, concepts_per_batch=1), progress=False)
     # the eval loss uses fixed draws, so the difference is the vector's doing, not noise. The tiny random UNet
     # barely listens to its text (a 0.3% drop is all 20 steps reach), the contrastive losses move a lot
@@ -230,7 +193,7 @@ def test_learn_is_listed_in_help(capsys):
     assert "learn" in build_parser().format_help()
 
 
-def test_default_selection_follows_the_suite(suite):
+def test_default_selection_follows_the_suite(tiny_suite):
     import argparse
 
     from vwbench.commands.learn import plan
@@ -238,10 +201,10 @@ def test_default_selection_follows_the_suite(suite):
     args = argparse.Namespace(specs=None, suite="tiny", task=None, dataset=None, concept=None, anchor=None,
                               delta=None, steps=2, device="cpu", data=[], out=None)
     _, _, jobs, config, out = plan(args)
-    assert config == dataclasses.replace(suite.train, steps=2)
+    assert config == dataclasses.replace(tiny_suite.train, steps=2)
     assert str(out) == "vwbench-runs/tiny/learned"
-    assert len(jobs) == len(suite.tasks) * len(suite.datasets)
+    assert len(jobs) == len(tiny_suite.tasks) * len(tiny_suite.datasets)
     n = sum(len(trials) for *_, trials in jobs)
-    per_task = sum(len(c) for d in suite.datasets for c in [[a for c in d.concepts for a in d.anchors_for(c, suite.anchors)]])
-    assert n == len(suite.tasks) * per_task
+    per_task = sum(len(c) for d in tiny_suite.datasets for c in [[a for c in d.concepts for a in d.anchors_for(c, tiny_suite.anchors)]])
+    assert n == len(tiny_suite.tasks) * per_task
     assert all(t.delta is None and t.train_task == task.task for task, _, _, trials in jobs for t in trials)
