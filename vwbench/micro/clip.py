@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from vwbench.micro import world
 from vwbench.micro.store import load_weights, save_weights
 from vwbench.micro.training import AppearanceHeads, Clock, caption_ids, render_pool, seeded, trained_token_ids
+from vwbench.models.classification import encode_text
 from vwbench.tokenizer import VOCAB_SIZE
 
 MEAN, STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
@@ -48,19 +49,9 @@ def build(config: dict):
     return model, open_clip.image_transform(c["image_size"], is_train=False, mean=MEAN, std=STD)
 
 
-def _open_clip_text(model, ids):
-    """open_clip's encode_text on a context shorter than 77 (the causal mask makes it equal on real prompts)."""
-    from open_clip.model import text_global_pool
-
-    n = ids.shape[1]
-    x = model.token_embedding(ids) + model.positional_embedding[:n]
-    x = model.ln_final(model.transformer(x, attn_mask=model.attn_mask[:n, :n]))
-    return text_global_pool(x, ids, model.text_pool_type) @ model.text_projection
-
-
 def _features(model, pixels, ids):
     ids = ids[:, : int((ids != 0).sum(1).max())]  # training captions are short: drop the all-padding tail
-    return model.encode_image(pixels), _open_clip_text(model, ids), model.logit_scale.exp()
+    return model.encode_image(pixels), encode_text(model, ids), model.logit_scale.exp()
 
 
 def train(name: str, folder: Path, seed: int | None = None, progress: bool = True, scale: float = 1.0,

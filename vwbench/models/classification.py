@@ -17,6 +17,20 @@ from vwbench.data.types import ConceptDataset
 from vwbench.models.base import TaskModel, sample_indices
 
 
+def encode_text(model, ids: torch.Tensor) -> torch.Tensor:
+    """open_clip's `CLIP.encode_text` for ids of any length up to the context: it adds all 77 positional rows,
+    so a shorter (trimmed) prompt takes only its own. Equal on prompts, since the tower is causal and end-pooled."""
+    if ids.shape[1] == model.context_length:
+        return model.encode_text(ids)
+    from open_clip.model import text_global_pool
+
+    n = ids.shape[1]
+    x = model.token_embedding(ids).to(model.transformer.get_cast_dtype()) + model.positional_embedding[:n]
+    x = model.ln_final(model.transformer(x, attn_mask=model.attn_mask[:n, :n]))
+    x = text_global_pool(x, ids, model.text_pool_type, eos_token_id=getattr(model, "text_eos_id", None))
+    return model.text_projection(x) if isinstance(model.text_projection, torch.nn.Linear) else x @ model.text_projection
+
+
 class ClassificationModel(TaskModel):
     task = "classification"
     metric_name = "accuracy"
@@ -30,18 +44,7 @@ class ClassificationModel(TaskModel):
         return int(self.model.context_length)
 
     def text_features(self, ids):
-        m = self.model
-        if ids.shape[1] == m.context_length:
-            return F.normalize(m.encode_text(ids).float(), dim=-1)
-        # open_clip's encode_text adds all 77 positional rows; a trimmed prompt (`trim_prompts`) takes its own
-        from open_clip.model import text_global_pool
-
-        n = ids.shape[1]
-        x = m.token_embedding(ids).to(m.transformer.get_cast_dtype()) + m.positional_embedding[:n]
-        x = m.ln_final(m.transformer(x, attn_mask=m.attn_mask[:n, :n]))
-        x = text_global_pool(x, ids, m.text_pool_type, eos_token_id=getattr(m, "text_eos_id", None))
-        x = m.text_projection(x) if isinstance(m.text_projection, torch.nn.Linear) else x @ m.text_projection
-        return F.normalize(x.float(), dim=-1)
+        return F.normalize(encode_text(self.model, ids).float(), dim=-1)
 
     def image_features(self, images) -> torch.Tensor:
         out = []
