@@ -40,12 +40,15 @@ def _fill(rng, attrs, box) -> world.Obj:
                      known.pattern if pattern == "*" else pattern, box)
 
 
-def render_example(rng, attrs, kind: str, size: int = world.SIZE, max_objects: int | None = None):
-    """One image of a concept: the concept's object first (the largest), then known distractors."""
+def render_example(rng, attrs, kind: str, size: int = world.SIZE, max_objects: int | None = None,
+                   concept_size: tuple[float, float] | None = None):
+    """One image of a concept: the concept's object first (the largest, its side a `concept_size` fraction of
+    the image), then known distractors."""
     lo, hi = KINDS[kind]
     hi = max_objects or hi
     n = int(rng.integers(lo, hi + 1))
-    boxes = world.place(rng, n, size, big=(0.45, 0.75) if n == 1 else (0.4, 0.6))
+    big = tuple(concept_size) if concept_size else (0.45, 0.75) if n == 1 else (0.4, 0.6)
+    boxes = world.place(rng, n, size, big=big)
     objects = [_fill(rng, attrs, boxes[0])] + [world.random_object(rng, b, novel_rate=0.0) for b in boxes[1:]]
     return world.draw(objects, rng, size), objects
 
@@ -58,6 +61,11 @@ def micro_dataset(spec: DatasetSpec) -> ConceptDataset:
         raise VWBenchError(f"{spec.path}: source.kind must be one of {sorted(KINDS)}, not {kind!r}")
     size = int(src.get("image_size", world.SIZE))
     max_objects = src.get("max_objects")
+    concept_size = src.get("concept_size")
+    if concept_size is not None and not (isinstance(concept_size, (list, tuple)) and len(concept_size) == 2
+                                         and 0 < concept_size[0] <= concept_size[1] <= 1):
+        raise VWBenchError(f"{spec.path}: source.concept_size must be [low, high] with 0 < low <= high <= 1, "
+                           f"not {concept_size!r}")
     train, test = {}, {}
     for ci, c in enumerate(spec.concepts):
         attrs = parse_source_id(c.source_id)
@@ -65,7 +73,7 @@ def micro_dataset(spec: DatasetSpec) -> ConceptDataset:
         for split, count, out in (("train", spec.split["train_images"], train), ("test", spec.split["test_images"], test)):
             examples = []
             for k in range(count):
-                image, objects = render_example(rng, attrs, kind, size, max_objects)
+                image, objects = render_example(rng, attrs, kind, size, max_objects, concept_size)
                 examples.append(Example(key=f"{spec.name}/{c.id}/{split}/{k}", label=c.id,
                                         boxes=[o.box for o in objects],
                                         box_labels=[c.id] + [None] * (len(objects) - 1), _image=image))
