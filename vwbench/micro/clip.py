@@ -23,11 +23,11 @@ MEAN, STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.2757
 # several times slower on CPU); they differ in seed, text width and embedding width.
 CONFIGS = {
     "clip": dict(kind="open_clip", image_size=32, patch_size=8, vision_layers=[1, 1, 1, 1], vision_width=16,
-                 text_width=48, text_layers=2, text_heads=4, embed_dim=64, seed=11, steps=2000, batch=128, lr=2e-3,
-                 pool=30000),
+                 text_width=48, text_layers=2, text_heads=4, embed_dim=32, seed=11, steps=2000, batch=128, lr=2e-3,
+                 pool=30000, max_objects=3, appearance_weight=2.0),
     "clip-evaluator": dict(kind="open_clip", image_size=32, patch_size=8, vision_layers=[1, 1, 1, 1],
                            vision_width=16, text_width=40, text_layers=2, text_heads=4, embed_dim=48, seed=23,
-                           steps=2000, batch=128, lr=2e-3, pool=30000),
+                           steps=2000, batch=128, lr=2e-3, pool=30000, max_objects=3, appearance_weight=2.0),
 }
 
 
@@ -64,7 +64,8 @@ def train(name: str, folder: Path, seed: int | None = None, progress: bool = Tru
         c["seed"] = seed
     clock = Clock()
     steps = max(2, int(c["steps"] * scale))
-    pool = render_pool(max(64, int(c["pool"] * scale)), seed=c["seed"], max_objects=1, progress=progress)
+    pool = render_pool(max(64, int(c["pool"] * scale)), seed=c["seed"], max_objects=c.get("max_objects", 1),
+                       progress=progress)
     ids_all = caption_ids(pool.captions)
     # scenes that captions cannot tell apart are positives of each other: soft targets instead of the diagonal
     keys = {}
