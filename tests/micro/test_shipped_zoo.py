@@ -39,3 +39,27 @@ def test_default_suite_learns_a_word_with_the_shipped_models(task, tmp_path, cap
                  "--out", str(tmp_path), "--no-progress"]) == 0
     assert list(tmp_path.rglob("*.safetensors"))
     assert "hexagon" in capsys.readouterr().out
+
+
+def _row(dataset, concept, known_ap, learned_ap):
+    return {"dataset": dataset, "concept": concept, "known_ap": known_ap, "learned_ap": learned_ap,
+            "gap": learned_ap - known_ap}
+
+
+def test_newness_verdict_fails_a_dataset_with_a_concept_known_words_reach():
+    rows = [_row("a", f"c{i}", 0.2, 0.9) for i in range(9)] + [_row("a", "easy", 0.95, 1.0)]
+    rows += [_row("b", f"c{i}", 0.2, 0.9) for i in range(9)] + [_row("b", "hard", 0.15, 0.2)]
+    rows += [_row("c", f"c{i}", 0.4, 0.55) for i in range(10)]
+    v = check.newness_verdict(rows)
+    assert v["a"]["reached_by_known_words"] == ["easy"] and not v["a"]["passed"]
+    assert v["b"]["reached_by_neither"] == ["hard"] and v["b"]["passed"]
+    assert abs(v["b"]["gap"] - (9 * 0.7 + 0.05) / 10) < 1e-9
+    assert not v["c"]["passed"] and abs(v["c"]["gap"] - 0.15) < 1e-9  # every concept clear, mean gap below 0.2
+
+
+def test_the_40_concepts_are_new_words_for_the_shipped_models():
+    rows = check.newness(SpecLibrary(), n_test=30)
+    assert len(rows) == 40 and {r["n_test"] for r in rows} == {30}
+    verdict = check.newness_verdict(rows)
+    failed = {k: (round(v["gap"], 3), v["reached_by_known_words"]) for k, v in verdict.items() if not v["passed"]}
+    assert not failed, failed

@@ -79,3 +79,29 @@ def test_bad_source_ids_are_clear_errors():
         parse_source_id("hexagon")
     with pytest.raises(VWBenchError, match="unknown colour 'vermilion'"):
         parse_source_id("hexagon:vermilion:*")
+
+
+def test_concept_size_sets_the_side_of_the_labelled_object_and_is_validated():
+    from dataclasses import replace
+
+    from vwbench.micro.datasets import micro_dataset
+
+    spec = SpecLibrary().dataset("micro-clutter")
+    lo, hi = spec.source["concept_size"]
+    data = load_dataset(spec)
+    sides = [(e.boxes[0][2] - e.boxes[0][0]) / world.SIZE for c in data.concepts for e in data.train[c] + data.test[c]]
+    assert lo - 1e-6 <= min(sides) and max(sides) <= hi + 1e-6
+    for bad in ([0.7, 0.5], [0, 0.5], [0.5], "big"):
+        with pytest.raises(VWBenchError, match="concept_size"):
+            micro_dataset(replace(spec, source={**spec.source, "concept_size": bad}))
+
+
+def test_fresh_test_set_renders_new_images_of_the_same_concepts():
+    from vwbench.micro.check import fresh_test_set
+
+    spec = SpecLibrary().dataset("micro-instances")
+    data, fresh = load_dataset(spec), fresh_test_set(spec, 5)
+    assert list(fresh) == data.concepts and all(len(v) == 5 for v in fresh.values())
+    seen = {np.asarray(e.image()).tobytes() for c in data.concepts for e in data.train[c] + data.test[c]}
+    assert not seen & {np.asarray(e.image()).tobytes() for v in fresh.values() for e in v}
+    assert fresh_test_set(spec, 5)[data.concepts[0]][0].boxes == fresh[data.concepts[0]][0].boxes

@@ -63,18 +63,22 @@ def _check(args):
     ok = all(r.passed is not False for r in rows)
     if not args.no_newness:
         res = check.newness(lib, progress=not args.no_progress)
-        print("\nAre the 40 concepts new words? Zero-shot 10-way classification (micro CLIP), accuracy − false-positive "
-              "rate, of the best prompt of known words (chosen on the training images) vs a word learned "
-              "from the concept's own anchor:")
-        print(tabulate([[r["dataset"], r["concept"], r["best_known_prompt"], f"{r['known_acc']:.2f}",
-                         f"{r['known_fpr']:.2f}", f"{r['best_known']:+.2f}", f"{r['learned_acc']:.2f}",
-                         f"{r['learned_fpr']:.2f}", f"{r['learned']:+.2f}"] for r in res],
-                       headers=["dataset", "concept", "best known-word prompt", "acc", "fpr", "known",
-                                "learned acc", "fpr", "learned"]))
-        gap = sum(r["learned"] - r["best_known"] for r in res) / len(res)
-        worse = [r["concept"] for r in res if r["learned"] <= r["best_known"]]
-        print(f"mean learned − best known: {gap:+.3f} (margin {check.NEWNESS_MARGIN}); "
-              f"concepts a known prompt matches or beats: {', '.join(worse) or 'none'}")
-        ok = ok and gap >= check.NEWNESS_MARGIN
+        print(f"\nAre the 40 concepts new words? Retrieval AP in the micro CLIP ({res[0]['n_test']} fresh renders per "
+              "concept; chance 0.1) of the best prompt of known words (chosen on the training images) vs a word "
+              "learned from the concept's own anchor; `10-way` is the study's classification metric (accuracy − "
+              "false-positive rate against the other concepts' names) for the same two prompts:")
+        print(tabulate([[r["dataset"], r["concept"], r["best_known_prompt"], f"{r['known_ap']:.2f}",
+                         f"{r['learned_ap']:.2f}", f"{r['gap']:+.2f}", f"{r['known_cls']:+.2f}",
+                         f"{r['learned_cls']:+.2f}"] for r in res],
+                       headers=["dataset", "concept", "best known-word prompt", "known AP", "learned AP", "gap",
+                                "10-way known", "10-way learned"]))
+        verdict = check.newness_verdict(res)
+        print(tabulate([[name, f"{v['known_ap']:.2f}", f"{v['learned_ap']:.2f}", f"{v['gap']:+.2f}",
+                         ", ".join(v["reached_by_known_words"]) or "none", ", ".join(v["reached_by_neither"]) or "none",
+                         "pass" if v["passed"] else "FAIL"] for name, v in verdict.items()],
+                       headers=["dataset", "known AP", "learned AP", f"gap (≥ {check.NEWNESS_MARGIN})",
+                                f"reached by known words (AP ≥ {check.NEWNESS_REACHED_AP})",
+                                f"gap < {check.NEWNESS_CONCEPT_MARGIN}, reached by neither", ""]))
+        ok = ok and all(v["passed"] for v in verdict.values())
     print("zoo check micro:", "all gates pass" if ok else "FAILED")
     return 0 if ok else 1
