@@ -1,6 +1,7 @@
 """The shipped micro models meet their gates on a reduced sample, and the default suite runs on them."""
 
 import pytest
+import torch
 
 from vwbench.cli import main
 from vwbench.micro import check
@@ -63,3 +64,15 @@ def test_the_40_concepts_are_new_words_for_the_shipped_models():
     verdict = check.newness_verdict(rows)
     failed = {k: (round(v["gap"], 3), v["reached_by_known_words"]) for k, v in verdict.items() if not v["passed"]}
     assert not failed, failed
+
+
+def test_retrieval_ap_and_ten_way_scores_on_constructed_features():
+    eye = torch.eye(3)
+    split = {"a": eye[[0, 0]], "b": eye[[1, 1]], "c": eye[[2, 2]]}
+    texts = torch.stack([eye[0], eye[1], -eye[0]])  # ranks a's images first, last-but-tied, last
+    ap = check._retrieval_ap(split, ["a", "b", "c"], 0, texts)
+    assert ap[0] == 1.0 and ap[2] < 0.5
+    names = torch.stack([eye[1], eye[1], eye[2]])  # concept a's rivals: b's and c's names
+    ten = check._ten_way(split, ["a", "b", "c"], names, 0, torch.stack([eye[0], eye[1]]))
+    assert ten[0] == 1.0  # wins on a's images, on no other
+    assert ten[1] == 0.0  # ties with b's name everywhere, so wins nowhere

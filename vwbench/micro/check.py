@@ -144,6 +144,29 @@ def fresh_test_set(ds, n: int, seed_offset: int = 1000):
     return micro_dataset(replace(ds, name=f"{ds.name}-fresh", split=split)).test
 
 
+def _stacked(split: dict, concepts: list[str]):
+    feats = torch.cat([split[c] for c in concepts])
+    owner = torch.cat([torch.full((len(split[c]),), i) for i, c in enumerate(concepts)])
+    return feats, owner
+
+
+def _retrieval_ap(split: dict, concepts: list[str], k: int, texts: torch.Tensor) -> torch.Tensor:
+    """Average precision of concept k's images among all of `split`, ranked by cosine to each text [T, d]."""
+    from torchmetrics.functional.classification import binary_average_precision
+
+    feats, owner = _stacked(split, concepts)
+    target = (owner == k).long()
+    return torch.tensor([float(binary_average_precision(feats @ t, target)) for t in texts])
+
+
+def _ten_way(split: dict, concepts: list[str], names: torch.Tensor, k: int, texts: torch.Tensor) -> torch.Tensor:
+    """Accuracy − false-positive rate of each text [T, d] as concept k's class text against the other names."""
+    feats, owner = _stacked(split, concepts)
+    rivals = torch.cat([feats @ names[:k].T, feats @ names[k + 1 :].T], 1).max(1).values
+    wins = ((feats @ texts.T) > rivals[:, None]).float()
+    return wins[owner == k].mean(0) - wins[owner != k].mean(0)
+
+
 def newness(lib, n_test: int = 30, steps: int | None = None, progress: bool = False) -> list[dict]:
     """Per concept: the best prompt of known words vs a word learned from the concept's own anchor (the suite's
     training settings), scored in the micro CLIP on `n_test` fresh renders per concept.
@@ -153,8 +176,6 @@ def newness(lib, n_test: int = 30, steps: int | None = None, progress: bool = Fa
     [pattern] [colour] shape-or-thing description, chosen on the training images. Also reported: the
     classification metric of the study (10-way accuracy − false-positive rate against the other concepts'
     names), which measures those names as much as the prompt."""
-    from torchmetrics.functional.classification import binary_average_precision
-
     from vwbench.data.manifest import load_dataset
     from vwbench.learn import learn
     from vwbench.models.factory import build_task_model
@@ -182,32 +203,16 @@ def newness(lib, n_test: int = 30, steps: int | None = None, progress: bool = Fa
             words = model.encode_with_vectors(torch.stack([learned[c].vector for c in data.concepts]),
                                               [single_token_id(c.anchor) for c in ds.concepts])
 
-        def stacked(split):
-            feats = torch.cat([split[c] for c in data.concepts])
-            owner = torch.cat([torch.full((len(split[c]),), i) for i, c in enumerate(data.concepts)])
-            return feats, owner
-
-        def ap(split, k, texts):
-            """Retrieval AP of concept k's images for each text [T, d]."""
-            feats, owner = stacked(split)
-            target = (owner == k).long()
-            return torch.tensor([float(binary_average_precision(feats @ t, target)) for t in texts])
-
-        def ten_way(split, k, texts):
-            """Accuracy − false-positive rate of each text [T, d] as concept k's class text, against the names."""
-            feats, owner = stacked(split)
-            rivals = torch.cat([feats @ names[:k].T, feats @ names[k + 1 :].T], 1).max(1).values
-            wins = ((feats @ texts.T) > rivals[:, None]).float()
-            return wins[owner == k].mean(0) - wins[owner != k].mean(0)
-
         for k, c in enumerate(data.concepts):
-            best = int(ap(train, k, cand).argmax())  # chosen on the training images, as the word is learned there
-            known_ap, learned_ap = ap(test, k, cand[best : best + 1])[0], ap(test, k, words[k : k + 1])[0]
-            known_cls, learned_cls = ten_way(test, k, cand[best : best + 1])[0], ten_way(test, k, words[k : k + 1])[0]
+            # the known prompt is chosen on the training images, as the word is learned there
+            best = int(_retrieval_ap(train, data.concepts, k, cand).argmax())
+            known, word = cand[best : best + 1], words[k : k + 1]
+            known_ap, learned_ap = (float(_retrieval_ap(test, data.concepts, k, t)[0]) for t in (known, word))
+            known_cls, learned_cls = (float(_ten_way(test, data.concepts, names, k, t)[0]) for t in (known, word))
             out.append({"dataset": ds.name, "concept": c, "anchor": ds.concepts[k].anchor,
-                        "best_known_prompt": prompts[best], "known_ap": float(known_ap), "learned_ap": float(learned_ap),
-                        "gap": float(learned_ap - known_ap), "known_cls": float(known_cls),
-                        "learned_cls": float(learned_cls), "n_test": n_test})
+                        "best_known_prompt": prompts[best], "known_ap": known_ap, "learned_ap": learned_ap,
+                        "gap": learned_ap - known_ap, "known_cls": known_cls, "learned_cls": learned_cls,
+                        "n_test": n_test})
     return out
 
 
