@@ -1,5 +1,5 @@
-"""The micro zoo: `vwbench zoo build micro` retrains the four micro models from their seeds (about an hour on
-2 CPU cores; the shipped weights make this unnecessary), `vwbench zoo check micro` measures them on fresh renders
+"""The micro zoo: `vwbench zoo build micro` retrains the four micro models from their seeds, one thread each and
+two at a time, reproducing the shipped weights (the shipped weights make this unnecessary), `vwbench zoo check micro` measures them on fresh renders
 of the known world against the gates, and shows that the 40 micro concepts are new words."""
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ def add_arguments(p):
                    help="build: clip, clip-evaluator, owlv2 or sd (repeatable; default: all four)")
     p.add_argument("--out", metavar="DIR", help="build: weights folder (default: the shipped vwbench/micro/weights)")
     p.add_argument("--scale", type=float, default=1.0, help="build: multiply every step count (smoke tests)")
+    p.add_argument("--jobs", type=int, default=2,
+                   help="build: models trained at once, one thread each (default 2; any value gives the same weights)")
     p.add_argument("--samples", type=int, default=500,
                    help="check: images per measurement (default 500; generation uses a fifth of it)")
     p.add_argument("--no-newness", action="store_true", help="check: skip the learned-word vs known-word table")
@@ -37,8 +39,10 @@ def run(args):
             raise VWBenchError(f"unknown micro model {bad[0]!r} (models: {', '.join(MODELS)})")
         if args.scale <= 0:
             raise VWBenchError(f"--scale must be positive, got {args.scale:g}")
+        if args.jobs < 1:
+            raise VWBenchError(f"--jobs must be at least 1, got {args.jobs}")
         folder = Path(args.out) if args.out else zoo_dir()
-        for rep in build(folder, args.only, args.scale, progress=not args.no_progress):
+        for rep in build(folder, args.only, args.scale, progress=not args.no_progress, jobs=args.jobs):
             print(" ".join(f"{k}={v}" for k, v in rep.items()), flush=True)
         print(f"weights written to {folder}")
         return 0
