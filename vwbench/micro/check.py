@@ -140,6 +140,7 @@ def fresh_test_set(ds, n: int, seed_offset: int = 1000):
 
     from vwbench.micro.datasets import micro_dataset
 
+    # one throw-away training image per concept: a ConceptDataset needs examples in both splits
     split = {**ds.split, "train_images": 1, "test_images": n, "seed": int(ds.split["seed"]) + seed_offset}
     return micro_dataset(replace(ds, name=f"{ds.name}-fresh", split=split)).test
 
@@ -186,6 +187,9 @@ def newness(lib, n_test: int = 30, steps: int | None = None, progress: bool = Fa
     cfg = suite.train if steps is None else type(suite.train)(**{**suite.train.__dict__, "steps": steps})
     model = build_task_model(lib.task("micro-classification"), "cpu")
     prompts = known_prompts()
+    with torch.no_grad():  # the same 484 prompts for every dataset: encoded once
+        cand = torch.cat([model.encode_texts([model.spec.template.format(p) for p in prompts[i : i + 256]])
+                          for i in range(0, len(prompts), 256)])
     out = []
     for ds in suite.datasets:
         data = load_dataset(ds)
@@ -195,8 +199,6 @@ def newness(lib, n_test: int = 30, steps: int | None = None, progress: bool = Fa
         with torch.no_grad():
             test = {c: model.image_features([e.image() for e in fresh[c]]) for c in data.concepts}
             names = model.encode_texts([model.spec.template.format(data.names[c]) for c in data.concepts])
-            cand = torch.cat([model.encode_texts([model.spec.template.format(p) for p in prompts[i : i + 256]])
-                              for i in range(0, len(prompts), 256)])
         trials = [Trial("micro", ds.name, c.id, c.anchor, "classification", None, cfg.seed) for c in ds.concepts]
         learned = {r.trial.concept: r for r in learn(model, data, trials, cfg, progress=progress)}
         with torch.no_grad():
