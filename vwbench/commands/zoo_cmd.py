@@ -1,5 +1,5 @@
 """The micro zoo: `vwbench zoo build micro` retrains the four micro models from their seeds, one thread each and
-two at a time, reproducing the shipped weights (the shipped weights make this unnecessary), `vwbench zoo check micro` measures them on fresh renders
+two at a time (the CLIPs come out byte-identical to the shipped ones; the shipped weights make this unnecessary), `vwbench zoo check micro` measures them on fresh renders
 of the known world against the gates, and shows that the 40 micro concepts are new words."""
 
 from __future__ import annotations
