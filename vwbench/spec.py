@@ -7,6 +7,7 @@ Specs live in a folder with three sub-folders (`tasks/`, `datasets/`, `suites/`)
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import os
 import re
@@ -105,6 +106,11 @@ class TrainConfig:
     concepts_per_batch: int = 10
 
 
+# Trivial baselines scored on the same trials as every method (docs/metrics.md): the untrained anchor word
+# itself, and three transfer methods that carry no learned meaning.
+CONTROLS = ("anchor", "nearest_token", "constant", "random_map")
+
+
 @dataclass(frozen=True)
 class SuiteSpec:
     name: str
@@ -116,6 +122,7 @@ class SuiteSpec:
     data: dict = field(default_factory=dict)
     description: str = ""
     path: str = ""
+    controls: tuple[str, ...] = CONTROLS
 
     def task(self, name: str) -> TaskSpec:
         for t in self.tasks:
@@ -285,7 +292,7 @@ class SpecLibrary:
         return SuiteSpec(
             name=d["name"], tasks=tasks, datasets=datasets, anchors=d["anchors"], train=TrainConfig(**train),
             deltas=tuple(d.get("deltas", ())), data=dict(d.get("data", {})),
-            description=d.get("description", ""), path=str(path),
+            description=d.get("description", ""), path=str(path), controls=_controls(d, path),
         )
 
     def validate_all(self) -> list[str]:
@@ -296,6 +303,17 @@ class SpecLibrary:
                 loader(name)
                 checked.append(f"{folder}/{name}")
         return checked
+
+
+def _controls(d: dict, path) -> tuple[str, ...]:
+    """A suite's `controls` (default: all of CONTROLS), each a known control name."""
+    names = d.get("controls", list(CONTROLS))
+    for i, name in enumerate(names):
+        if name not in CONTROLS:
+            close = difflib.get_close_matches(str(name), CONTROLS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise SpecError(path, f"controls[{i}]", f"unknown control {name!r}{hint} (known: {', '.join(CONTROLS)})")
+    return tuple(names)
 
 
 def check_single_token_anchors(ds: DatasetSpec, tokenizer) -> None:

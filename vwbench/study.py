@@ -22,6 +22,7 @@ from vwbench.learn import learn
 from vwbench.records import Score, Trial
 from vwbench.spec import DatasetSpec, ModelRef, SuiteSpec, TaskSpec
 from vwbench.tokenizer import single_token_id
+from vwbench.transfer.space import nearest_tokens
 
 
 @dataclass
@@ -34,6 +35,7 @@ class StudyOptions:
     progress: bool = True
     steps: int | None = None                         # override the suite's training steps
     embeddings: object = None                        # an embeddings submission: its vectors replace learning
+    controls: bool = True                            # score the suite's controls (docs/metrics.md) beside the methods
 
 
 @dataclass
@@ -82,7 +84,10 @@ class Study:
         deltas = suite.deltas if options.deltas is None else options.deltas
         self.deltas: list[float | None] = ([None] if options.unconstrained else []) + list(deltas)
         self.methods = [self._method(m) for m in options.methods]
+        self.control_methods, self.anchor_control = self._controls(suite.controls if options.controls else ())
         self._models: dict[str, object] = {}
+        self._spaces: dict[str, object] = {}
+        self._memo: dict[tuple, dict] = {}
         self._fits: dict[tuple, object] = {}
         self.summary: StudySummary | None = None
         self.submitted = self._submitted(options.embeddings) if options.embeddings else None
@@ -97,6 +102,13 @@ class Study:
         from vwbench.submissions import load_method
 
         return load_method(m)
+
+    def _controls(self, names) -> tuple[list, bool]:
+        """The control transfer methods not already among the methods, and whether the anchor control runs."""
+        from vwbench.transfer import registry
+
+        taken = {method_label(m) for m in self.methods}
+        return [registry.get(n) for n in names if n != "anchor" and n not in taken], "anchor" in names
 
     def _submitted(self, path) -> dict:
         """{(dataset, concept, anchor, task kind, delta): vector} of an embeddings submission, checked."""
@@ -164,6 +176,11 @@ class Study:
             self._fits[(name, src.name, tgt.name)] = fitted
         return self._fits[(name, src.name, tgt.name)]
 
+    def vocabulary(self, task: TaskSpec):
+        if task.name not in self._spaces:
+            self._spaces[task.name] = self.model(task).vocabulary()
+        return self._spaces[task.name]
+
     def _fail(self, message: str) -> None:
         self.summary.failures.append(message)
         tqdm.write(f"vwbench: {message}", file=sys.stderr)
@@ -202,9 +219,20 @@ class Study:
             self.summary.stage_seconds["learn"] += time.perf_counter() - t
         return [out[self.vector_key(tr, task, ds_id)] for tr in self.trials(ds, task)]
 
-    def score(self, words, eval_task: TaskSpec, data, method=None) -> None:
-        """Score words [(trial, key, vector [n, d_src])] in `eval_task`, transferred by `method` unless in-domain."""
-        name = "in_domain" if method is None else method_label(method)
+    def anchor_words(self, ds: DatasetSpec, task: TaskSpec) -> list[tuple[Trial, str, torch.Tensor]]:
+        """The `anchor` control of every unconstrained trial: the anchor's own, untrained embedding."""
+        trials = [tr for tr in self.trials(ds, task) if tr.delta is None]
+        if not trials:
+            return []
+        table = self.vocabulary(task).table
+        n = self.train.num_vectors
+        return [(tr, self.store.key("anchor", trial=dataclasses.asdict(tr), model=model_id(task), num_vectors=n),
+                 table[single_token_id(tr.anchor)].float().repeat(n, 1)) for tr in trials]
+
+    def score(self, words, eval_task: TaskSpec, data, method=None, label: str | None = None) -> None:
+        """Score words [(trial, key, vector [n, d_src])] in `eval_task`, transferred by `method` unless in-domain;
+        `label` names the scores (default: the method's name, or in_domain)."""
+        name = label or ("in_domain" if method is None else method_label(method))
         fit_id = None
         if method is not None:
             src = self.suite.task(words[0][0].train_task)
@@ -220,35 +248,60 @@ class Study:
                 return
         model = self.model(eval_task)
         t = time.perf_counter()
-        vectors = torch.stack([v for _, _, v in todo])
+        vectors = torch.stack([v for _, _, v in todo]).float()
         if method is not None:
             from vwbench.transfer.base import transfer
 
             k, n, d = vectors.shape
             try:
-                vectors = transfer(fitted, vectors.reshape(k * n, d), model.token_embeddings().shape[1]).reshape(k, n, -1)
+                vectors = transfer(fitted, vectors.reshape(k * n, d), self.vocabulary(eval_task).width).reshape(k, n, -1)
             except VWBenchError as exc:
                 self._fail(str(exc))
                 return
-        placeholders = [single_token_id(tr.anchor) for tr, _, _ in todo]
-        concepts = [tr.concept for tr, _, _ in todo]
+        self._evaluate(todo, vectors, eval_task, data, name)
+        self.summary.stage_seconds["evaluate"] += time.perf_counter() - t
+
+    def _evaluate(self, todo, vectors: torch.Tensor, eval_task: TaskSpec, data, name: str) -> None:
+        """Score and store each (trial, key) of `todo` with its vector [n, d_eval]. A score depends only on the
+        evaluated model, the dataset, the concept and the vector (the placeholder token's own embedding is
+        replaced), so a vector already scored in this run for the same concept is not evaluated again: the
+        constant control and words that snap to their anchor cost one evaluation each."""
+        import hashlib
+
+        model = self.model(eval_task)
+        space = self.vocabulary(eval_task)
+        nearest = nearest_tokens(space, vectors[:, 0, :], k=3)[0].tolist() if len(vectors) else []
+        memo_keys = [(eval_task.name, data.name, tr.concept,
+                      hashlib.blake2b(v.contiguous().numpy().tobytes(), digest_size=16).hexdigest())
+                     for (tr, _, _), v in zip(todo, vectors)]
+        first: dict[tuple, int] = {}
+        for i, m in enumerate(memo_keys):
+            if m not in self._memo:
+                first.setdefault(m, i)
+        unique = list(first.values())
         chunk = max(1, self.train.concepts_per_batch)
         with torch.no_grad():
-            for i in range(0, len(todo), chunk):
-                results = model.evaluate(vectors[i : i + chunk].to(model.device), placeholders[i : i + chunk],
-                                         concepts[i : i + chunk], data)
-                for (trial, key, _), r in zip(todo[i : i + chunk], results):
-                    score = Score(trial, eval_task.task, name, model.metric_name, float(r["value"]), r.get("extra", {}))
-                    self.store.put_score(key, score, self.run_id)
-                    self.summary.computed["scores"] += 1
-        self.summary.stage_seconds["evaluate"] += time.perf_counter() - t
+            for start in range(0, len(unique), chunk):
+                idx = unique[start : start + chunk]
+                results = model.evaluate(vectors[idx].to(model.device), [single_token_id(todo[i][0].anchor) for i in idx],
+                                         [todo[i][0].concept for i in idx], data)
+                for i, r in zip(idx, results):
+                    self._memo[memo_keys[i]] = r
+        for i, (trial, key, _) in enumerate(todo):
+            r = self._memo[memo_keys[i]]
+            extra = {**r.get("extra", {}), "nearest_tokens": [space.tokens[j] for j in nearest[i]]}
+            self.store.put_score(key, Score(trial, eval_task.task, name, model.metric_name, float(r["value"]), extra),
+                                 self.run_id)
+            self.summary.computed["scores"] += 1
+        self.summary.reused["evaluations"] += len(todo) - len(unique)
 
     def run(self) -> StudySummary:
         from vwbench.data.manifest import load_dataset
 
         self.summary = StudySummary(run_id="")
         meta = {"suite": self.name, "device": str(self.device), "deltas": self.deltas,
-                "methods": [method_label(m) for m in self.methods], "train": dataclasses.asdict(self.train),
+                "methods": [method_label(m) for m in self.methods],
+                "controls": [method_label(m) for m in self.control_methods] + ["anchor"] * self.anchor_control, "train": dataclasses.asdict(self.train),
                 "models": {t.name: model_id(t) for t in self.suite.tasks}, "argv": sys.argv}
         self.run_id = self.summary.run_id = self.store.begin_run(meta)
         status = "failed"
@@ -263,12 +316,19 @@ class Study:
                     words = self.learn_vectors(ds, data, train_task, ds_id)
                     if not words:
                         continue
+                    anchors = self.anchor_words(ds, train_task) if self.anchor_control else []
                     for eval_task in self.suite.tasks:
                         if eval_task.name == train_task.name:
                             self.score(words, eval_task, data)
-                        else:
-                            for method in self.methods:
-                                self.score(words, eval_task, data, method)
+                            if anchors:
+                                self.score(anchors, eval_task, data, label="anchor")
+                            continue
+                        for method in self.methods:
+                            self.score(words, eval_task, data, method)
+                            if anchors:
+                                self.score(anchors, eval_task, data, method, label=f"anchor+{method_label(method)}")
+                        for method in self.control_methods:
+                            self.score(words, eval_task, data, method)
             status = "ok" if not self.summary.failures else "partial"
         finally:
             self.store.end_run(self.run_id, dict(self.summary.stage_seconds), status)

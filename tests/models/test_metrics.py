@@ -81,22 +81,55 @@ def test_detection_ap(tiny_models, objects, monkeypatch, good):
                         {"train": {}, "test": _detection_case(model, objects, concept, query, good)})
     monkeypatch.setattr(model, "encode_with_vectors", lambda v, ids, template=None: query.repeat(len(v), 1))
     [res] = model.evaluate(torch.zeros(1, 1, d), [single_token_id("square")], [concept], objects)
-    n_pos = len(objects.test[concept])
-    assert res["extra"]["n_images"] == 2 * n_pos          # positives plus as many negatives
+    assert res["extra"]["n_images"] == len(objects.all_test())      # default: every other concept's images too
+    n_target = sum(len(e.target_boxes(concept)) for e in objects.all_test())
+    n_labelled = sum(lab in objects.names for e in objects.all_test() for lab in e.box_labels)
+    assert n_target / n_labelled <= res["extra"]["chance"] < 0.6     # a random ranking of the labelled objects
     if good:
         assert res["value"] == pytest.approx(1.0)
-        assert res["extra"]["map"] == pytest.approx(1.0)
+        assert res["extra"]["metrics"]["map"] == pytest.approx(1.0)
     else:
         assert res["value"] < 0.3
 
 
-def test_detection_eval_images_balanced(tiny_models, objects):
+def test_detection_eval_images_all_negatives_by_default(tiny_models, objects):
     model = tiny_models("detection")
+    imgs = model.eval_images("red_square", objects)
+    assert sorted(e.key for e in imgs) == sorted(e.key for e in objects.all_test())
+
+
+def test_detection_eval_images_balanced(tiny_models, objects, monkeypatch):
+    model = tiny_models("detection")
+    monkeypatch.setitem(model.spec.metric, "negatives_per_positive", 1)
     imgs = model.eval_images("red_square", objects)
     pos = [e for e in imgs if e.label == "red_square"]
     neg = [e for e in imgs if e.label != "red_square"]
     assert len(pos) == len(neg) == len(objects.test["red_square"])
     assert {e.label for e in neg} == {"blue_circle", "green_triangle"}   # round-robin over the other concepts
+
+
+def test_detection_constant_query_scores_chance_not_the_learned_word(tiny_models, objects, monkeypatch):
+    """A query that fires on every object (the same score for every concept's object) earns the share of target
+    objects, not most of the metric, once every other concept's images are negatives."""
+    model = tiny_models("detection")
+    model.prepare(objects)
+    d = model.token_embeddings().shape[1]
+    query = _onehot(0, d)
+    test = {}
+    for e in objects.all_test():
+        box = list(e.boxes[0])
+        boxes = torch.tensor([box, *_far_boxes(box)], dtype=torch.float)
+        embeds = torch.stack([query, torch.zeros(d), torch.zeros(d), torch.zeros(d)])   # every object fires
+        test[e.key] = {"embeds": embeds, "shift": torch.zeros(4), "scale": torch.full((4,), 5.0), "boxes": boxes}
+    monkeypatch.setitem(model._cache, objects.name, {"train": {}, "test": test})
+    monkeypatch.setattr(model, "encode_with_vectors", lambda v, ids, template=None: query.repeat(len(v), 1))
+    res = model.evaluate(torch.zeros(3, 1, d), [single_token_id("square")] * 3, objects.concepts, objects)
+    mean_ap = float(np.mean([r["value"] for r in res]))
+    assert mean_ap == pytest.approx(float(np.mean([r["extra"]["chance"] for r in res])), abs=0.08)
+    assert mean_ap < 0.5
+    monkeypatch.setitem(model.spec.metric, "negatives_per_positive", 1)      # the old protocol: one negative each
+    old = model.evaluate(torch.zeros(3, 1, d), [single_token_id("square")] * 3, objects.concepts, objects)
+    assert float(np.mean([r["value"] for r in old])) > mean_ap
 
 
 # ------------------------------------------------------------------------------------------- classification
@@ -117,13 +150,34 @@ def test_classification_accuracy_and_fpr(tiny_models, objects, monkeypatch):
     learned = torch.stack([e[t], 2 * (e[t] + e[o])])
     monkeypatch.setattr(model, "encode_with_vectors", lambda v, ids, template=None: learned[: len(v)])
     res = model.evaluate(torch.zeros(2, 1, d), [single_token_id("square")] * 2, [t, t], objects)
+    m0, m1 = res[0]["extra"]["metrics"], res[1]["extra"]["metrics"]
     # word 0 = e_t: the two `o`-looking target images go to class o; no other image picks the target
-    assert res[0]["value"] == pytest.approx((n - 2) / n)
-    assert res[0]["extra"]["false_positive_rate"] == 0.0
+    assert m0["accuracy"] == pytest.approx((n - 2) / n)
+    assert m0["false_positive_rate"] == 0.0
     # word 1 = 2(e_t + e_o): every target image, and every image of o (half the others), picks the target
-    assert res[1]["value"] == 1.0
-    assert res[1]["extra"]["false_positive_rate"] == pytest.approx(0.5)
-    assert res[1]["extra"]["chance"] == pytest.approx(1 / 3)
+    assert m1["accuracy"] == 1.0
+    assert m1["false_positive_rate"] == pytest.approx(0.5)
+    # the headline AUROC of the word's similarity, target images vs the others, by pairwise counting
+    for k in (0, 1):
+        sims = {c: test[c] @ learned[k] for c in concepts}
+        pos, neg = sims[t], torch.cat([sims[c] for c in concepts if c != t])
+        pairs = (pos[:, None] > neg[None, :]).float() + 0.5 * (pos[:, None] == neg[None, :]).float()
+        assert res[k]["value"] == pytest.approx(float(pairs.mean()))
+    assert res[0]["value"] == pytest.approx((n - 1) / n)        # n − 2 above every negative, 2 tied with all
+    assert res[1]["extra"]["chance"] == 0.5
+
+
+def test_classification_any_fixed_word_averages_auroc_one_half(tiny_models, objects):
+    """The hub-robust headline: one vector for every concept (a word that fires for every image) gets a mean
+    AUROC of exactly 0.5 over the dataset's concepts on balanced test sets, whatever the vector."""
+    model = tiny_models("classification")
+    model.prepare(objects)
+    assert len({len(v) for v in objects.test.values()}) == 1                  # balanced
+    d = model.token_embeddings().shape[1]
+    for seed in range(3):
+        v = torch.randn(1, 1, d, generator=torch.Generator().manual_seed(seed)).repeat(3, 1, 1)
+        res = model.evaluate(v, [single_token_id("square")] * 3, objects.concepts, objects)
+        assert float(np.mean([r["value"] for r in res])) == pytest.approx(0.5, abs=1e-6)
 
 
 # ----------------------------------------------------------------------------------------------- generation

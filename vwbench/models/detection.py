@@ -4,11 +4,17 @@ Boxes, objectness and region class embeddings do not depend on the text (PROTOCO
 once per image. Loss (PROTOCOL.md 14.6): regions whose predicted box has IoU >= 0.5 with a target box are
 positives (else the best region of each target box), the rest negatives; loss = −mean cos(positives) +
 mean cos(negatives). That is linear in the normalized query, so each image reduces to one weighted region sum.
-Metric: AP at IoU 0.5 (and COCO AP 0.5:0.95) from torchmetrics' MeanAveragePrecision, on held-out images of the
-concept plus as many held-out images of the dataset's other concepts; the learned word is the only query.
+Metric (docs/metrics.md): AP at IoU 0.5 (and COCO AP 0.5:0.95) from torchmetrics' MeanAveragePrecision, on held-out
+images of the concept plus, by default, every held-out image of the dataset's other concepts
+(`metric.negatives_per_positive: all`); the learned word is the only query. With one negative image per positive, a
+query that fires on every object earned most of the metric; against all other concepts it earns about the share of
+target objects among the labelled objects: each score records as its `chance` the AP of a query that finds every
+labelled object but ranks them at random.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import torch
 import torch.nn.functional as F
@@ -38,6 +44,10 @@ class DetectionModel(TaskModel):
     task = "detection"
     metric_name = "ap50"
     trim_prompts = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._chance: dict[tuple, float] = {}
 
     def text_embedding(self):
         return self.model.owlv2.text_model.embeddings.token_embedding
@@ -86,12 +96,37 @@ class DetectionModel(TaskModel):
         return (text * batch).sum(-1)
 
     def eval_images(self, concept: str, data: ConceptDataset) -> list[Example]:
-        """Held-out images of the concept plus as many of the other concepts (taken round-robin)."""
+        """Held-out images of the concept plus those of the other concepts: all of them, or `negatives_per_positive`
+        times as many as there are positives (taken round-robin)."""
         pos = data.test[concept]
         pools = [data.test[c] for c in data.concepts if c != concept]
         neg = [pool[i] for i in range(max(map(len, pools), default=0)) for pool in pools if i < len(pool)]
-        ratio = int(self.spec.metric.get("negatives_per_positive", 1))
-        return list(pos) + neg[: ratio * len(pos)]
+        ratio = self.spec.metric.get("negatives_per_positive", "all")
+        images = list(pos) + (neg if ratio == "all" else neg[: int(ratio) * len(pos)])
+        # AP breaks ties between equal scores by image order: a fixed order unrelated to the labels keeps a
+        # query that scores every object alike at chance (positives listed first would hand it AP 1)
+        return sorted(images, key=lambda e: hashlib.blake2b(e.key.encode(), digest_size=8).digest())
+
+    CHANCE_DRAWS = 8
+
+    def chance(self, concept: str, data: ConceptDataset, images: list[Example], targets: list[dict]) -> float:
+        """AP50 of a query that finds every labelled object exactly but cannot tell the dataset's concepts apart:
+        each labelled box of the evaluation images predicted with a random score, averaged over seeded draws."""
+        key = (data.name, concept, tuple(e.key for e in images))
+        if key not in self._chance:
+            from torchmetrics.detection import MeanAveragePrecision
+
+            boxes = [torch.tensor([b for b, lab in zip(e.boxes, e.box_labels) if lab in data.names],
+                                  dtype=torch.float32).reshape(-1, 4) for e in images]
+            aps = []
+            for draw in range(self.CHANCE_DRAWS):
+                g = torch.Generator().manual_seed(draw)
+                metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox")
+                metric.update([{"boxes": b, "scores": torch.rand(len(b), generator=g),
+                                "labels": torch.zeros(len(b), dtype=torch.long)} for b in boxes], targets)
+                aps.append(max(float(metric.compute()["map_50"]), 0.0))
+            self._chance[key] = sum(aps) / len(aps)
+        return self._chance[key]
 
     @torch.no_grad()
     def evaluate(self, vectors, placeholder_ids, concepts, data):
@@ -104,7 +139,8 @@ class DetectionModel(TaskModel):
         for k, concept in enumerate(concepts):
             metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox")
             preds, targets = [], []
-            for e in self.eval_images(concept, data):
+            images = self.eval_images(concept, data)
+            for e in images:
                 r = test[e.key]
                 scores = torch.sigmoid((r["embeds"] @ text[k] + r["shift"]) * r["scale"]).cpu()
                 top = scores.argsort(descending=True)[:100]
@@ -114,5 +150,6 @@ class DetectionModel(TaskModel):
             metric.update(preds, targets)
             out = metric.compute()
             results.append({"value": max(float(out["map_50"]), 0.0),
-                            "extra": {"map": max(float(out["map"]), 0.0), "n_images": len(preds)}})
+                            "extra": {"metrics": {"map": max(float(out["map"]), 0.0)}, "n_images": len(preds),
+                                      "chance": self.chance(concept, data, images, targets)}})
         return results

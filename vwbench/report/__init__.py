@@ -15,7 +15,6 @@ from vwbench import __version__, paper_reference
 from vwbench.errors import VWBenchError
 from vwbench.records import Score
 from vwbench.report.aggregate import (
-    BOOTSTRAP,
     IN_DOMAIN,
     Cell,
     aggregate,
@@ -29,6 +28,8 @@ from vwbench.report.aggregate import (
     task_order,
     transfer_methods,
 )
+from vwbench.report.concepts import per_concept
+from vwbench.report.stats import BOOTSTRAP, PERMUTATIONS
 
 __all__ = [
     "FORMAT_VERSION",
@@ -43,7 +44,7 @@ __all__ = [
     "validate_doc",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 FILES = {"markdown": "leaderboard.md", "html": "leaderboard.html", "json": "results.json"}
 
 
@@ -63,22 +64,26 @@ def _paper_method_row() -> dict:
 
 
 def leaderboard_doc(scores: list[Score], suite: str, reference: bool | None = None,
-                    plots: dict[str, str] | None = None) -> dict:
-    """The results.json document of a suite's scores (no file is written)."""
+                    plots: dict[str, str] | None = None, vectors: list[tuple] = (),
+                    cells: dict[str, Cell] | None = None) -> dict:
+    """The results.json document of a suite's scores (no file is written); `vectors` are the store's
+    (key, trial, meta) rows behind the per-concept table, `cells` the aggregate of the same scores if known."""
     scores, superseded = latest_scores(scores)
-    cells = aggregate(scores)
+    cells = aggregate(scores) if cells is None else cells
     reference = (suite == "paper") if reference is None else reference
     doc = {
         "format_version": FORMAT_VERSION,
         "generated_by": f"vwbench {__version__}",
         "suite": suite,
         "bootstrap": dict(BOOTSTRAP),
+        "permutation_test": dict(PERMUTATIONS),
         "n_scores": len(scores),
         "superseded": superseded,
         "datasets": datasets_of(cells),
         "methods": transfer_methods(cells),
         "cells": {k: c.as_dict() for k, c in cells.items()},
-        "method_leaderboard": method_leaderboard(cells),
+        "method_leaderboard": method_leaderboard(scores, cells),
+        "per_concept": per_concept(scores, vectors),
         "plots": dict(sorted((plots or {}).items())),
         "paper": None,
     }
@@ -138,14 +143,17 @@ def build_leaderboard(store, suite_name: str, out_dir, reference: bool | None = 
         name = f"delta-{ds}.png"
         if plotting.delta_plot(cells, ds, out / name, reference=reference) is not None:
             plots[ds] = name
-    doc = leaderboard_doc(scores, suite_name, reference=reference, plots=plots)
+    doc = leaderboard_doc(scores, suite_name, reference=reference, plots=plots, vectors=store.vectors(suite_name),
+                          cells=cells)
     validate_doc(doc)
     datasets = datasets_of(cells)
     paper_row = doc["paper"]["method_row"] if doc["paper"] else None
     sections = [render.intro(suite_name, len(kept), superseded, reference),
                 *render.matrix_sections(cells, datasets, reference),
                 render.method_section(doc["method_leaderboard"], paper_row),
-                *render.delta_sections(cells, datasets, plots, reference)]
+                *render.delta_sections(cells, datasets, plots, reference),
+                render.snap_section(doc["per_concept"]["snap"]),
+                *render.concept_sections(doc["per_concept"]["trials"], datasets)]
     _write(out / FILES["json"], _dump(doc))
     _write(out / FILES["markdown"], render.markdown(sections))
     _write(out / FILES["html"], render.html_page(sections))

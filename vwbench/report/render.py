@@ -9,10 +9,13 @@ from tabulate import tabulate
 
 from vwbench import paper_reference
 from vwbench.report.aggregate import (
-    BOOTSTRAP,
+    ANCHOR,
+    ANCHOR_VIA,
+    CONTROL_METHODS,
     IN_DOMAIN,
     TASK_ORDER,
     Cell,
+    anchor_cell,
     cell_id,
     deltas_of,
     matrix_cell,
@@ -20,6 +23,11 @@ from vwbench.report.aggregate import (
     task_order,
     transfer_methods,
 )
+from vwbench.report.stats import BOOTSTRAP, PERMUTATIONS
+
+DEGENERATE = "†"
+DEGENERATE_NOTE = f"{DEGENERATE}: zero-width CI (one concept, or every trial scored the same); it shows no uncertainty."
+VERSUS = {"anchor": "A", "constant": "C", "random_map": "R", "nearest_token": "N", "linear_transfer": "L"}
 
 
 @dataclass
@@ -35,7 +43,16 @@ class Section:
 def fmt_cell(c: Cell | None) -> str:
     if c is None:
         return "–"
-    return f"{c.mean:.3f} [{c.ci_low:.3f}, {c.ci_high:.3f}] n={c.n}"
+    mark = DEGENERATE if c.degenerate else ""
+    return f"{c.mean:.3f} [{c.ci_low:.3f}, {c.ci_high:.3f}]{mark} n={c.n}"
+
+
+def fmt_ratio(r: dict | None, total: int | None = None) -> str:
+    if r is None or r["value"] is None:
+        return "n/a"
+    ci = "[unbounded]" if r["ci"] is None else f"[{r['ci'][0]:.2f}, {r['ci'][1]:.2f}]"
+    of = f" ({r['defined']}/{total} directions)" if total is not None and r.get("defined", total) < total else ""
+    return f"{r['value']:.2f} {ci}{of}"
 
 
 def fmt_paper(p) -> str:
@@ -58,6 +75,8 @@ def matrix_sections(cells: dict[str, Cell], datasets: list[str], reference: bool
         if not here:
             continue
         tasks = task_order({c.train_task for c in here} | {c.eval_task for c in here})
+        metrics = ", ".join(f"{ev}: {next(c.metric for c in here if c.eval_task == ev)}" for ev in tasks
+                            if any(c.eval_task == ev for c in here))
         for method in methods:
             rows = []
             for train in tasks:
@@ -66,14 +85,41 @@ def matrix_sections(cells: dict[str, Cell], datasets: list[str], reference: bool
                     p = paper_reference.cell(dataset, train, ev) if method == paper_reference.METHOD else None
                     row.append(_with_paper(fmt_cell(matrix_cell(cells, dataset, train, ev, method)), p, reference))
                 rows.append(row)
-            metrics = ", ".join(f"{ev}: {next(c.metric for c in here if c.eval_task == ev)}" for ev in tasks
-                                if any(c.eval_task == ev for c in here))
+                if any(c.method == ANCHOR for c in here):
+                    rows.append([f"{short(train)} anchor, untrained"]
+                                + [fmt_cell(anchor_cell(cells, dataset, train, ev, method)) for ev in tasks])
+            control = " (a control: it carries no learned meaning)" if method in CONTROL_METHODS else ""
             out.append(Section(
-                f"Transfer matrix: {dataset}, {method}",
+                f"Transfer matrix: {dataset}, {method}{control}",
                 f"Unconstrained words. Rows: task trained for; columns: task evaluated ({metrics}). "
-                "Diagonal: in-domain. Cell: mean [95% CI] n.",
+                "Diagonal: in-domain. `anchor, untrained` rows: the anchor word itself, the word learning starts "
+                f"from, scored in-domain and transferred the same way. Cell: mean [95% CI] n. {DEGENERATE_NOTE}",
                 ["trained for \\ evaluated"] + tasks, rows))
+        out.append(controls_section(cells, dataset, tasks))
     return out
+
+
+def controls_section(cells: dict[str, Cell], dataset: str, tasks: list[str]) -> Section:
+    """What trivial words score in each evaluated task beside the metric's analytic chance and the learned word."""
+    rows = []
+    for ev in tasks:
+        home = cells.get(cell_id(dataset, ev, ev, IN_DOMAIN, None))
+        anchor = cells.get(cell_id(dataset, ev, ev, ANCHOR, None))
+        row = [ev, home.metric if home else "–",
+               "–" if home is None or home.chance is None else f"{home.chance:.3f}",
+               fmt_cell(anchor), fmt_cell(home)]
+        for m in CONTROL_METHODS:
+            got = [(a, cells.get(cell_id(dataset, a, ev, m, None))) for a in tasks if a != ev]
+            row.append(" · ".join(f"{short(a)}: {c.mean:.3f}" for a, c in got if c is not None) or "–")
+        rows.append(row)
+    return Section(
+        f"Controls: {dataset}",
+        "Unconstrained trials. Chance: the metric's analytic chance (1/K labels for generation, 0.5 AUROC for "
+        "classification, the share of target objects among labelled objects for detection); the control "
+        "methods' means per source task are its empirical chance. A learned or transferred word is worth "
+        "something only where it beats these (docs/metrics.md).",
+        ["evaluated", "metric", "chance", "anchor, untrained", "learned (in-domain)", *CONTROL_METHODS], rows,
+        level=3)
 
 
 def method_section(board: list[dict], paper_row: dict | None) -> Section:
@@ -82,18 +128,37 @@ def method_section(board: list[dict], paper_row: dict | None) -> Section:
     directions = sorted(names, key=lambda d: [(rank.get(t, len(rank)), t) for t in d.split("->")])
     rows = []
     for r in board:
-        rows.append([str(r["rank"]), r["method"], f"{r['mean_ratio']:.3f}", str(r["n"])]
-                    + [f"{r['directions'][d]['ratio']:.3f} n={r['directions'][d]['n']}" if d in r["directions"]
-                       else "–" for d in directions])
+        cols = []
+        for d in directions:
+            e = r["directions"].get(d)
+            if e is None:
+                cols.append("–")
+                continue
+            beats = "".join(VERSUS[o] for o in VERSUS if e["versus"].get(o, {}).get("beats"))
+            cols.append(f"{fmt_ratio(e['corrected'].get(r['score_baseline']))} {beats or '·'}")
+        raw = "n/a" if r["mean_ratio"] is None else f"{r['mean_ratio']:.3f}"
+        total = r["directions_total"]
+        rows.append([str(r["rank"]), r["method"] + (" (control)" if r["control"] else ""),
+                     fmt_ratio(r["score"], total), fmt_ratio(r["corrected"].get("chance"), total), raw, str(r["n"])]
+                    + cols)
     if paper_row:
-        rows.append(["ref", paper_row["method"], f"{paper_row['mean_ratio']:.3f}", str(paper_row["n"])]
-                    + [f"{paper_row['directions'][d]['ratio']:.3f}" if d in paper_row["directions"] else "–"
+        rows.append(["ref", paper_row["method"], "–", "–", f"{paper_row['mean_ratio']:.3f}", str(paper_row["n"])]
+                    + [f"raw {paper_row['directions'][d]['ratio']:.3f}" if d in paper_row["directions"] else "–"
                        for d in directions])
+    p = PERMUTATIONS
     return Section(
         "Method leaderboard",
-        "Transfer ratio per (dataset, a->b): mean transferred score / mean in-domain score of b (unconstrained). "
-        "Per direction: mean over datasets; overall: mean over every (dataset, direction). n: transferred trials.",
-        ["rank", "method", "mean ratio", "n"] + directions, rows)
+        "Ranked by the corrected transfer ratio: per direction a->b, (transferred − anchor) / (in-domain − anchor) "
+        "summed over matched unconstrained trials of every dataset, the anchor being the untrained anchor word "
+        "scored in b; a method that does no better than the anchor word scores 0, one that carries all of "
+        "b's in-domain gain scores 1. `vs chance`: the same with the metric's analytic chance as baseline. "
+        "`raw`: the paper's uncorrected mean transferred / mean in-domain. [CI]: 95% bootstrap over concepts; "
+        "n/a or unbounded where the in-domain gain over the baseline is not above 0 (in some resample); the "
+        "overall score averages the directions where it is defined. "
+        f"Letters: significantly better than (one-sided paired sign-flip permutation test over concepts, "
+        f"{p['resamples']} permutations, Holm-corrected over directions, p < {p['level']}) "
+        + ", ".join(f"{v} {k}" for k, v in VERSUS.items()) + "; · none.",
+        ["rank", "method", "corrected vs anchor", "vs chance", "raw", "n"] + directions, rows)
 
 
 def delta_sections(cells: dict[str, Cell], datasets: list[str], plots: dict[str, str],
@@ -109,16 +174,59 @@ def delta_sections(cells: dict[str, Cell], datasets: list[str], plots: dict[str,
                         key=lambda s: (order.index(s[0]), s[1] != s[0], order.index(s[1]), s[2]))
         rows = []
         for ev, train, method in series:
-            row = [ev, f"{short(train)}->{short(ev)}", method]
+            label = ANCHOR if method == IN_DOMAIN else ANCHOR_VIA + method
+            row = [ev, f"{short(train)}->{short(ev)}", method,
+                   fmt_cell(cells.get(cell_id(dataset, train, ev, label, None)))]
             for d in deltas:
                 c = cells.get(cell_id(dataset, train, ev, method, d))
                 p = paper_reference.cell(dataset, train, ev, d) if method in (IN_DOMAIN, paper_reference.METHOD) else None
                 row.append(_with_paper(fmt_cell(c), p, reference))
             rows.append(row)
         out.append(Section(f"δ-curves: {dataset}",
-                           "Words trained inside a ball of relative radius δ around their anchor. Cell: mean [95% CI] n.",
-                           ["evaluated", "trained for", "method"] + [f"δ = {d:g}" for d in deltas], rows,
+                           "Words trained inside a ball of relative radius δ around their anchor. δ = 0 is the "
+                           f"untrained anchor word itself. Cell: mean [95% CI] n. {DEGENERATE_NOTE}",
+                           ["evaluated", "trained for", "method", "δ = 0 (anchor)"] + [f"δ = {d:g}" for d in deltas],
+                           rows,
                            image=plots.get(dataset)))
+    return out
+
+
+def snap_section(snap: dict) -> Section:
+    directions = sorted({d for dirs in snap.values() for d in dirs})
+    rows = [[m] + [f"{dirs[d]['rate']:.2f} n={dirs[d]['n']}" if d in dirs else "–" for d in directions]
+            for m, dirs in snap.items()]
+    return Section("Transferred words that snap to their anchor",
+                   "Unconstrained trials: the share whose transferred vector's nearest target token is the anchor "
+                   "word (the paper: transferred words collapse onto the nearest shared word).",
+                   ["method"] + directions, rows)
+
+
+def concept_sections(trials: list[dict], datasets: list[str]) -> list[Section]:
+    """Per dataset, one row per unconstrained trial: distance moved, nearest words, scores before and after transfer."""
+    out = []
+    for dataset in datasets:
+        here = [t for t in trials if t["dataset"] == dataset]
+        if not here:
+            continue
+        rows = []
+        for t in here:
+            dist = "–" if t["anchor_distance"] is None else f"{t['anchor_distance']:.2f}"
+            score = "–" if t["in_domain"] is None else f"{t['in_domain']:.3f}"
+            anchor = "–" if t["anchor_score"] is None else f"{t['anchor_score']:.3f}"
+            moved = []
+            for method, evals in t["transfers"].items():
+                for ev, r in evals.items():
+                    near = r["nearest_tokens"][0] if r["nearest_tokens"] else "?"
+                    moved.append(f"{method} → {short(ev)}: {r['score']:.3f} ({near}{', snap' if r['snapped'] else ''})")
+            rows.append([t["concept"], t["anchor"], short(t["train_task"]), dist,
+                         ", ".join(t["nearest_tokens"] or []) or "–", f"{score} (anchor {anchor})",
+                         "; ".join(moved) or "–"])
+        out.append(Section(
+            f"Per concept: {dataset}",
+            "‖v − a‖ / d_nn: how far the learned word moved from its anchor, in units of the anchor's "
+            "nearest-neighbour distance. Nearest: the learned word's nearest tokens of its own model. "
+            "Transfers: score in the target task and the transferred vector's nearest target token.",
+            ["concept", "anchor", "trained", "‖v − a‖ / d_nn", "nearest", "in-domain", "transfers"], rows, level=3))
     return out
 
 
@@ -126,8 +234,9 @@ def intro(suite: str, n_scores: int, superseded: int, reference: bool) -> Sectio
     b = BOOTSTRAP
     note = (f"{n_scores} scores from the store of suite `{suite}`"
             + (f" ({superseded} older duplicates superseded)" if superseded else "")
-            + f". CIs: {b['method']} bootstrap of the mean over trials, {b['resamples']} resamples, seed {b['seed']}, "
-            f"{b['confidence']:.0%}; n = 1 gives the value itself."
+            + f". CIs: {b['method']} bootstrap of the mean that resamples concepts (a concept's trials share "
+            f"its images), {b['resamples']} resamples, seed {b['seed']}, {b['confidence']:.0%}; one concept gives "
+            "a zero-width interval, marked †. Metrics and controls: docs/metrics.md."
             + (" `paper` values: PROTOCOL.md section 11 (read off the paper's plots)." if reference else ""))
     return Section(f"vwbench leaderboard: {suite}", note, level=1)
 

@@ -23,6 +23,8 @@ BUILTINS = {
     "procrustes": "vwbench.transfer.procrustes",
     "cca": "vwbench.transfer.cca",
     "nearest_token": "vwbench.transfer.nearest_token",
+    "constant": "vwbench.transfer.constant",
+    "random_map": "vwbench.transfer.random_map",
 }
 
 _REGISTRY: dict[str, type] = {}
