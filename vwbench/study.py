@@ -67,7 +67,10 @@ def dataset_id(ds: DatasetSpec, manifest: str | None) -> dict:
 
 
 def method_label(method) -> str:
-    return getattr(method, "name", type(method).__name__)
+    """A method's name in records and tables: with its non-default parameters, e.g. `ridge(lam=0.1)`."""
+    from vwbench.method_spec import label
+
+    return label(method)
 
 
 class Study:
@@ -92,11 +95,9 @@ class Study:
     # ---- pieces ---------------------------------------------------------------------------------------
 
     def _method(self, m):
-        if not isinstance(m, str):
-            return m
-        from vwbench.submissions import load_method
+        from vwbench.method_spec import load
 
-        return load_method(m)
+        return load(m)      # a name, `name:key=value,...`, a submission folder, or an instance as is
 
     def _submitted(self, path) -> dict:
         """{(dataset, concept, anchor, task kind, delta): vector} of an embeddings submission, checked."""

@@ -16,7 +16,9 @@ def add_common(p, default_deltas: str = "suite"):
     p.add_argument("--suite", default=DEFAULT_SUITE, help=f"suite name or file (default: {DEFAULT_SUITE}, offline)")
     p.add_argument("--method", action="append", metavar="M",
                    help="transfer method: a registered name (see `vwbench list methods`) or a method submission "
-                        "folder; repeat for several (default: linear_transfer)")
+                        "folder, optionally with parameters NAME:KEY=VALUE[,KEY=VALUE] (e.g. ridge:lam=0.1; "
+                        "values true/false, none, numbers or text; tables label it ridge(lam=0.1)); repeat for "
+                        "several (default: linear_transfer)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available, else cpu)")
     p.add_argument("--store", metavar="DIR", help="results store (default: vwbench-runs/<suite>)")
     p.add_argument("--out", metavar="DIR", help="leaderboard folder (default: leaderboards/<suite>)")
