@@ -65,3 +65,24 @@ def test_bound_selection_admits_scores(tiny_suite):
     assert not b.admits(score(kept, "classification", "generation"))
     assert not b.admits(score(kept, "generation", "generation", dataset="elsewhere"))
 
+
+def test_study_trials_follow_selection_and_seeds(tiny_suite, tmp_path):
+    from vwbench.store import Store
+    from vwbench.study import Study, StudyOptions
+
+    with Store(tmp_path / "s") as store:
+        study = Study(tiny_suite, store, StudyOptions(select=Selection(tasks=("detection",), limit=1),
+                                                      seeds=(0, 7, 0), deltas=(), progress=False))
+        assert [t.task for t in study.tasks] == ["detection"] and study.seeds == (0, 7)
+        ds = tiny_suite.dataset("tiny-scenes")
+        trials = study.trials(ds, tiny_suite.task("detection"))
+        concept = ds.concepts[0]
+        assert {t.concept for t in trials} == {concept.id}
+        assert sorted({t.seed for t in trials}) == [0, 7]
+        assert len(trials) == 2 * len(ds.anchors_for(concept, tiny_suite.anchors))
+        default = Study(tiny_suite, store, StudyOptions(progress=False))
+        assert default.seeds == (tiny_suite.train.seed,)
+        with pytest.raises(VWBenchError, match="seeds must be integers"):
+            Study(tiny_suite, store, StudyOptions(seeds=(0, "1"), progress=False))
+        with pytest.raises(VWBenchError, match="unknown concept"):
+            Study(tiny_suite, store, StudyOptions(select=Selection(concepts=("nope",)), progress=False))

@@ -34,6 +34,8 @@ class StudyOptions:
     progress: bool = True
     steps: int | None = None                         # override the suite's training steps
     embeddings: object = None                        # an embeddings submission: its vectors replace learning
+    select: object = None                            # a vwbench.selection.Selection: only these trials (None: all)
+    seeds: tuple[int, ...] | None = None             # trial seeds, each a full set of trials (None: the suite's)
 
 
 @dataclass
@@ -85,6 +87,9 @@ class Study:
         deltas = suite.deltas if options.deltas is None else options.deltas
         self.deltas: list[float | None] = ([None] if options.unconstrained else []) + list(deltas)
         self.methods = [self._method(m) for m in options.methods]
+        self.select = self._selection(options.select)
+        self.tasks = self.select.task_specs(suite)        # the task models words are learned and scored in
+        self.seeds = self._seeds(options.seeds)
         self._models: dict[str, object] = {}
         self._fits: dict[tuple, object] = {}
         self.summary: StudySummary | None = None
@@ -98,6 +103,23 @@ class Study:
         from vwbench.method_spec import load
 
         return load(m)      # a name, `name:key=value,...`, a submission folder, or an instance as is
+
+    def _selection(self, select):
+        from vwbench.selection import Selection
+
+        select = Selection() if select is None else select
+        if not isinstance(select, Selection):
+            raise VWBenchError(f"StudyOptions.select must be a vwbench.selection.Selection, got {type(select).__name__}")
+        select.check(self.suite)
+        return select
+
+    def _seeds(self, seeds) -> tuple[int, ...]:
+        if seeds is None or len(seeds) == 0:
+            return (self.train.seed,)
+        for s in seeds:
+            if isinstance(s, bool) or not isinstance(s, int):
+                raise VWBenchError(f"seeds must be integers, got {s!r}")
+        return tuple(dict.fromkeys(seeds))
 
     def _submitted(self, path) -> dict:
         """{(dataset, concept, anchor, task kind, delta): vector} of an embeddings submission, checked."""
@@ -121,11 +143,14 @@ class Study:
         return self._models[task.name]
 
     def trials(self, ds: DatasetSpec, task: TaskSpec) -> list[Trial]:
+        concepts = self.select.concept_specs(ds)
         if self.submitted is not None:
+            ids = {c.id for c in concepts}
             return [Trial(self.name, d, c, a, t, delta, self.train.seed)
-                    for (d, c, a, t, delta) in self.submitted if d == ds.name and t == task.task]
-        return [Trial(self.name, ds.name, c.id, a, task.task, d, self.train.seed)
-                for d in self.deltas for c in ds.concepts for a in ds.anchors_for(c, self.suite.anchors)]
+                    for (d, c, a, t, delta) in self.submitted if d == ds.name and t == task.task and c in ids]
+        return [Trial(self.name, ds.name, c.id, a, task.task, d, seed)
+                for seed in self.seeds for d in self.deltas for c in concepts
+                for a in ds.anchors_for(c, self.suite.anchors)]
 
     def vector_key(self, trial: Trial, task: TaskSpec, ds_id: dict) -> str:
         if self.submitted is not None:
@@ -246,25 +271,28 @@ class Study:
 
     def run(self) -> StudySummary:
         from vwbench.data.manifest import load_dataset
+        from vwbench.method_spec import describe
 
         self.summary = StudySummary(run_id="")
         meta = {"suite": self.name, "device": str(self.device), "deltas": self.deltas,
                 "methods": [method_label(m) for m in self.methods], "train": dataclasses.asdict(self.train),
                 "models": {t.name: model_id(t) for t in self.suite.tasks}, "argv": sys.argv}
+        meta.update(filters=self.select.as_dict() or None, seeds=list(self.seeds),
+                    method_info=[describe(m) for m in self.methods])
         self.run_id = self.summary.run_id = self.store.begin_run(meta)
         status = "failed"
         try:
-            for ds in self.suite.datasets:
+            for ds in self.select.dataset_specs(self.suite):
                 manifest = self.opt.data.get(ds.name) or self.suite.data.get(ds.name)
                 t = time.perf_counter()
                 data = load_dataset(ds, manifest)
                 self.summary.stage_seconds["data"] += time.perf_counter() - t
                 ds_id = dataset_id(ds, manifest)
-                for train_task in self.suite.tasks:
+                for train_task in self.tasks:
                     words = self.learn_vectors(ds, data, train_task, ds_id)
                     if not words:
                         continue
-                    for eval_task in self.suite.tasks:
+                    for eval_task in self.tasks:
                         if eval_task.name == train_task.name:
                             self.score(words, eval_task, data)
                         else:
