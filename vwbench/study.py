@@ -93,6 +93,7 @@ class Study:
         self._models: dict[str, object] = {}
         self._fits: dict[tuple, object] = {}
         self.summary: StudySummary | None = None
+        self.bar = tqdm(disable=True)      # the run's one progress bar (see run)
         self.submitted = self._submitted(options.embeddings) if options.embeddings else None
         # scores of a submission's vectors are kept apart from the suite's own: "<suite>+<submission>"
         self.name = suite.name if self.submitted is None else f"{suite.name}+{self.submission_name}"
@@ -215,7 +216,9 @@ class Study:
             model = self.model(task)
             t = time.perf_counter()
             keys = {trial: key for trial, key in todo}
-            for res in learn(model, data, [tr for tr, _ in todo], self.train, progress=self.opt.progress):
+            self.bar.set_postfix_str(f"learn {task.name} {ds.name}", refresh=False)
+            for res in learn(model, data, [tr for tr, _ in todo], self.train, progress=False,
+                             step_hook=lambda v, step: self.bar.update(v.shape[0])):
                 key = keys[res.trial]
                 meta = {"model": task.model.id, "revision": task.model.revision, "task": task.name,
                         "concept": res.trial.concept, "anchor": res.trial.anchor, "delta": res.trial.delta,
@@ -241,9 +244,17 @@ class Study:
         if not todo:
             return
         if method is not None:  # fitted only when some score needs it
+            new_fit = (name, src.name, eval_task.name) not in self._fits
+            if new_fit:
+                self.bar.set_postfix_str(f"fit {name} {src.task}->{eval_task.task}", refresh=False)
             fitted = self.fit(method, src, eval_task)
+            if new_fit:
+                self.bar.update(1)
             if fitted is None:
+                self.bar.update(len(todo))      # scores that cannot be computed are done too
                 return
+        self.bar.set_postfix_str(f"score {name} {words[0][0].train_task}->{eval_task.task} {words[0][0].dataset}",
+                                 refresh=False)
         model = self.model(eval_task)
         t = time.perf_counter()
         vectors = torch.stack([v for _, _, v in todo])
@@ -255,6 +266,7 @@ class Study:
                 vectors = transfer(fitted, vectors.reshape(k * n, d), model.token_embeddings().shape[1]).reshape(k, n, -1)
             except VWBenchError as exc:
                 self._fail(str(exc))
+                self.bar.update(len(todo))
                 return
         placeholders = [single_token_id(tr.anchor) for tr, _, _ in todo]
         concepts = [tr.concept for tr, _, _ in todo]
@@ -267,7 +279,28 @@ class Study:
                     score = Score(trial, eval_task.task, name, model.metric_name, float(r["value"]), r.get("extra", {}))
                     self.store.put_score(key, score, self.run_id)
                     self.summary.computed["scores"] += 1
+                self.bar.update(len(results))
         self.summary.stage_seconds["evaluate"] += time.perf_counter() - t
+
+    def work(self, datasets: list[tuple[DatasetSpec, str | None]]) -> int:
+        """Units of work left in this run, given what the store holds: `steps` per word to learn (the bar moves
+        with every training step), one per transfer fit and one per score to compute."""
+        words, scores, fits = 0, 0, set()
+        for ds, manifest in datasets:
+            ds_id = dataset_id(ds, manifest)
+            for task in self.tasks:
+                keys = [self.vector_key(tr, task, ds_id) for tr in self.trials(ds, task)]
+                if self.submitted is None:
+                    words += sum(not self.store.has_vector(k) for k in keys)
+                for ev in self.tasks:
+                    for method in [None] if ev.name == task.name else self.methods:
+                        name = "in_domain" if method is None else method_label(method)
+                        fit_id = None if method is None else self.fit_key(method, task, ev)
+                        missing = sum(self.store.get_score(self.score_key(k, ev, name, fit_id)) is None for k in keys)
+                        scores += missing
+                        if missing and method is not None:
+                            fits.add((name, task.name, ev.name))
+        return words * self.train.steps + len(fits) + scores
 
     def run(self) -> StudySummary:
         from vwbench.data.manifest import load_dataset
@@ -281,9 +314,12 @@ class Study:
                     method_info=[describe(m) for m in self.methods])
         self.run_id = self.summary.run_id = self.store.begin_run(meta)
         status = "failed"
+        datasets = [(ds, self.opt.data.get(ds.name) or self.suite.data.get(ds.name))
+                    for ds in self.select.dataset_specs(self.suite)]
+        self.bar = tqdm(total=self.work(datasets) if self.opt.progress else 0, disable=not self.opt.progress,
+                        desc=f"vwbench {self.name}", unit="step", dynamic_ncols=True)
         try:
-            for ds in self.select.dataset_specs(self.suite):
-                manifest = self.opt.data.get(ds.name) or self.suite.data.get(ds.name)
+            for ds, manifest in datasets:
                 t = time.perf_counter()
                 data = load_dataset(ds, manifest)
                 self.summary.stage_seconds["data"] += time.perf_counter() - t
@@ -300,5 +336,6 @@ class Study:
                                 self.score(words, eval_task, data, method)
             status = "ok" if not self.summary.failures else "partial"
         finally:
+            self.bar.close()
             self.store.end_run(self.run_id, dict(self.summary.stage_seconds), status)
         return self.summary

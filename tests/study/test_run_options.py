@@ -1,5 +1,5 @@
 """`vwbench run` / `probe` options through the real CLI: --task/--dataset/--concept/--limit filters, --seed,
---method NAME:KEY=VALUE, the provenance block and scores.jsonl beside results.json."""
+--method NAME:KEY=VALUE, the provenance block and scores.jsonl beside results.json, the one progress bar."""
 
 from __future__ import annotations
 
@@ -153,6 +153,18 @@ def test_seeds_method_parameters_provenance_and_byte_identical_rebuilds(specs, t
         assert cli(specs, "leaderboard", "--suite", "mini", "--store", str(store), "--out", str(tmp_path / name)) == 0
     for f in ("results.json", "scores.jsonl", "leaderboard.md", "leaderboard.html"):
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+
+
+def test_one_progress_bar_over_the_whole_run(specs, tmp_path, capsys):
+    argv = ["run", "--suite", "mini", "--store", str(tmp_path / "store"), "--out", str(tmp_path / "lb"),
+            "--no-deltas", *CHEAP, "--limit", "1"]
+    assert cli(specs, *argv) == 0
+    err = capsys.readouterr().err
+    # 2 words x 2 steps + 2 fits (det->cls, cls->det) + 4 scores
+    assert "vwbench mini" in err and "10/10" in err and "100%" in err
+    assert "words]" not in err          # the learner's own per-chunk bar is folded into the run's bar
+    assert cli(specs, *argv, "--overwrite", "always", "--no-progress") == 0
+    assert "vwbench mini" not in capsys.readouterr().err
 
 
 def test_probe_takes_the_same_filters_and_seeds(specs, tmp_path, capsys):

@@ -33,7 +33,9 @@ def add_common(p, default_deltas: str = "suite"):
                    help="trial seed (repeatable: every selected trial once per seed; default: the suite's seed)")
     p.add_argument("--overwrite", choices=["never", "always", "only-missing"], default="never",
                    help="reuse stored results (never), recompute all (always), or recompute missing files")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (one bar over the run with an ETA; units: a training step of one word, "
+                        "a fit or a score)")
 
 
 def add_arguments(p):
