@@ -444,6 +444,15 @@ class Store:
     def suites(self) -> list[str]:
         return [r[0] for r in self._query("SELECT DISTINCT suite FROM scores ORDER BY suite")]
 
+    def score_runs(self, suite: str | None = None) -> list[tuple[Trial, str, str, str | None]]:
+        """`(trial, eval_task, method, run_id)` of every stored score, in the order of `scores()`: which run
+        computed each (the leaderboard's provenance)."""
+        sql, params = "SELECT * FROM scores", ()
+        if suite is not None:
+            sql, params = sql + " WHERE suite = ?", (suite,)
+        rows = self._query(sql + " ORDER BY created, key", params)
+        return [(_trial_from_row(r), r["eval_task"], r["method"], r["run_id"]) for r in rows]
+
     # ------------------------------------------------------------------------------------------ fits
 
     def put_fit(self, key: str, report: dict, run_id: str | None = None) -> None:

@@ -36,6 +36,8 @@ class StudyOptions:
     steps: int | None = None                         # override the suite's training steps
     embeddings: object = None                        # an embeddings submission: its vectors replace learning
     controls: bool = True                            # score the suite's controls (docs/metrics.md) beside the methods
+    select: object = None                            # a vwbench.selection.Selection: only these trials (None: all)
+    seeds: tuple[int, ...] | None = None             # trial seeds, each a full set of trials (None: the suite's)
 
 
 @dataclass
@@ -69,7 +71,10 @@ def dataset_id(ds: DatasetSpec, manifest: str | None) -> dict:
 
 
 def method_label(method) -> str:
-    return getattr(method, "name", type(method).__name__)
+    """A method's name in records and tables: with its non-default parameters, e.g. `ridge(lam=0.1)`."""
+    from vwbench.method_spec import label
+
+    return label(method)
 
 
 class Study:
@@ -85,11 +90,15 @@ class Study:
         self.deltas: list[float | None] = ([None] if options.unconstrained else []) + list(deltas)
         self.methods = [self._method(m) for m in options.methods]
         self.control_methods, self.anchor_control = self._controls(suite.controls if options.controls else ())
+        self.select = self._selection(options.select)
+        self.tasks = self.select.task_specs(suite)        # the task models words are learned and scored in
+        self.seeds = self._seeds(options.seeds)
         self._models: dict[str, object] = {}
         self._spaces: dict[str, object] = {}
         self._memo: dict[tuple, dict] = {}
         self._fits: dict[tuple, object] = {}
         self.summary: StudySummary | None = None
+        self.bar = tqdm(disable=True)      # the run's one progress bar (see run)
         self.submitted = self._submitted(options.embeddings) if options.embeddings else None
         # scores of a submission's vectors are kept apart from the suite's own: "<suite>+<submission>"
         self.name = suite.name if self.submitted is None else f"{suite.name}+{self.submission_name}"
@@ -97,11 +106,26 @@ class Study:
     # ---- pieces ---------------------------------------------------------------------------------------
 
     def _method(self, m):
-        if not isinstance(m, str):
-            return m
-        from vwbench.submissions import load_method
+        from vwbench.method_spec import load
 
-        return load_method(m)
+        return load(m)      # a name, `name:key=value,...`, a submission folder, or an instance as is
+
+    def _selection(self, select):
+        from vwbench.selection import Selection
+
+        select = Selection() if select is None else select
+        if not isinstance(select, Selection):
+            raise VWBenchError(f"StudyOptions.select must be a vwbench.selection.Selection, got {type(select).__name__}")
+        select.check(self.suite)
+        return select
+
+    def _seeds(self, seeds) -> tuple[int, ...]:
+        if seeds is None or len(seeds) == 0:
+            return (self.train.seed,)
+        for s in seeds:
+            if isinstance(s, bool) or not isinstance(s, int):
+                raise VWBenchError(f"seeds must be integers, got {s!r}")
+        return tuple(dict.fromkeys(seeds))
 
     def _controls(self, names) -> tuple[list, bool]:
         """The control transfer methods not already among the methods, and whether the anchor control runs."""
@@ -132,11 +156,14 @@ class Study:
         return self._models[task.name]
 
     def trials(self, ds: DatasetSpec, task: TaskSpec) -> list[Trial]:
+        concepts = self.select.concept_specs(ds)
         if self.submitted is not None:
+            ids = {c.id for c in concepts}
             return [Trial(self.name, d, c, a, t, delta, self.train.seed)
-                    for (d, c, a, t, delta) in self.submitted if d == ds.name and t == task.task]
-        return [Trial(self.name, ds.name, c.id, a, task.task, d, self.train.seed)
-                for d in self.deltas for c in ds.concepts for a in ds.anchors_for(c, self.suite.anchors)]
+                    for (d, c, a, t, delta) in self.submitted if d == ds.name and t == task.task and c in ids]
+        return [Trial(self.name, ds.name, c.id, a, task.task, d, seed)
+                for seed in self.seeds for d in self.deltas for c in concepts
+                for a in ds.anchors_for(c, self.suite.anchors)]
 
     def vector_key(self, trial: Trial, task: TaskSpec, ds_id: dict) -> str:
         if self.submitted is not None:
@@ -206,7 +233,9 @@ class Study:
             model = self.model(task)
             t = time.perf_counter()
             keys = {trial: key for trial, key in todo}
-            for res in learn(model, data, [tr for tr, _ in todo], self.train, progress=self.opt.progress):
+            self.bar.set_postfix_str(f"learn {task.name} {ds.name}", refresh=False)
+            for res in learn(model, data, [tr for tr, _ in todo], self.train, progress=False,
+                             step_hook=lambda v, step: self.bar.update(v.shape[0])):
                 key = keys[res.trial]
                 meta = {"model": task.model.id, "revision": task.model.revision, "task": task.name,
                         "concept": res.trial.concept, "anchor": res.trial.anchor, "delta": res.trial.delta,
@@ -225,9 +254,12 @@ class Study:
         if not trials:
             return []
         table = self.vocabulary(task).table
-        n = self.train.num_vectors
-        return [(tr, self.store.key("anchor", trial=dataclasses.asdict(tr), model=model_id(task), num_vectors=n),
-                 table[single_token_id(tr.anchor)].float().repeat(n, 1)) for tr in trials]
+        return [(tr, self.anchor_key(tr, task), table[single_token_id(tr.anchor)].float().repeat(self.train.num_vectors, 1))
+                for tr in trials]
+
+    def anchor_key(self, trial: Trial, task: TaskSpec) -> str:
+        return self.store.key("anchor", trial=dataclasses.asdict(trial), model=model_id(task),
+                              num_vectors=self.train.num_vectors)
 
     def score(self, words, eval_task: TaskSpec, data, method=None, label: str | None = None) -> None:
         """Score words [(trial, key, vector [n, d_src])] in `eval_task`, transferred by `method` unless in-domain;
@@ -243,9 +275,17 @@ class Study:
         if not todo:
             return
         if method is not None:  # fitted only when some score needs it
+            new_fit = (name, src.name, eval_task.name) not in self._fits
+            if new_fit:
+                self.bar.set_postfix_str(f"fit {name} {src.task}->{eval_task.task}", refresh=False)
             fitted = self.fit(method, src, eval_task)
+            if new_fit:
+                self.bar.update(1)
             if fitted is None:
+                self.bar.update(len(todo))      # scores that cannot be computed are done too
                 return
+        self.bar.set_postfix_str(f"score {name} {words[0][0].train_task}->{eval_task.task} {words[0][0].dataset}",
+                                 refresh=False)
         model = self.model(eval_task)
         t = time.perf_counter()
         vectors = torch.stack([v for _, _, v in todo]).float()
@@ -257,6 +297,7 @@ class Study:
                 vectors = transfer(fitted, vectors.reshape(k * n, d), self.vocabulary(eval_task).width).reshape(k, n, -1)
             except VWBenchError as exc:
                 self._fail(str(exc))
+                self.bar.update(len(todo))
                 return
         self._evaluate(todo, vectors, eval_task, data, name)
         self.summary.stage_seconds["evaluate"] += time.perf_counter() - t
@@ -287,6 +328,7 @@ class Study:
                                          [todo[i][0].concept for i in idx], data)
                 for i, r in zip(idx, results):
                     self._memo[memo_keys[i]] = r
+                self.bar.update(len(results))
         for i, (trial, key, _) in enumerate(todo):
             r = self._memo[memo_keys[i]]
             extra = {**r.get("extra", {}), "nearest_tokens": [space.tokens[j] for j in nearest[i]]}
@@ -294,30 +336,63 @@ class Study:
                                  self.run_id)
             self.summary.computed["scores"] += 1
         self.summary.reused["evaluations"] += len(todo) - len(unique)
+        self.bar.update(len(todo) - len(unique))
+
+    def work(self, datasets: list[tuple[DatasetSpec, str | None]]) -> int:
+        """Units of work left in this run, given what the store holds: `steps` per word to learn (the bar moves
+        with every training step), one per transfer fit and one per score to compute (controls included)."""
+        words, scores, fits = 0, 0, set()
+        for ds, manifest in datasets:
+            ds_id = dataset_id(ds, manifest)
+            for task in self.tasks:
+                keys = [self.vector_key(tr, task, ds_id) for tr in self.trials(ds, task)]
+                anchors = [self.anchor_key(tr, task) for tr in self.trials(ds, task) if tr.delta is None]
+                anchors = anchors if self.anchor_control else []
+                if self.submitted is None:
+                    words += sum(not self.store.has_vector(k) for k in keys)
+                for ev in self.tasks:
+                    if ev.name == task.name:
+                        jobs = [(None, "in_domain", keys), (None, "anchor", anchors)]
+                    else:
+                        jobs = ([(m, method_label(m), keys) for m in self.methods + self.control_methods]
+                                + [(m, f"anchor+{method_label(m)}", anchors) for m in self.methods])
+                    for method, name, ks in jobs:
+                        fit_id = None if method is None else self.fit_key(method, task, ev)
+                        missing = sum(self.store.get_score(self.score_key(k, ev, name, fit_id)) is None for k in ks)
+                        scores += missing
+                        if missing and method is not None:
+                            fits.add((method_label(method), task.name, ev.name))
+        return words * self.train.steps + len(fits) + scores
 
     def run(self) -> StudySummary:
         from vwbench.data.manifest import load_dataset
+        from vwbench.method_spec import describe
 
         self.summary = StudySummary(run_id="")
         meta = {"suite": self.name, "device": str(self.device), "deltas": self.deltas,
                 "methods": [method_label(m) for m in self.methods],
                 "controls": [method_label(m) for m in self.control_methods] + ["anchor"] * self.anchor_control, "train": dataclasses.asdict(self.train),
                 "models": {t.name: model_id(t) for t in self.suite.tasks}, "argv": sys.argv}
+        meta.update(filters=self.select.as_dict() or None, seeds=list(self.seeds),
+                    method_info=[describe(m) for m in self.methods])
         self.run_id = self.summary.run_id = self.store.begin_run(meta)
         status = "failed"
+        datasets = [(ds, self.opt.data.get(ds.name) or self.suite.data.get(ds.name))
+                    for ds in self.select.dataset_specs(self.suite)]
+        self.bar = tqdm(total=self.work(datasets) if self.opt.progress else 0, disable=not self.opt.progress,
+                        desc=f"vwbench {self.name}", unit="step", dynamic_ncols=True)
         try:
-            for ds in self.suite.datasets:
-                manifest = self.opt.data.get(ds.name) or self.suite.data.get(ds.name)
+            for ds, manifest in datasets:
                 t = time.perf_counter()
                 data = load_dataset(ds, manifest)
                 self.summary.stage_seconds["data"] += time.perf_counter() - t
                 ds_id = dataset_id(ds, manifest)
-                for train_task in self.suite.tasks:
+                for train_task in self.tasks:
                     words = self.learn_vectors(ds, data, train_task, ds_id)
                     if not words:
                         continue
                     anchors = self.anchor_words(ds, train_task) if self.anchor_control else []
-                    for eval_task in self.suite.tasks:
+                    for eval_task in self.tasks:
                         if eval_task.name == train_task.name:
                             self.score(words, eval_task, data)
                             if anchors:
@@ -331,5 +406,6 @@ class Study:
                             self.score(words, eval_task, data, method)
             status = "ok" if not self.summary.failures else "partial"
         finally:
+            self.bar.close()
             self.store.end_run(self.run_id, dict(self.summary.stage_seconds), status)
         return self.summary

@@ -176,6 +176,7 @@ def load_method(path_or_name: str | Path, **params):
         raise SubmissionError(sub.name, file, f"import failed: {type(exc).__name__}: {exc}") from exc
     cls = getattr(module, cls_name)
     kwargs = {**(sub.manifest.get("parameters") or {}), **params}
+    _check_params(sub, file, cls, cls_name, kwargs)
     try:
         method = cls(**kwargs)
     except Exception as exc:
@@ -185,6 +186,22 @@ def load_method(path_or_name: str | Path, **params):
     except AttributeError:
         pass
     return method
+
+
+def _check_params(sub: Submission, file: Path, cls, cls_name: str, kwargs: dict) -> None:
+    """A parameter the class's constructor does not take is one line naming the ones it does."""
+    import inspect
+
+    try:
+        sig = inspect.signature(cls)
+    except (TypeError, ValueError):      # no introspectable signature: the constructor call will tell
+        return
+    try:
+        sig.bind(**kwargs)
+    except TypeError as exc:
+        named = [p.name for p in sig.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        raise SubmissionError(sub.name, file, f"{cls_name}: bad parameters {kwargs} ({exc}; accepted: "
+                              f"{', '.join(named) or 'none'})") from None
 
 
 def smoke_test(method, seed: int = 0):

@@ -27,7 +27,7 @@ def built(tmp_path_factory, make_scores, fill_store):
 def test_rebuild_is_byte_identical(built):
     root, _ = built
     names = sorted(p.name for p in (root / "a").iterdir())
-    assert names == ["delta-tiny-objects.png", "leaderboard.html", "leaderboard.md", "results.json"]
+    assert names == ["delta-tiny-objects.png", "leaderboard.html", "leaderboard.md", "results.json", "scores.jsonl"]
     for name in names:
         assert (root / "a" / name).read_bytes() == (root / "b" / name).read_bytes(), name
 

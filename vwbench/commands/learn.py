@@ -11,9 +11,9 @@ DEFAULT_SUITE = "micro"
 
 def add_arguments(p):
     p.add_argument("--suite", default=DEFAULT_SUITE, help=f"suite name or file (default: {DEFAULT_SUITE}, offline)")
-    p.add_argument("--task", action="append", metavar="T", help="task name or kind (repeatable; default: all)")
-    p.add_argument("--dataset", action="append", metavar="D", help="dataset name (repeatable; default: all)")
-    p.add_argument("--concept", action="append", metavar="C", help="concept id (repeatable; default: all)")
+    from vwbench.commands import filters
+
+    filters.add_arguments(p, limit=False)
     p.add_argument("--anchor", action="append", metavar="A",
                    help="anchor word (repeatable; default: the suite's anchor policy)")
     p.add_argument("--delta", type=float, metavar="X", help="train in the δ-ball of radius X·d_nn(anchor)")
@@ -61,30 +61,15 @@ def plan(args):
 
     data_paths = parse_data(args.data)
 
-    tasks = list(suite.tasks)
-    if args.task:
-        known = ", ".join(f"{t.name} ({t.task})" for t in suite.tasks)
-        for name in args.task:
-            if not any(name in (t.name, t.task) for t in suite.tasks):
-                raise VWBenchError(f"unknown task {name!r} in suite {suite.name!r} (known: {known})")
-        tasks = [t for t in suite.tasks if t.name in args.task or t.task in args.task]
-    datasets = list(suite.datasets)
-    if args.dataset:
-        known = ", ".join(d.name for d in suite.datasets)
-        for name in args.dataset:
-            if name not in {d.name for d in suite.datasets}:
-                raise VWBenchError(f"unknown dataset {name!r} in suite {suite.name!r} (known: {known})")
-        datasets = [d for d in suite.datasets if d.name in args.dataset]
+    from vwbench.commands.filters import from_args
+
+    select = from_args(args)
+    select.check(suite)       # one shared reading of --task/--dataset/--concept (vwbench/selection.py)
     for name in data_paths:
         if name not in {d.name for d in suite.datasets}:
             raise VWBenchError(f"--data names unknown dataset {name!r} (known: {', '.join(d.name for d in suite.datasets)})")
-    if args.concept:
-        known = sorted({c.id for d in datasets for c in d.concepts})
-        for c in args.concept:
-            if c not in known:
-                raise VWBenchError(f"unknown concept {c!r} in datasets {', '.join(d.name for d in datasets)} "
-                                   f"(known: {', '.join(known)})")
-        datasets = [d for d in datasets if any(c.id in args.concept for c in d.concepts)]
+    tasks = select.task_specs(suite)
+    datasets = select.dataset_specs(suite)
     if args.anchor:
         known = sorted({a for d in datasets for a in d.anchors})
         for a in args.anchor:
@@ -101,7 +86,7 @@ def plan(args):
     jobs = []
     loaded = {}
     for ds in datasets:
-        concepts = [c for c in ds.concepts if not args.concept or c.id in args.concept]
+        concepts = select.concept_specs(ds)
         trials = []
         for c in concepts:
             anchors = ds.anchors_for(c, suite.anchors)

@@ -16,16 +16,26 @@ def add_common(p, default_deltas: str = "suite"):
     p.add_argument("--suite", default=DEFAULT_SUITE, help=f"suite name or file (default: {DEFAULT_SUITE}, offline)")
     p.add_argument("--method", action="append", metavar="M",
                    help="transfer method: a registered name (see `vwbench list methods`) or a method submission "
-                        "folder; repeat for several (default: linear_transfer)")
+                        "folder, optionally with parameters NAME:KEY=VALUE[,KEY=VALUE] (e.g. ridge:lam=0.1; "
+                        "values true/false, none, numbers or text; tables label it ridge(lam=0.1)); repeat for "
+                        "several (default: linear_transfer)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available, else cpu)")
     p.add_argument("--store", metavar="DIR", help="results store (default: vwbench-runs/<suite>)")
     p.add_argument("--out", metavar="DIR", help="leaderboard folder (default: leaderboards/<suite>)")
     p.add_argument("--data", action="append", default=[], metavar="NAME=PATH",
                    help="prepared manifest of a dataset (overrides the suite's `data:`)")
     p.add_argument("--steps", type=int, help="override the suite's training steps")
+    from vwbench.commands import filters
+
+    filters.add_arguments(p, tasks_help="task name or kind (repeatable; default: all): words are learned in these "
+                                        "task models and scored in them (in-domain and transferred between them)")
+    p.add_argument("--seed", action="append", metavar="S",
+                   help="trial seed (repeatable: every selected trial once per seed; default: the suite's seed)")
     p.add_argument("--overwrite", choices=["never", "always", "only-missing"], default="never",
                    help="reuse stored results (never), recompute all (always), or recompute missing files")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (one bar over the run with an ETA; units: a training step of one word, "
+                        "a fit or a score)")
 
 
 def add_arguments(p):
@@ -57,21 +67,29 @@ def execute(args, unconstrained: bool, deltas) -> int:
 
     if args.steps is not None and args.steps <= 0:
         raise VWBenchError(f"--steps must be positive, got {args.steps}")
+    from vwbench.commands.filters import from_args, integer
+
+    select = from_args(args)
+    seeds = tuple(integer("--seed", x) for x in args.seed) if args.seed else None
     started = time.perf_counter()
     suite = SpecLibrary(args.specs).suite(args.suite)
+    select.check(suite)          # before the store is opened: a typo creates nothing
     store = Store(Path(args.store) if args.store else default_root(suite.name), overwrite=args.overwrite)
     options = StudyOptions(methods=args.method or ["linear_transfer"], unconstrained=unconstrained, deltas=deltas,
                            device=args.device, data=parse_data(args.data), progress=not args.no_progress,
-                           steps=args.steps, embeddings=getattr(args, "embeddings", None))
+                           steps=args.steps, embeddings=getattr(args, "embeddings", None), select=select,
+                           seeds=seeds)
     with store:
         study = Study(suite, store, options)
         summary = study.run()
         out = Path(args.out) if args.out else Path("leaderboards") / study.name
-        build_leaderboard(store, study.name, out)
+        build_leaderboard(store, study.name, out, select=select.bind(suite) if select.active else None)
         scores = store.scores(study.name)
     print()
+    if select.active:
+        scores = [s for s in scores if select.bind(suite).admits(s)]
     if unconstrained:
-        for ds in suite.datasets:
+        for ds in select.dataset_specs(suite):
             for method in study.methods:
                 print(format_matrix(scores, ds.name, method_label(method)))
                 print()

@@ -8,6 +8,7 @@ skip them.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -61,10 +62,18 @@ def read_meta(name: str, folder: Path | None = None) -> dict:
 
 
 def fingerprint(name: str, folder: Path | None = None) -> str:
-    """sha256 of a micro model's weights file: part of every stored result's key, so retraining invalidates them."""
+    """sha256 of a micro model's weights file: part of every stored result's key, so retraining invalidates them.
+    Remembered per (path, size, mtime): a run asks for it once per key it computes."""
+    path = Path(folder or zoo_dir()) / f"{name}.safetensors"
+    st = path.stat()
+    return _file_digest(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
     from vwbench.data.images import file_sha256
 
-    return file_sha256(Path(folder or zoo_dir()) / f"{name}.safetensors")
+    return file_sha256(path)
 
 
 def load_weights(name: str, folder: Path | None = None) -> tuple[dict[str, torch.Tensor], dict]:

@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 2
-FILES = {"markdown": "leaderboard.md", "html": "leaderboard.html", "json": "results.json"}
+FILES = {"markdown": "leaderboard.md", "html": "leaderboard.html", "json": "results.json", "jsonl": "scores.jsonl"}
 
 
 def _paper_method_row() -> dict:
@@ -64,7 +64,8 @@ def _paper_method_row() -> dict:
 
 
 def leaderboard_doc(scores: list[Score], suite: str, reference: bool | None = None,
-                    plots: dict[str, str] | None = None, vectors: list[tuple] = (),
+                    plots: dict[str, str] | None = None, provenance: dict | None = None,
+                    filters: dict | None = None, vectors: list[tuple] = (),
                     cells: dict[str, Cell] | None = None) -> dict:
     """The results.json document of a suite's scores (no file is written); `vectors` are the store's
     (key, trial, meta) rows behind the per-concept table, `cells` the aggregate of the same scores if known."""
@@ -86,6 +87,8 @@ def leaderboard_doc(scores: list[Score], suite: str, reference: bool | None = No
         "per_concept": per_concept(scores, vectors),
         "plots": dict(sorted((plots or {}).items())),
         "paper": None,
+        "filters": filters or None,          # --task/--dataset/--concept/--limit of a filtered run; None: no filter
+        "provenance": provenance,            # report/provenance.py; None when built from scores alone
     }
     if reference:
         doc["paper"] = {
@@ -123,12 +126,16 @@ def _write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def build_leaderboard(store, suite_name: str, out_dir, reference: bool | None = None) -> dict:
-    """Rebuild every table and plot of `suite_name` from `store` into `out_dir`; returns the JSON document."""
+def build_leaderboard(store, suite_name: str, out_dir, reference: bool | None = None, select=None) -> dict:
+    """Rebuild every table and plot of `suite_name` from `store` into `out_dir`; returns the JSON document.
+
+    `select` (a `vwbench.selection.SuiteSelection`, for a filtered run) keeps only the scores of the selected
+    trials and labels the leaderboard as filtered. `scores.jsonl` beside results.json lists every kept score."""
     from vwbench.report import plots as plotting
+    from vwbench.report import provenance as prov
     from vwbench.report import render
 
-    scores = store.scores(suite_name)
+    scores = prov.selected_scores(store, suite_name, select)
     if not scores:
         have = ", ".join(store.suites()) or "none"
         raise VWBenchError(f"the store at {store.root} holds no scores of suite {suite_name!r} (suites with scores: "
@@ -143,8 +150,11 @@ def build_leaderboard(store, suite_name: str, out_dir, reference: bool | None = 
         name = f"delta-{ds}.png"
         if plotting.delta_plot(cells, ds, out / name, reference=reference) is not None:
             plots[ds] = name
-    doc = leaderboard_doc(scores, suite_name, reference=reference, plots=plots, vectors=store.vectors(suite_name),
-                          cells=cells)
+    ids = prov.run_ids(store, suite_name)
+    doc = leaderboard_doc(scores, suite_name, reference=reference, plots=plots,
+                          provenance=prov.provenance(store, suite_name, kept, ids),
+                          filters=select.as_dict() if select is not None else None,
+                          vectors=store.vectors(suite_name), cells=cells)
     validate_doc(doc)
     datasets = datasets_of(cells)
     paper_row = doc["paper"]["method_row"] if doc["paper"] else None
@@ -154,7 +164,9 @@ def build_leaderboard(store, suite_name: str, out_dir, reference: bool | None = 
                 *render.delta_sections(cells, datasets, plots, reference),
                 render.snap_section(doc["per_concept"]["snap"]),
                 *render.concept_sections(doc["per_concept"]["trials"], datasets)]
+    sections[0].note += prov.filter_note(store, suite_name, select)     # "" unless filtered
     _write(out / FILES["json"], _dump(doc))
+    _write(out / FILES["jsonl"], prov.jsonl(kept, ids))
     _write(out / FILES["markdown"], render.markdown(sections))
     _write(out / FILES["html"], render.html_page(sections))
     return doc
