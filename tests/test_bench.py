@@ -73,7 +73,7 @@ def test_bench_cli_prints_one_table_with_ratios(capsys):
     assert "ratio fast/naive" in out and "tiny-classification" in out
     row = next(line for line in out.splitlines() if line.startswith("classification"))
     assert re.search(r"\s\d+\.\dx\s", row), row               # the ratio column holds e.g. "12.3x"
-    for method in ("linear_transfer", "ridge", "procrustes", "cca", "nearest_token"):
+    for method in ("linear_transfer", "ridge", "procrustes", "cca", "nearest_token", "constant", "random_map"):
         assert method in out
     assert "600 x 16 -> 8" in out
 
@@ -97,5 +97,6 @@ def test_bad_input_is_one_line_and_nonzero(argv, message, capsys):
 
 def test_transfer_bench_times_every_builtin_method():
     rows = bench.bench_transfer(shape=(500, 12, 10), n_vectors=4)
-    assert [r.method for r in rows] == ["linear_transfer", "ridge", "procrustes", "cca", "nearest_token"]
+    assert [r.method for r in rows] == ["linear_transfer", "ridge", "procrustes", "cca", "nearest_token", "constant",
+                                        "random_map"]
     assert all(r.fit_s >= 0 and r.apply_s >= 0 for r in rows)

@@ -183,7 +183,7 @@ def test_learn_end_to_end(tmp_path, capsys):
     assert e.metadata["anchor"] == "circle" and e.metadata["delta"] == "0.5" and e.metadata["steps"] == "3"
     assert e.metadata["model_id"] == "tiny:open_clip" and e.metadata["concept"] == "red_square"
     assert float(e.metadata["anchor_distance"]) <= 0.5 + 1e-5
-    assert "red_square" in text and "accuracy" in text and "loss before" in text
+    assert "red_square" in text and "auroc" in text and "loss before" in text
     assert text.strip().splitlines()[-1].startswith(tuple(f"{i}/2 trials improved" for i in range(3)))
 
 

@@ -371,7 +371,8 @@ class Study:
         self.summary = StudySummary(run_id="")
         meta = {"suite": self.name, "device": str(self.device), "deltas": self.deltas,
                 "methods": [method_label(m) for m in self.methods],
-                "controls": [method_label(m) for m in self.control_methods] + ["anchor"] * self.anchor_control, "train": dataclasses.asdict(self.train),
+                "controls": [method_label(m) for m in self.control_methods] + ["anchor"] * self.anchor_control,
+                "train": dataclasses.asdict(self.train),
                 "models": {t.name: model_id(t) for t in self.suite.tasks}, "argv": sys.argv}
         meta.update(filters=self.select.as_dict() or None, seeds=list(self.seeds),
                     method_info=[describe(m) for m in self.methods])

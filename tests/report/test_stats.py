@@ -51,6 +51,7 @@ def test_paired_permutation_is_the_exact_sign_flip_test():
     assert paired_permutation_p(d) == pytest.approx(exact)
     assert paired_permutation_p(-d) > 0.9
     assert paired_permutation_p(np.zeros(5)) == 1.0
+    assert paired_permutation_p([0.2]) == 0.5 and paired_permutation_p([-0.2]) == 1.0      # one concept
 
 
 def test_holm():

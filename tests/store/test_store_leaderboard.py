@@ -92,9 +92,12 @@ def test_method_ratio_definition(make_scores):
 
     scores = [with_value(s, 0.8 if s.method == "in_domain" else (0.4 if s.method == "good" else 0.2))
               for s in make_scores(deltas=(None,), methods=("good", "bad"))]
-    board = method_leaderboard(aggregate(scores))
+    board = method_leaderboard(scores, aggregate(scores))
+    # no anchor control and no chance among these scores: no corrected ratio, so the raw ratio ranks
     assert [(r["rank"], r["method"], r["mean_ratio"]) for r in board] == [(1, "good", 0.5), (2, "bad", 0.25)]
-    assert board[0]["directions"]["cls->gen"] == {"ratio": 0.5, "n": 6, "datasets": 1}
+    assert board[0]["score"]["value"] is None and board[0]["corrected"] == {}
+    d = board[0]["directions"]["cls->gen"]
+    assert (d["ratio"], d["n"], d["datasets"]) == (0.5, 6, 1)
     assert board[0]["n"] == 36
 
 

@@ -24,6 +24,7 @@ datasets: [tiny-objects]
 anchors: own
 deltas: [0.5]
 train: {steps: 2, lr: 0.05, batch_size: 4, seed: 0, concepts_per_batch: 9}
+controls: []                   # tests/study/test_controls.py runs them
 """
 # 3 concepts x (unconstrained + one delta) x 3 trained-for tasks x 3 evaluated tasks
 N_SCORES = 3 * 2 * 3 * 3

@@ -21,6 +21,7 @@ datasets: [tiny-objects]
 anchors: own
 deltas: [0.5]
 train: {steps: 2, lr: 0.05, batch_size: 4, seed: 0, concepts_per_batch: 9}
+controls: []                   # tests/study/test_controls.py runs them
 """
 # the two cheap task models: filtered runs below never load the generation model
 CHEAP = ["--task", "tiny-detection", "--task", "classification"]

@@ -33,6 +33,9 @@ def add_common(p, default_deltas: str = "suite"):
                    help="trial seed (repeatable: every selected trial once per seed; default: the suite's seed)")
     p.add_argument("--overwrite", choices=["never", "always", "only-missing"], default="never",
                    help="reuse stored results (never), recompute all (always), or recompute missing files")
+    p.add_argument("--no-controls", action="store_true",
+                   help="skip the suite's controls (the untrained anchor word, nearest_token, constant, random_map; "
+                        "docs/metrics.md): faster, but the corrected ratios and significance marks need them")
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bar (one bar over the run with an ETA; units: a training step of one word, "
                         "a fit or a score)")
@@ -78,7 +81,7 @@ def execute(args, unconstrained: bool, deltas) -> int:
     options = StudyOptions(methods=args.method or ["linear_transfer"], unconstrained=unconstrained, deltas=deltas,
                            device=args.device, data=parse_data(args.data), progress=not args.no_progress,
                            steps=args.steps, embeddings=getattr(args, "embeddings", None), select=select,
-                           seeds=seeds)
+                           seeds=seeds, controls=not args.no_controls)
     with store:
         study = Study(suite, store, options)
         summary = study.run()

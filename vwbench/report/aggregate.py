@@ -261,7 +261,9 @@ def method_leaderboard(scores: list[Score], cells: dict[str, Cell]) -> list[dict
                      "corrected": {base: c["mean"] for base, c in corrected.items()},
                      "mean_ratio": _r(np.mean(ratios)) if ratios else None, "cells": len(ratios),
                      "n": int(sum(e["n"] for e in entries.values())), "directions": entries})
-    rows.sort(key=lambda r: (r["score"]["value"] is None, -(r["score"]["value"] or 0.0), r["method"]))
+    # without any baseline among the scores (no anchor control, no chance recorded) the raw ratio ranks
+    rows.sort(key=lambda r: (r["score"]["value"] is None, -(r["score"]["value"] or 0.0),
+                             r["mean_ratio"] is None, -(r["mean_ratio"] or 0.0), r["method"]))
     for rank, row in enumerate(rows, 1):
         row["rank"] = rank
     return rows

@@ -77,6 +77,8 @@ def paired_permutation_p(diffs, resamples: int = PERMUTATIONS["resamples"], seed
     d = np.asarray(list(diffs), dtype=np.float64)
     if d.size == 0 or np.all(d == 0):
         return 1.0
+    if d.size == 1:     # two sign patterns; scipy needs two observations
+        return 0.5 if (d[0] > 0) == (alternative == "greater") else 1.0
     res = stats.permutation_test((d, np.zeros_like(d)), lambda a, b, axis=-1: (a - b).mean(axis=axis),
                                  permutation_type="samples", vectorized=True, n_resamples=resamples,
                                  alternative=alternative, rng=np.random.default_rng(seed))
