@@ -286,6 +286,17 @@ class Store:
                  "stage_times": json.loads(r["stage_times_json"]) if r["stage_times_json"] else None}
                 for r in rows]
 
+    def records(self, suite: str) -> dict:
+        """Keys and runs of a suite's stored records by what they are of: {"vectors": {trial: {key: run_id}},
+        "scores": {(trial, eval_task, method): {key: run_id}}}. A trial stored under another key than the
+        one a run computes was made by other code or settings."""
+        out: dict = {"vectors": {}, "scores": {}}
+        for r in self._query("SELECT * FROM vectors WHERE suite = ?", (suite,)):
+            out["vectors"].setdefault(_trial_from_row(r), {})[r["key"]] = r["run_id"]
+        for r in self._query("SELECT * FROM scores WHERE suite = ?", (suite,)):
+            out["scores"].setdefault((_trial_from_row(r), r["eval_task"], r["method"]), {})[r["key"]] = r["run_id"]
+        return out
+
     # --------------------------------------------------------------------------------------- vectors
 
     def _load_file(self, row: sqlite3.Row, as_torch: bool = True):

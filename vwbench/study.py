@@ -8,10 +8,12 @@ depends on and kept in the store as soon as it exists, so a killed run resumes w
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
@@ -44,30 +46,96 @@ class StudySummary:
     failures: list[str] = field(default_factory=list)
     stage_seconds: dict = field(default_factory=lambda: defaultdict(float))
     fits: list[dict] = field(default_factory=list)
+    replaced: dict = field(default_factory=lambda: defaultdict(int))   # stored under older code/settings
+    changes: list[str] = field(default_factory=list)                   # what differs from those results
+
+    def replaced_note(self) -> str:
+        """One line on stored results that older code or settings produced and this run recomputed ('' if none)."""
+        if not self.replaced:
+            return ""
+        counts = ", ".join(f"{v} {k}" for k, v in self.replaced.items())
+        why = "; ".join(self.changes) or "their keys differ"
+        return f"{counts} in the store came from older code or settings and were recomputed (what changed: {why})"
 
 
-def model_id(task: TaskSpec) -> dict:
-    """Everything a task's results depend on; shipped micro models add their weights' hashes."""
+def model_id(task: TaskSpec, device_type: str | None = None) -> dict:
+    """Everything a task's results depend on: its spec (with the dtype used on `device_type`, all of them when
+    None), the adapter and loader code (`fingerprint.model_code`); shipped micro models add their weights' hashes."""
+    from vwbench import fingerprint
+
+    refs = [task.model] + ([ModelRef(**task.evaluator["model"])] if task.evaluator else [])
     key = {"task": task.name, "kind": task.task, "id": task.model.id, "revision": task.model.revision,
            "template": task.template, "image_size": task.image_size, "loss": task.loss, "metric": task.metric,
-           "evaluator": task.evaluator}
-    refs = [task.model] + ([ModelRef(**task.evaluator["model"])] if task.evaluator else [])
+           "evaluator": task.evaluator,
+           "dtype": task.dtype if device_type is None else task.dtype.get(device_type, "float32"),
+           "code": fingerprint.model_code(task.task, [r.id for r in refs if r.is_micro])}
     if any(r.is_micro for r in refs):
-        from vwbench.micro.store import fingerprint
+        from vwbench.micro.store import fingerprint as weights_sha256
         from vwbench.models.zoo import MICRO
 
         names = {i: n for (_, i), n in MICRO.items()}
-        key["weights"] = [fingerprint(names[r.id]) for r in refs if r.is_micro and r.id in names]
+        key["weights"] = [weights_sha256(names[r.id]) for r in refs if r.is_micro and r.id in names]
     return key
 
 
 def dataset_id(ds: DatasetSpec, manifest: str | None) -> dict:
-    return {"name": ds.name, "source": ds.source, "split": ds.split, "manifest": manifest,
-            "concepts": [dataclasses.asdict(c) for c in ds.concepts]}
+    """A dataset's spec, the data code, and the CONTENT hash of its manifest (which holds every image's sha256)
+    when it is read from one; the manifest's path is not part of it (the run metadata records it)."""
+    from vwbench import fingerprint
+
+    reads_manifest = ds.source.get("format") not in ("synthetic", "micro")
+    return {"name": ds.name, "source": ds.source, "split": ds.split,
+            "manifest_sha256": fingerprint.file_digest(manifest) if reads_manifest and manifest and Path(manifest).is_file()
+            else None,
+            "concepts": [dataclasses.asdict(c) for c in ds.concepts], "code": fingerprint.code("data")}
 
 
 def method_label(method) -> str:
     return getattr(method, "name", type(method).__name__)
+
+
+def method_id(method, source=None) -> dict:
+    """What a transfer method's fits and scores depend on: name, parameters and code (`fingerprint.method_code`);
+    for a submission folder (`source`), also its manifest's version and parameters and all its Python files."""
+    from vwbench import fingerprint
+
+    out = {"name": method_label(method), "params": getattr(method, "params", {})}
+    folder = None
+    if isinstance(source, (str, os.PathLike)):
+        from vwbench.submissions import MANIFEST, read_manifest
+
+        p = Path(source)
+        if (p / MANIFEST).is_file() or (p.name == MANIFEST and p.is_file()):
+            sub = read_manifest(p)
+            folder = sub.path
+            out["version"] = sub.manifest.get("version")
+            out["parameters"] = sub.manifest.get("parameters") or {}
+    out["code"] = fingerprint.method_code(method, folder)
+    return out
+
+
+def _describe_change(change: str) -> str:
+    """`methods.m.code` -> `code of method m`, and the like; other paths stay as they are."""
+    path = change.partition(" ")[0]
+    parts = path.split(".")
+    named = {"methods": "method", "models": "task model", "datasets": "dataset"}
+    if len(parts) == 3 and parts[0] in named and parts[2] in ("code", "weights", "manifest_sha256"):
+        what = {"manifest_sha256": "manifest"}.get(parts[2], parts[2])
+        return f"{what} of {named[parts[0]]} {parts[1]}"
+    if parts[0] == "code" and len(parts) == 2:
+        return f"{'learner' if parts[1] == 'learn' else parts[1]} code"
+    return change
+
+
+def _changes(old, new, path: str = "") -> list[str]:
+    """Dotted paths where two dependency records differ (only keys both have), with short values shown."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [c for k in sorted(set(old) & set(new)) for c in _changes(old[k], new[k], f"{path}.{k}" if path else k)]
+    if old == new:
+        return []
+    short = all(isinstance(v, (int, float, bool, type(None))) or (isinstance(v, str) and len(v) <= 24)
+                for v in (old, new))
+    return [f"{path} {old!r} -> {new!r}" if short else path]
 
 
 class Study:
@@ -82,6 +150,8 @@ class Study:
         deltas = suite.deltas if options.deltas is None else options.deltas
         self.deltas: list[float | None] = ([None] if options.unconstrained else []) + list(deltas)
         self.methods = [self._method(m) for m in options.methods]
+        self.method_ids = {method_label(m): method_id(m, src) for m, src in zip(self.methods, options.methods)}
+        self.model_ids = {t.name: model_id(t, self.device.type) for t in suite.tasks}
         self._models: dict[str, object] = {}
         self._fits: dict[tuple, object] = {}
         self.summary: StudySummary | None = None
@@ -126,21 +196,32 @@ class Study:
         return [Trial(self.name, ds.name, c.id, a, task.task, d, self.train.seed)
                 for d in self.deltas for c in ds.concepts for a in ds.anchors_for(c, self.suite.anchors)]
 
+    # Keys hold everything a record depends on (settings, code, data, library versions; see vwbench.fingerprint),
+    # so a change to any of them recomputes the record instead of reusing a stale one.
+
     def vector_key(self, trial: Trial, task: TaskSpec, ds_id: dict) -> str:
+        from vwbench.fingerprint import code, packages, tensor_digest
+
         if self.submitted is not None:
             v = self.submitted[(trial.dataset, trial.concept, trial.anchor, trial.train_task, trial.delta)]
-            return self.store.key("submitted", trial=dataclasses.asdict(trial), vector=v.double().sum().item(),
-                                  shape=list(v.shape), model=model_id(task))
-        return self.store.key("vector", trial=dataclasses.asdict(trial), model=model_id(task), dataset=ds_id,
-                              train=dataclasses.asdict(self.train), version=__version__)
+            return self.store.key("submitted", trial=dataclasses.asdict(trial), vector=tensor_digest(v),
+                                  shape=list(v.shape), model=self.model_ids[task.name], dataset=ds_id)
+        return self.store.key("vector", trial=dataclasses.asdict(trial), model=self.model_ids[task.name],
+                              dataset=ds_id, train=dataclasses.asdict(self.train), version=__version__,
+                              code=code("learn"), packages=packages())
 
     def score_key(self, vkey: str, eval_task: TaskSpec, method: str, fit_key: str | None) -> str:
-        return self.store.key("score", vector=vkey, model=model_id(eval_task), method=method, fit=fit_key,
-                              version=__version__)
+        from vwbench.fingerprint import packages
+
+        return self.store.key("score", vector=vkey, model=self.model_ids[eval_task.name], method=method,
+                              fit=fit_key, version=__version__, packages=packages())
 
     def fit_key(self, method, src: TaskSpec, tgt: TaskSpec) -> str:
-        return self.store.key("fit", method=method_label(method), params=getattr(method, "params", {}),
-                              source=model_id(src), target=model_id(tgt), version=__version__)
+        from vwbench.fingerprint import code, packages
+
+        return self.store.key("fit", method=self.method_ids[method_label(method)], source=self.model_ids[src.name],
+                              target=self.model_ids[tgt.name], version=__version__, code=code("transfer"),
+                              packages=packages())
 
     def fit(self, method, src: TaskSpec, tgt: TaskSpec):
         """The fitted map src -> tgt for a method (fitted once per run, its report stored); None if fit failed."""
@@ -184,6 +265,7 @@ class Study:
                 out[key] = (trial, key, got[0].float().reshape(-1, got[0].shape[-1]))
                 self.summary.reused["vectors"] += 1
             else:
+                self._note_replaced("vectors", trial, key)
                 todo.append((trial, key))
         if todo:
             model = self.model(task)
@@ -211,6 +293,8 @@ class Study:
             fit_id = self.fit_key(method, src, eval_task)
         todo = [(tr, self.score_key(k, eval_task, name, fit_id), v) for tr, k, v in words]
         todo = [w for w in todo if self.store.get_score(w[1]) is None]
+        for tr, key, _ in todo:
+            self._note_replaced("scores", (tr, eval_task.task, name), key)
         self.summary.reused["scores"] += len(words) - len(todo)
         if not todo:
             return
@@ -243,22 +327,58 @@ class Study:
                     self.summary.computed["scores"] += 1
         self.summary.stage_seconds["evaluate"] += time.perf_counter() - t
 
+    # ---- records of older code or settings ------------------------------------------------------------
+
+    def _note_replaced(self, kind: str, identity, key: str) -> None:
+        """Count a record about to be computed whose trial (and evaluation) the store holds under other keys."""
+        others = {k: r for k, r in self._stored[kind].get(identity, {}).items() if k != key}
+        if others:
+            self.summary.replaced[kind] += 1
+            self._replaced_runs.update(others.values())
+
+    def _explain_replaced(self) -> list[str]:
+        """What differs between this run's dependencies and those of the runs whose records it replaced."""
+        metas = {r["run_id"]: r["meta"] for r in self.store.runs()}
+        out: list[str] = []
+        for run_id in sorted(self._replaced_runs, key=str):
+            old = metas.get(run_id, {}).get("depends")
+            found = ["stored before keys held code fingerprints"] if old is None else [
+                _describe_change(c) for c in _changes(old, self.depends)]
+            out += [c for c in found if c not in out]
+        return out or ["settings outside the recorded dependencies"]
+
+    def dependencies(self, manifests: dict) -> dict:
+        """Everything this run's keys depend on, recorded with the run so a later run can say what changed."""
+        import json
+
+        from vwbench.fingerprint import code, packages
+        from vwbench.store import canonical_json
+
+        deps = {"version": __version__, "models": self.model_ids, "methods": self.method_ids,
+                "datasets": {ds.name: dataset_id(ds, manifests[ds.name]) for ds in self.suite.datasets},
+                "train": dataclasses.asdict(self.train), "code": {"learn": code("learn"), "transfer": code("transfer")},
+                "packages": packages()}
+        return json.loads(canonical_json(deps))      # as the store keeps it (tuples as lists), to compare
+
     def run(self) -> StudySummary:
         from vwbench.data.manifest import load_dataset
 
         self.summary = StudySummary(run_id="")
+        manifests = {ds.name: self.opt.data.get(ds.name) or self.suite.data.get(ds.name) for ds in self.suite.datasets}
+        self.depends = self.dependencies(manifests)
         meta = {"suite": self.name, "device": str(self.device), "deltas": self.deltas,
                 "methods": [method_label(m) for m in self.methods], "train": dataclasses.asdict(self.train),
-                "models": {t.name: model_id(t) for t in self.suite.tasks}, "argv": sys.argv}
+                "models": self.model_ids, "manifests": manifests, "depends": self.depends, "argv": sys.argv}
+        self._stored, self._replaced_runs = self.store.records(self.name), set()
         self.run_id = self.summary.run_id = self.store.begin_run(meta)
         status = "failed"
         try:
             for ds in self.suite.datasets:
-                manifest = self.opt.data.get(ds.name) or self.suite.data.get(ds.name)
+                manifest = manifests[ds.name]
                 t = time.perf_counter()
                 data = load_dataset(ds, manifest)
                 self.summary.stage_seconds["data"] += time.perf_counter() - t
-                ds_id = dataset_id(ds, manifest)
+                ds_id = self.depends["datasets"][ds.name]
                 for train_task in self.suite.tasks:
                     words = self.learn_vectors(ds, data, train_task, ds_id)
                     if not words:
@@ -271,5 +391,7 @@ class Study:
                                 self.score(words, eval_task, data, method)
             status = "ok" if not self.summary.failures else "partial"
         finally:
+            if self.summary.replaced:
+                self.summary.changes = self._explain_replaced()
             self.store.end_run(self.run_id, dict(self.summary.stage_seconds), status)
         return self.summary
