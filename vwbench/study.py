@@ -34,8 +34,9 @@ class StudyOptions:
     device: str = "cpu"
     data: dict = field(default_factory=dict)         # dataset name -> manifest path (overrides the suite)
     progress: bool = True
-    steps: int | None = None                         # override the suite's training steps
+    steps: int | None = None                         # override the suite's training steps (= overrides["steps"])
     embeddings: object = None                        # an embeddings submission: its vectors replace learning
+    overrides: dict = field(default_factory=dict)    # TrainConfig field -> value; see `resolve_overrides`
 
 
 @dataclass
@@ -114,6 +115,48 @@ def method_id(method, source=None) -> dict:
     return out
 
 
+# TrainConfig fields a run may override; a run with any override is its own variant of the suite
+OVERRIDABLE = ("steps", "lr", "batch_size", "seed")
+
+
+def resolve_overrides(suite: SuiteSpec, options: StudyOptions) -> dict:
+    """The overrides of the suite's training settings a run asks for (`options.overrides`, plus the older
+    `options.steps`), checked; settings equal to the suite's own are dropped. One-line VWBenchError when two
+    disagree, a field cannot be overridden, a value is not positive, or nothing is trained (--embeddings)."""
+    overrides = dict(options.overrides or {})
+    if options.steps is not None:
+        if overrides.get("steps", options.steps) != options.steps:
+            raise VWBenchError(f"conflicting overrides: steps={options.steps} and steps={overrides['steps']}")
+        overrides["steps"] = options.steps
+    unknown = sorted(set(overrides) - set(OVERRIDABLE))
+    if unknown:
+        raise VWBenchError(f"cannot override {', '.join(unknown)} (overridable: {', '.join(OVERRIDABLE)})")
+    out = {}
+    for name in OVERRIDABLE:
+        if overrides.get(name) is None:
+            continue
+        value, suite_value = overrides[name], getattr(suite.train, name)
+        kind = float if name == "lr" else int
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+            raise VWBenchError(f"override {name}={value!r}: expected {'a number' if kind is float else 'an integer'}")
+        value = kind(value)
+        if value < 0 or (value == 0 and name != "seed"):
+            raise VWBenchError(f"override {name}={value!r}: must be {'>= 0' if name == 'seed' else 'positive'}")
+        if value != suite_value:
+            out[name] = value
+    if out and options.embeddings:
+        raise VWBenchError(f"{', '.join(f'{k}={v:g}' for k, v in out.items())} cannot apply to an embeddings "
+                           "submission: its vectors are scored, not trained")
+    return out
+
+
+def variant_name(suite_name: str, overrides: dict) -> str:
+    """`suite@steps=5,lr=0.01`: the name a run with overrides files its results under, apart from the suite's."""
+    if not overrides:
+        return suite_name
+    return suite_name + "@" + ",".join(f"{k}={overrides[k]:g}" for k in OVERRIDABLE if k in overrides)
+
+
 def _describe_change(change: str) -> str:
     """`methods.m.code` -> `code of method m`, and the like; other paths stay as they are."""
     path = change.partition(" ")[0]
@@ -146,7 +189,9 @@ class Study:
 
         self.suite, self.store, self.opt = suite, store, options
         self.device = resolve_device(options.device)
-        self.train = suite.train if options.steps is None else dataclasses.replace(suite.train, steps=options.steps)
+        # a run that overrides training settings is its own variant: "<suite>@steps=5", never mixed into the suite
+        self.overrides = resolve_overrides(suite, options)
+        self.train = dataclasses.replace(suite.train, **self.overrides)
         deltas = suite.deltas if options.deltas is None else options.deltas
         self.deltas: list[float | None] = ([None] if options.unconstrained else []) + list(deltas)
         self.methods = [self._method(m) for m in options.methods]
@@ -157,7 +202,8 @@ class Study:
         self.summary: StudySummary | None = None
         self.submitted = self._submitted(options.embeddings) if options.embeddings else None
         # scores of a submission's vectors are kept apart from the suite's own: "<suite>+<submission>"
-        self.name = suite.name if self.submitted is None else f"{suite.name}+{self.submission_name}"
+        base = suite.name if self.submitted is None else f"{suite.name}+{self.submission_name}"
+        self.name = variant_name(base, self.overrides)
 
     # ---- pieces ---------------------------------------------------------------------------------------
 
@@ -366,7 +412,8 @@ class Study:
         self.summary = StudySummary(run_id="")
         manifests = {ds.name: self.opt.data.get(ds.name) or self.suite.data.get(ds.name) for ds in self.suite.datasets}
         self.depends = self.dependencies(manifests)
-        meta = {"suite": self.name, "device": str(self.device), "deltas": self.deltas,
+        meta = {"suite": self.name, "variant_of": self.suite.name if self.overrides else None,
+                "overrides": self.overrides, "device": str(self.device), "deltas": self.deltas,
                 "methods": [method_label(m) for m in self.methods], "train": dataclasses.asdict(self.train),
                 "models": self.model_ids, "manifests": manifests, "depends": self.depends, "argv": sys.argv}
         self._stored, self._replaced_runs = self.store.records(self.name), set()

@@ -1,8 +1,9 @@
-"""Results are reused only when nothing they depend on changed (issue #14): a method's code, vwbench's own code,
-a manifest's content (tests/data/test_manifest_keys.py)."""
+"""Results are reused only when nothing they depend on changed (issue #14, items 1-2): a method's code, vwbench's
+own code, a manifest's content; runs with overridden settings are their own variant, apart from the suite's."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -87,3 +88,52 @@ def test_changed_method_code_is_recomputed_and_the_rerun_says_why(fresh, tmp_pat
 
     assert run_cli(specs, store, tmp_path / "lb", "--method", str(method)) == 0
     assert "computed nothing; reused 6 vectors, 12 scores" in capsys.readouterr().out
+
+
+def leaderboard(specs, store, out) -> dict:
+    assert main(["--specs", str(specs), "leaderboard", "--store", str(store), "--suite", "keys", "--out", str(out)]) == 0
+    return json.loads((out / "results.json").read_text())
+
+
+def test_a_steps_override_is_its_own_variant(fresh, tmp_path, capsys):
+    specs, method, store = fresh
+    suite_before = leaderboard(specs, store, tmp_path / "before")
+    assert run_cli(specs, store, tmp_path / "variant", "--method", str(method), "--steps", "1") == 0
+    out = capsys.readouterr().out
+    assert "computed 6 vectors, 12 scores" in out and "older code" not in out
+    # the suite's own tables are unchanged, cell by cell, and nothing was superseded
+    suite_after = leaderboard(specs, store, tmp_path / "after")
+    assert suite_after["cells"] == suite_before["cells"] and suite_after["superseded"] == 0
+    variant = json.loads((tmp_path / "variant" / "results.json").read_text())
+    assert variant["suite"] == "keys@steps=1" and variant["n_scores"] == 12 and variant["superseded"] == 0
+    assert (tmp_path / "variant" / "leaderboard.md").read_text().startswith("# vwbench leaderboard: keys@steps=1")
+    assert variant["cells"] != suite_before["cells"]
+    with sqlite3.connect(store / "results.sqlite") as db:
+        steps = dict(db.execute("SELECT suite, json_extract(meta_json, '$.steps') FROM vectors GROUP BY suite"))
+    assert steps == {"keys": 2, "keys@steps=1": 1}
+    # the suite's own number of steps is no override: everything is reused from the suite's records
+    assert run_cli(specs, store, tmp_path / "again", "--method", str(method), "--steps", "2") == 0
+    assert "computed nothing; reused 6 vectors, 12 scores" in capsys.readouterr().out
+
+
+def test_conflicting_overrides_are_one_line_errors(first, tmp_path, capsys):
+    from vwbench.spec import SpecLibrary
+    from vwbench.study import StudyOptions, resolve_overrides, variant_name
+
+    specs, _, _ = first
+    suite = SpecLibrary(specs).suite("keys")
+    assert resolve_overrides(suite, StudyOptions(steps=5, overrides={"steps": 5, "lr": 0.05})) == {"steps": 5}
+    assert variant_name("keys", {"seed": 3, "steps": 5, "lr": 0.01}) == "keys@steps=5,lr=0.01,seed=3"
+    for options, message in [
+        (StudyOptions(steps=5, overrides={"steps": 10}), "conflicting overrides: steps=5 and steps=10"),
+        (StudyOptions(overrides={"betas": [0.5, 0.5]}), "cannot override betas"),
+        (StudyOptions(overrides={"steps": 2.5}), "expected an integer"),
+        (StudyOptions(overrides={"lr": -1}), "must be positive"),
+    ]:
+        with pytest.raises(Exception, match=message):
+            resolve_overrides(suite, options)
+    rc = main(["--specs", str(specs), "run", "--suite", "tiny", "--store", str(tmp_path / "s"), "--no-progress",
+               "--embeddings", str(REPO / "submissions" / "example-embeddings"), "--steps", "5"])
+    err = capsys.readouterr().err
+    assert rc != 0 and "Traceback" not in err and err.strip().count("\n") == 0
+    assert "steps=5 cannot apply to an embeddings submission" in err
