@@ -233,7 +233,12 @@ class Study:
             t = time.perf_counter()
             self._models[task.name] = build_task_model(task, self.device)
             self.summary.stage_seconds["load_models"] += time.perf_counter() - t
+            self.store.update_run(self.run_id, {"provenance": {task.name: self.provenance(task)}})
         return self._models[task.name]
+
+    def provenance(self, task: TaskSpec) -> dict:
+        """Where a loaded task model came from (resolved revision, dtype, device, weights' hashes where known)."""
+        return dict(getattr(self._models[task.name].loaded, "provenance", {}) or {})
 
     def trials(self, ds: DatasetSpec, task: TaskSpec) -> list[Trial]:
         if self.submitted is not None:
@@ -323,7 +328,8 @@ class Study:
                         "concept": res.trial.concept, "anchor": res.trial.anchor, "delta": res.trial.delta,
                         "seed": res.trial.seed, "steps": self.train.steps, "loss_start": res.loss_start,
                         "loss_end": res.loss_end, "nearest_token": res.nearest_token,
-                        "anchor_distance": res.anchor_distance, "d_nn": res.extra["d_nn"]}
+                        "anchor_distance": res.anchor_distance, "d_nn": res.extra["d_nn"],
+                        "provenance": self.provenance(task)}
                 self.store.put_vector(key, res.trial, res.vector, meta, self.run_id)
                 out[key] = (res.trial, key, res.vector)
                 self.summary.computed["vectors"] += 1

@@ -1,5 +1,6 @@
-"""Results are reused only when nothing they depend on changed (issue #14, items 1-2): a method's code, vwbench's
-own code, a manifest's content; runs with overridden settings are their own variant, apart from the suite's."""
+"""Results are reused only when nothing they depend on changed (issue #14): a method's code, vwbench's own code,
+a manifest's content (tests/data/test_manifest_keys.py); runs with overridden settings are their own variant,
+apart from the suite's; runs and vectors record the provenance of the models that made them."""
 
 from __future__ import annotations
 
@@ -88,6 +89,22 @@ def test_changed_method_code_is_recomputed_and_the_rerun_says_why(fresh, tmp_pat
 
     assert run_cli(specs, store, tmp_path / "lb", "--method", str(method)) == 0
     assert "computed nothing; reused 6 vectors, 12 scores" in capsys.readouterr().out
+
+
+def test_runs_record_model_provenance(first):
+    from vwbench.store import Store
+
+    _, _, store = first
+    with Store(store, create=False) as s:
+        runs = s.runs("keys")
+        prov = s.provenance("keys")
+        vectors = s.vectors("keys")
+    assert len(runs) == 1 and runs[0]["meta"]["depends"]["methods"][METHOD]["version"] == "1.0.0"
+    assert set(prov) == {"tiny-detection", "tiny-classification"}
+    assert prov["tiny-detection"] == [{"id": "tiny:owlv2", "revision": None, "family": "owlv2", "dtype": "float32",
+                                       "device": "cpu"}]
+    assert len(vectors) == 6
+    assert {v[2]["provenance"]["id"] for v in vectors} == {"tiny:owlv2", "tiny:open_clip"}
 
 
 def leaderboard(specs, store, out) -> dict:
