@@ -43,7 +43,7 @@ def test_extends_merges_base_and_override():
     assert tiny.model.id == "tiny:sd" and tiny.model.revision is None
     assert tiny.task == base.task and tiny.family == base.family and tiny.template == base.template
     # nested mappings merge key by key: overridden keys change, the others are inherited
-    assert tiny.metric["inference_steps"] == 4 and tiny.metric["name"] == base.metric["name"]
+    assert tiny.metric["inference_steps"] == 4 and tiny.metric["seed"] == base.metric["seed"]
     assert tiny.evaluator["model"]["id"] == "tiny:clip-evaluator"
     assert tiny.evaluator["family"] == base.evaluator["family"]
 
@@ -130,6 +130,18 @@ BAD = {
     "circular-extends": (
         "tasks/classification.yaml", lambda t: "extends: tiny-classification\n" + t,
         "tasks/classification.yaml", "extends", "circular extends"),
+    "unknown-metric-setting": (
+        "tasks/detection.yaml", _sub("  negatives_per_positive: all ", "  iou: 0.5\n  negatives_per_positive: all "),
+        "tasks/detection.yaml", "metric.iou", "unknown field (known: negatives_per_positive)"),
+    "misspelt-loss-setting": (
+        "tasks/classification.yaml", _sub("target_weight:", "target_wieght:"),
+        "tasks/classification.yaml", "loss.target_wieght", "unknown field (known: other_weight, target_weight)"),
+    "setting-of-another-kind": (
+        "tasks/generation.yaml", _sub("  prediction_type: auto", "  prediction_type: auto\n  positive_iou: 0.5"),
+        "tasks/generation.yaml", "loss.positive_iou", "unknown field (known: prediction_type)"),
+    "bad-setting-value": (
+        "tasks/generation.yaml", _sub("prediction_type: auto", "prediction_type: sample"),
+        "tasks/generation.yaml", "loss.prediction_type", "expected one of ['auto', 'epsilon', 'v_prediction']"),
     "invalid-yaml": (
         "datasets/coco.yaml", _sub("anchors: [laptop,", "anchors: [laptop: {,"),
         "datasets/coco.yaml", f"line {_line_of('datasets/coco.yaml', 'anchors: [laptop,')}", "not valid YAML"),
@@ -169,6 +181,36 @@ def test_spec_library_raises_spec_error(case, spec_copy):
     exc = info.value
     assert (exc.file, exc.field) == (str(spec_copy / named), field)
     assert expected in exc.message
+
+
+def test_loss_and_metric_settings_of_schema_and_code_agree():
+    """Each task kind's settings: the schema's keys and defaults are those the loader fills in (spec.SETTINGS)."""
+    from vwbench.spec import SETTINGS, schema
+
+    defs = schema("task")["$defs"]
+    for kind, blocks in SETTINGS.items():
+        for block, settings in blocks.items():
+            props = defs[f"{kind}_{block}"]["properties"]
+            assert defs[f"{kind}_{block}"]["additionalProperties"] is False
+            assert {k: v.get("default") for k, v in props.items()} == settings, (kind, block)
+
+
+def test_loaded_task_specs_hold_every_setting(spec_copy):
+    lib = SpecLibrary(TASKS_DIR)
+    assert lib.task("tiny-classification").loss == {"target_weight": -1.0, "other_weight": 1.0}
+    assert lib.task("tiny-classification").metric == {}
+    assert lib.task("tiny-generation").metric == {"images_per_trial": 2, "inference_steps": 4, "guidance_scale": 3.0,
+                                                  "seed": 0, "batch_size": 16}
+    assert lib.task("micro-generation").metric["batch_size"] == 80
+    assert lib.task("detection").loss == {"positive_iou": 0.5}
+    # negatives_per_positive: "all" (the default, docs/metrics.md) or a positive integer
+    assert SpecLibrary(spec_copy).task("tiny-detection").metric == {"negatives_per_positive": "all"}
+    _break(spec_copy, "tasks/detection.yaml", _sub("negatives_per_positive: all ", "negatives_per_positive: 1 "))
+    assert SpecLibrary(spec_copy).task("tiny-detection").metric == {"negatives_per_positive": 1}
+    _break(spec_copy, "tasks/detection.yaml", _sub("negatives_per_positive: 1 ", "negatives_per_positive: 0 "))
+    with pytest.raises(SpecError) as info:
+        SpecLibrary(spec_copy).task("detection")
+    assert info.value.field == "metric.negatives_per_positive"
 
 
 def test_single_file_and_kind_folder_validate(spec_copy, capsys):

@@ -24,6 +24,17 @@ from vwbench.errors import SpecError
 
 KINDS = {"tasks": "task", "datasets": "dataset", "suites": "suite"}
 
+# The `loss` and `metric` settings of each task kind and their defaults: the only keys a task spec may give
+# (schemas/task.schema.json types the same keys with the same defaults; tests/test_spec.py checks they agree).
+# The loader fills in every default, so an adapter reads a complete block and keys hold every setting.
+SETTINGS = {
+    "generation": {"loss": {"prediction_type": "auto"},
+                   "metric": {"images_per_trial": 8, "inference_steps": 50, "guidance_scale": 7.5, "seed": 0,
+                              "batch_size": 16}},
+    "detection": {"loss": {"positive_iou": 0.5}, "metric": {"negatives_per_positive": "all"}},
+    "classification": {"loss": {"target_weight": -1.0, "other_weight": 1.0}, "metric": {}},
+}
+
 
 @dataclass(frozen=True)
 class ModelRef:
@@ -160,6 +171,8 @@ def _field_path(error: jsonschema.ValidationError) -> str:
         missing = re.match(r"^'(.+)' is a required property", error.message)
         if missing:
             parts.append(missing.group(1))
+    if _unexpected(error):             # name the unknown field itself
+        parts.append(_unexpected(error)[0])
     out = ""
     for part in parts:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
@@ -173,9 +186,21 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"expected {error.validator_value}, got {type(error.instance).__name__} {error.instance!r}"
     if error.validator == "enum":
         return f"expected one of {error.validator_value}, got {error.instance!r}"
+    if _unexpected(error):
+        known = sorted(error.schema.get("properties", {}))
+        return f"unknown field (known: {', '.join(known) or 'none'})"
     if error.validator == "additionalProperties":
         return error.message.replace("Additional properties are not allowed", "unknown field")
     return error.message
+
+
+def _unexpected(error: jsonschema.ValidationError) -> list[str]:
+    """The fields an `additionalProperties: false` error is about (none for other errors)."""
+    if error.validator != "additionalProperties" or error.validator_value is not False:
+        return []
+    if not isinstance(error.instance, dict) or error.schema.get("patternProperties"):
+        return []
+    return sorted(str(k) for k in error.instance if k not in error.schema.get("properties", {}))
 
 
 def validate_document(doc: Any, kind: str, file: str | Path) -> None:
@@ -254,7 +279,9 @@ class SpecLibrary:
             raise SpecError(self.path("tasks", name), "model.revision", "hub models need a pinned revision")
         return TaskSpec(
             name=d["name"], task=d["task"], family=d["family"], model=model,
-            image_size=d["image_size"], template=d["template"], loss=d["loss"], metric=d["metric"],
+            image_size=d["image_size"], template=d["template"],
+            loss={**SETTINGS[d["task"]]["loss"], **d.get("loss", {})},
+            metric={**SETTINGS[d["task"]]["metric"], **d.get("metric", {})},
             dtype=d.get("dtype", {"cuda": "float16", "cpu": "float32"}), evaluator=d.get("evaluator"),
             source=str(self.path("tasks", name)),
         )

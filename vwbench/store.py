@@ -279,12 +279,53 @@ class Store:
         self._write("UPDATE runs SET ended = ?, status = ?, stage_times_json = ? WHERE run_id = ?",
                     (time.time(), status, canonical_json(stage_times), run_id))
 
-    def runs(self) -> list[dict]:
+    def update_run(self, run_id: str, meta: dict) -> None:
+        """Merge `meta` into a run's recorded metadata (one level deep: {"provenance": {task: ...}} adds a task)."""
+        def merge(conn):
+            row = conn.execute("SELECT meta_json FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise VWBenchError(f"no run {run_id!r} in {self.db_path}")
+            record = json.loads(row[0])
+            for k, v in _canonical(meta, False).items():
+                record[k] = {**record[k], **v} if isinstance(v, dict) and isinstance(record.get(k), dict) else v
+            conn.execute("UPDATE runs SET meta_json = ? WHERE run_id = ?", (canonical_json(record), run_id))
+
+        self._transaction(merge)
+
+    def runs(self, suite: str | None = None) -> list[dict]:
+        """Every recorded run, oldest first: id, times, status, stage times and `meta` (the environment, the
+        suite, settings, `depends` (what its keys hold) and `provenance` ({task: resolved revision, dtype,
+        device, weights' hashes} of each model it loaded)). With `suite`, the runs that wrote its records."""
         rows = self._query("SELECT * FROM runs ORDER BY started, run_id")
+        if suite is not None:
+            ids = {r[0] for t in ("vectors", "scores") for r in
+                   self._query(f"SELECT DISTINCT run_id FROM {t} WHERE suite = ?", (suite,))}
+            rows = [r for r in rows if r["run_id"] in ids]
         return [{"run_id": r["run_id"], "started": r["started"], "ended": r["ended"], "status": r["status"],
                  "meta": json.loads(r["meta_json"]),
                  "stage_times": json.loads(r["stage_times_json"]) if r["stage_times_json"] else None}
                 for r in rows]
+
+    def provenance(self, suite: str) -> dict:
+        """{task: [provenance, ...]}: the distinct loaded-model provenance records of the runs that wrote a
+        suite's vectors and scores (one entry per task unless runs loaded different revisions or dtypes)."""
+        out: dict[str, list] = {}
+        for run in self.runs(suite):
+            for task, prov in sorted((run["meta"].get("provenance") or {}).items()):
+                if prov not in out.setdefault(task, []):
+                    out[task].append(prov)
+        return dict(sorted(out.items()))
+
+    def records(self, suite: str) -> dict:
+        """Keys and runs of a suite's stored records by what they are of: {"vectors": {trial: {key: run_id}},
+        "scores": {(trial, eval_task, method): {key: run_id}}}. A trial stored under another key than the
+        one a run computes was made by other code or settings."""
+        out: dict = {"vectors": {}, "scores": {}}
+        for r in self._query("SELECT * FROM vectors WHERE suite = ?", (suite,)):
+            out["vectors"].setdefault(_trial_from_row(r), {})[r["key"]] = r["run_id"]
+        for r in self._query("SELECT * FROM scores WHERE suite = ?", (suite,)):
+            out["scores"].setdefault((_trial_from_row(r), r["eval_task"], r["method"]), {})[r["key"]] = r["run_id"]
+        return out
 
     # --------------------------------------------------------------------------------------- vectors
 

@@ -8,10 +8,12 @@ depends on and kept in the store as soon as it exists, so a killed run resumes w
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
@@ -33,11 +35,12 @@ class StudyOptions:
     device: str = "cpu"
     data: dict = field(default_factory=dict)         # dataset name -> manifest path (overrides the suite)
     progress: bool = True
-    steps: int | None = None                         # override the suite's training steps
+    steps: int | None = None                         # override the suite's training steps (= overrides["steps"])
     embeddings: object = None                        # an embeddings submission: its vectors replace learning
     controls: bool = True                            # score the suite's controls (docs/metrics.md) beside the methods
     select: object = None                            # a vwbench.selection.Selection: only these trials (None: all)
     seeds: tuple[int, ...] | None = None             # trial seeds, each a full set of trials (None: the suite's)
+    overrides: dict = field(default_factory=dict)    # TrainConfig field -> value; see `resolve_overrides`
 
 
 @dataclass
@@ -48,26 +51,48 @@ class StudySummary:
     failures: list[str] = field(default_factory=list)
     stage_seconds: dict = field(default_factory=lambda: defaultdict(float))
     fits: list[dict] = field(default_factory=list)
+    replaced: dict = field(default_factory=lambda: defaultdict(int))   # stored under older code/settings
+    changes: list[str] = field(default_factory=list)                   # what differs from those results
+
+    def replaced_note(self) -> str:
+        """One line on stored results that older code or settings produced and this run recomputed ('' if none)."""
+        if not self.replaced:
+            return ""
+        counts = ", ".join(f"{v} {k}" for k, v in self.replaced.items())
+        why = "; ".join(self.changes) or "their keys differ"
+        return f"{counts} in the store came from older code or settings and were recomputed (what changed: {why})"
 
 
-def model_id(task: TaskSpec) -> dict:
-    """Everything a task's results depend on; shipped micro models add their weights' hashes."""
+def model_id(task: TaskSpec, device_type: str | None = None) -> dict:
+    """Everything a task's results depend on: its spec (with the dtype used on `device_type`, all of them when
+    None), the adapter and loader code (`fingerprint.model_code`); shipped micro models add their weights' hashes."""
+    from vwbench import fingerprint
+
+    refs = [task.model] + ([ModelRef(**task.evaluator["model"])] if task.evaluator else [])
     key = {"task": task.name, "kind": task.task, "id": task.model.id, "revision": task.model.revision,
            "template": task.template, "image_size": task.image_size, "loss": task.loss, "metric": task.metric,
-           "evaluator": task.evaluator}
-    refs = [task.model] + ([ModelRef(**task.evaluator["model"])] if task.evaluator else [])
+           "evaluator": task.evaluator,
+           "dtype": task.dtype if device_type is None else task.dtype.get(device_type, "float32"),
+           "code": fingerprint.model_code(task.task, [r.id for r in refs if r.is_micro])}
     if any(r.is_micro for r in refs):
-        from vwbench.micro.store import fingerprint
+        from vwbench.micro.store import fingerprint as weights_sha256
         from vwbench.models.zoo import MICRO
 
         names = {i: n for (_, i), n in MICRO.items()}
-        key["weights"] = [fingerprint(names[r.id]) for r in refs if r.is_micro and r.id in names]
+        key["weights"] = [weights_sha256(names[r.id]) for r in refs if r.is_micro and r.id in names]
     return key
 
 
 def dataset_id(ds: DatasetSpec, manifest: str | None) -> dict:
-    return {"name": ds.name, "source": ds.source, "split": ds.split, "manifest": manifest,
-            "concepts": [dataclasses.asdict(c) for c in ds.concepts]}
+    """A dataset's spec, the data code, and the CONTENT hash of its manifest (which holds every image's sha256)
+    when it is read from one; the manifest's path is not part of it (the run metadata records it)."""
+    from vwbench import fingerprint
+
+    reads_manifest = ds.source.get("format") not in ("synthetic", "micro")
+    return {"name": ds.name, "source": ds.source, "split": ds.split,
+            "manifest_sha256": fingerprint.file_digest(manifest) if reads_manifest and manifest and Path(manifest).is_file()
+            else None,
+            "concepts": [dataclasses.asdict(c) for c in ds.concepts], "code": fingerprint.code("data")}
 
 
 def method_label(method) -> str:
@@ -75,6 +100,92 @@ def method_label(method) -> str:
     from vwbench.method_spec import label
 
     return label(method)
+
+
+def method_id(method, source=None) -> dict:
+    """What a transfer method's fits and scores depend on: name, parameters and code (`fingerprint.method_code`);
+    for a submission folder (`source`), also its manifest's version and parameters and all its Python files."""
+    from vwbench import fingerprint
+
+    out = {"name": method_label(method), "params": getattr(method, "params", {})}
+    folder = None
+    if isinstance(source, (str, os.PathLike)):
+        from vwbench.submissions import MANIFEST, read_manifest
+
+        p = Path(source)
+        if (p / MANIFEST).is_file() or (p.name == MANIFEST and p.is_file()):
+            sub = read_manifest(p)
+            folder = sub.path
+            out["version"] = sub.manifest.get("version")
+            out["parameters"] = sub.manifest.get("parameters") or {}
+    out["code"] = fingerprint.method_code(method, folder)
+    return out
+
+
+# TrainConfig fields a run may override; a run with any override is its own variant of the suite
+OVERRIDABLE = ("steps", "lr", "batch_size", "seed")
+
+
+def resolve_overrides(suite: SuiteSpec, options: StudyOptions) -> dict:
+    """The overrides of the suite's training settings a run asks for (`options.overrides`, plus the older
+    `options.steps`), checked; settings equal to the suite's own are dropped. One-line VWBenchError when two
+    disagree, a field cannot be overridden, a value is not positive, or nothing is trained (--embeddings)."""
+    overrides = dict(options.overrides or {})
+    if options.steps is not None:
+        if overrides.get("steps", options.steps) != options.steps:
+            raise VWBenchError(f"conflicting overrides: steps={options.steps} and steps={overrides['steps']}")
+        overrides["steps"] = options.steps
+    unknown = sorted(set(overrides) - set(OVERRIDABLE))
+    if unknown:
+        raise VWBenchError(f"cannot override {', '.join(unknown)} (overridable: {', '.join(OVERRIDABLE)})")
+    out = {}
+    for name in OVERRIDABLE:
+        if overrides.get(name) is None:
+            continue
+        value, suite_value = overrides[name], getattr(suite.train, name)
+        kind = float if name == "lr" else int
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+            raise VWBenchError(f"override {name}={value!r}: expected {'a number' if kind is float else 'an integer'}")
+        value = kind(value)
+        if value < 0 or (value == 0 and name != "seed"):
+            raise VWBenchError(f"override {name}={value!r}: must be {'>= 0' if name == 'seed' else 'positive'}")
+        if value != suite_value:
+            out[name] = value
+    if out and options.embeddings:
+        raise VWBenchError(f"{', '.join(f'{k}={v:g}' for k, v in out.items())} cannot apply to an embeddings "
+                           "submission: its vectors are scored, not trained")
+    return out
+
+
+def variant_name(suite_name: str, overrides: dict) -> str:
+    """`suite@steps=5,lr=0.01`: the name a run with overrides files its results under, apart from the suite's."""
+    if not overrides:
+        return suite_name
+    return suite_name + "@" + ",".join(f"{k}={overrides[k]:g}" for k in OVERRIDABLE if k in overrides)
+
+
+def _describe_change(change: str) -> str:
+    """`methods.m.code` -> `code of method m`, and the like; other paths stay as they are."""
+    path = change.partition(" ")[0]
+    parts = path.split(".")
+    named = {"methods": "method", "models": "task model", "datasets": "dataset"}
+    if len(parts) == 3 and parts[0] in named and parts[2] in ("code", "weights", "manifest_sha256"):
+        what = {"manifest_sha256": "manifest"}.get(parts[2], parts[2])
+        return f"{what} of {named[parts[0]]} {parts[1]}"
+    if parts[0] == "code" and len(parts) == 2:
+        return f"{'learner' if parts[1] == 'learn' else parts[1]} code"
+    return change
+
+
+def _changes(old, new, path: str = "") -> list[str]:
+    """Dotted paths where two dependency records differ (only keys both have), with short values shown."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [c for k in sorted(set(old) & set(new)) for c in _changes(old[k], new[k], f"{path}.{k}" if path else k)]
+    if old == new:
+        return []
+    short = all(isinstance(v, (int, float, bool, type(None))) or (isinstance(v, str) and len(v) <= 24)
+                for v in (old, new))
+    return [f"{path} {old!r} -> {new!r}" if short else path]
 
 
 class Study:
@@ -85,7 +196,9 @@ class Study:
 
         self.suite, self.store, self.opt = suite, store, options
         self.device = resolve_device(options.device)
-        self.train = suite.train if options.steps is None else dataclasses.replace(suite.train, steps=options.steps)
+        # a run that overrides training settings is its own variant: "<suite>@steps=5", never mixed into the suite
+        self.overrides = resolve_overrides(suite, options)
+        self.train = dataclasses.replace(suite.train, **self.overrides)
         deltas = suite.deltas if options.deltas is None else options.deltas
         self.deltas: list[float | None] = ([None] if options.unconstrained else []) + list(deltas)
         self.methods = [self._method(m) for m in options.methods]
@@ -93,6 +206,9 @@ class Study:
         self.select = self._selection(options.select)
         self.tasks = self.select.task_specs(suite)        # the task models words are learned and scored in
         self.seeds = self._seeds(options.seeds)
+        self.method_ids = {method_label(m): method_id(m, src) for m, src in zip(self.methods, options.methods)}
+        self.method_ids.update({method_label(m): method_id(m) for m in self.control_methods})
+        self.model_ids = {t.name: model_id(t, self.device.type) for t in suite.tasks}
         self._models: dict[str, object] = {}
         self._spaces: dict[str, object] = {}
         self._memo: dict[tuple, dict] = {}
@@ -101,7 +217,8 @@ class Study:
         self.bar = tqdm(disable=True)      # the run's one progress bar (see run)
         self.submitted = self._submitted(options.embeddings) if options.embeddings else None
         # scores of a submission's vectors are kept apart from the suite's own: "<suite>+<submission>"
-        self.name = suite.name if self.submitted is None else f"{suite.name}+{self.submission_name}"
+        base = suite.name if self.submitted is None else f"{suite.name}+{self.submission_name}"
+        self.name = variant_name(base, self.overrides)
 
     # ---- pieces ---------------------------------------------------------------------------------------
 
@@ -153,7 +270,12 @@ class Study:
             t = time.perf_counter()
             self._models[task.name] = build_task_model(task, self.device)
             self.summary.stage_seconds["load_models"] += time.perf_counter() - t
+            self.store.update_run(self.run_id, {"provenance": {task.name: self.provenance(task)}})
         return self._models[task.name]
+
+    def provenance(self, task: TaskSpec) -> dict:
+        """Where a loaded task model came from (resolved revision, dtype, device, weights' hashes where known)."""
+        return dict(getattr(self._models[task.name].loaded, "provenance", {}) or {})
 
     def trials(self, ds: DatasetSpec, task: TaskSpec) -> list[Trial]:
         concepts = self.select.concept_specs(ds)
@@ -165,21 +287,32 @@ class Study:
                 for seed in self.seeds for d in self.deltas for c in concepts
                 for a in ds.anchors_for(c, self.suite.anchors)]
 
+    # Keys hold everything a record depends on (settings, code, data, library versions; see vwbench.fingerprint),
+    # so a change to any of them recomputes the record instead of reusing a stale one.
+
     def vector_key(self, trial: Trial, task: TaskSpec, ds_id: dict) -> str:
+        from vwbench.fingerprint import code, packages, tensor_digest
+
         if self.submitted is not None:
             v = self.submitted[(trial.dataset, trial.concept, trial.anchor, trial.train_task, trial.delta)]
-            return self.store.key("submitted", trial=dataclasses.asdict(trial), vector=v.double().sum().item(),
-                                  shape=list(v.shape), model=model_id(task))
-        return self.store.key("vector", trial=dataclasses.asdict(trial), model=model_id(task), dataset=ds_id,
-                              train=dataclasses.asdict(self.train), version=__version__)
+            return self.store.key("submitted", trial=dataclasses.asdict(trial), vector=tensor_digest(v),
+                                  shape=list(v.shape), model=self.model_ids[task.name], dataset=ds_id)
+        return self.store.key("vector", trial=dataclasses.asdict(trial), model=self.model_ids[task.name],
+                              dataset=ds_id, train=dataclasses.asdict(self.train), version=__version__,
+                              code=code("learn"), packages=packages())
 
     def score_key(self, vkey: str, eval_task: TaskSpec, method: str, fit_key: str | None) -> str:
-        return self.store.key("score", vector=vkey, model=model_id(eval_task), method=method, fit=fit_key,
-                              version=__version__)
+        from vwbench.fingerprint import packages
+
+        return self.store.key("score", vector=vkey, model=self.model_ids[eval_task.name], method=method,
+                              fit=fit_key, version=__version__, packages=packages())
 
     def fit_key(self, method, src: TaskSpec, tgt: TaskSpec) -> str:
-        return self.store.key("fit", method=method_label(method), params=getattr(method, "params", {}),
-                              source=model_id(src), target=model_id(tgt), version=__version__)
+        from vwbench.fingerprint import code, packages
+
+        return self.store.key("fit", method=self.method_ids[method_label(method)], source=self.model_ids[src.name],
+                              target=self.model_ids[tgt.name], version=__version__, code=code("transfer"),
+                              packages=packages())
 
     def fit(self, method, src: TaskSpec, tgt: TaskSpec):
         """The fitted map src -> tgt for a method (fitted once per run, its report stored); None if fit failed."""
@@ -228,6 +361,7 @@ class Study:
                 out[key] = (trial, key, got[0].float().reshape(-1, got[0].shape[-1]))
                 self.summary.reused["vectors"] += 1
             else:
+                self._note_replaced("vectors", trial, key)
                 todo.append((trial, key))
         if todo:
             model = self.model(task)
@@ -241,7 +375,8 @@ class Study:
                         "concept": res.trial.concept, "anchor": res.trial.anchor, "delta": res.trial.delta,
                         "seed": res.trial.seed, "steps": self.train.steps, "loss_start": res.loss_start,
                         "loss_end": res.loss_end, "nearest_token": res.nearest_token,
-                        "anchor_distance": res.anchor_distance, "d_nn": res.extra["d_nn"]}
+                        "anchor_distance": res.anchor_distance, "d_nn": res.extra["d_nn"],
+                        "provenance": self.provenance(task)}
                 self.store.put_vector(key, res.trial, res.vector, meta, self.run_id)
                 out[key] = (res.trial, key, res.vector)
                 self.summary.computed["vectors"] += 1
@@ -258,7 +393,7 @@ class Study:
                 for tr in trials]
 
     def anchor_key(self, trial: Trial, task: TaskSpec) -> str:
-        return self.store.key("anchor", trial=dataclasses.asdict(trial), model=model_id(task),
+        return self.store.key("anchor", trial=dataclasses.asdict(trial), model=self.model_ids[task.name],
                               num_vectors=self.train.num_vectors)
 
     def score(self, words, eval_task: TaskSpec, data, method=None, label: str | None = None) -> None:
@@ -271,6 +406,8 @@ class Study:
             fit_id = self.fit_key(method, src, eval_task)
         todo = [(tr, self.score_key(k, eval_task, name, fit_id), v) for tr, k, v in words]
         todo = [w for w in todo if self.store.get_score(w[1]) is None]
+        for tr, key, _ in todo:
+            self._note_replaced("scores", (tr, eval_task.task, name), key)
         self.summary.reused["scores"] += len(words) - len(todo)
         if not todo:
             return
@@ -343,7 +480,7 @@ class Study:
         with every training step), one per transfer fit and one per score to compute (controls included)."""
         words, scores, fits = 0, 0, set()
         for ds, manifest in datasets:
-            ds_id = dataset_id(ds, manifest)
+            ds_id = self.depends["datasets"][ds.name]
             for task in self.tasks:
                 keys = [self.vector_key(tr, task, ds_id) for tr in self.trials(ds, task)]
                 anchors = [self.anchor_key(tr, task) for tr in self.trials(ds, task) if tr.delta is None]
@@ -364,18 +501,55 @@ class Study:
                             fits.add((method_label(method), task.name, ev.name))
         return words * self.train.steps + len(fits) + scores
 
+    # ---- records of older code or settings ------------------------------------------------------------
+
+    def _note_replaced(self, kind: str, identity, key: str) -> None:
+        """Count a record about to be computed whose trial (and evaluation) the store holds under other keys."""
+        others = {k: r for k, r in self._stored[kind].get(identity, {}).items() if k != key}
+        if others:
+            self.summary.replaced[kind] += 1
+            self._replaced_runs.update(others.values())
+
+    def _explain_replaced(self) -> list[str]:
+        """What differs between this run's dependencies and those of the runs whose records it replaced."""
+        metas = {r["run_id"]: r["meta"] for r in self.store.runs()}
+        out: list[str] = []
+        for run_id in sorted(self._replaced_runs, key=str):
+            old = metas.get(run_id, {}).get("depends")
+            found = ["stored before keys held code fingerprints"] if old is None else [
+                _describe_change(c) for c in _changes(old, self.depends)]
+            out += [c for c in found if c not in out]
+        return out or ["settings outside the recorded dependencies"]
+
+    def dependencies(self, manifests: dict) -> dict:
+        """Everything this run's keys depend on, recorded with the run so a later run can say what changed."""
+        import json
+
+        from vwbench.fingerprint import code, packages
+        from vwbench.store import canonical_json
+
+        deps = {"version": __version__, "models": self.model_ids, "methods": self.method_ids,
+                "datasets": {ds.name: dataset_id(ds, manifests[ds.name]) for ds in self.suite.datasets},
+                "train": dataclasses.asdict(self.train), "code": {"learn": code("learn"), "transfer": code("transfer")},
+                "packages": packages()}
+        return json.loads(canonical_json(deps))      # as the store keeps it (tuples as lists), to compare
+
     def run(self) -> StudySummary:
         from vwbench.data.manifest import load_dataset
         from vwbench.method_spec import describe
 
         self.summary = StudySummary(run_id="")
-        meta = {"suite": self.name, "device": str(self.device), "deltas": self.deltas,
+        manifests = {ds.name: self.opt.data.get(ds.name) or self.suite.data.get(ds.name) for ds in self.suite.datasets}
+        self.depends = self.dependencies(manifests)
+        meta = {"suite": self.name, "variant_of": self.suite.name if self.overrides else None,
+                "overrides": self.overrides, "device": str(self.device), "deltas": self.deltas,
                 "methods": [method_label(m) for m in self.methods],
                 "controls": [method_label(m) for m in self.control_methods] + ["anchor"] * self.anchor_control,
-                "train": dataclasses.asdict(self.train),
-                "models": {t.name: model_id(t) for t in self.suite.tasks}, "argv": sys.argv}
+                "train": dataclasses.asdict(self.train), "models": self.model_ids, "manifests": manifests,
+                "depends": self.depends, "argv": sys.argv}
         meta.update(filters=self.select.as_dict() or None, seeds=list(self.seeds),
                     method_info=[describe(m) for m in self.methods])
+        self._stored, self._replaced_runs = self.store.records(self.name), set()
         self.run_id = self.summary.run_id = self.store.begin_run(meta)
         status = "failed"
         datasets = [(ds, self.opt.data.get(ds.name) or self.suite.data.get(ds.name))
@@ -387,7 +561,7 @@ class Study:
                 t = time.perf_counter()
                 data = load_dataset(ds, manifest)
                 self.summary.stage_seconds["data"] += time.perf_counter() - t
-                ds_id = dataset_id(ds, manifest)
+                ds_id = self.depends["datasets"][ds.name]
                 for train_task in self.tasks:
                     words = self.learn_vectors(ds, data, train_task, ds_id)
                     if not words:
@@ -408,5 +582,7 @@ class Study:
             status = "ok" if not self.summary.failures else "partial"
         finally:
             self.bar.close()
+            if self.summary.replaced:
+                self.summary.changes = self._explain_replaced()
             self.store.end_run(self.run_id, dict(self.summary.stage_seconds), status)
         return self.summary

@@ -100,6 +100,8 @@ def execute(args, unconstrained: bool, deltas) -> int:
     reused = ", ".join(f"{v} {k}" for k, v in summary.reused.items()) or "nothing"
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in summary.stage_seconds.items())
     print(f"computed {computed}; reused {reused} from {store.root}")
+    if summary.replaced:
+        print(summary.replaced_note())
     print(f"stages: {stages}; total {time.perf_counter() - started:.1f}s")
     print(f"leaderboard: {out}/{{{', '.join(FILES.values())}}}")
     for f in summary.failures:

@@ -72,7 +72,9 @@ class ClassificationModel(TaskModel):
             pos_means.append(pos[sample_indices(len(pos), batch_size, gen)].mean(0))
             neg_means.append(neg[sample_indices(len(neg), batch_size, gen)].mean(0))
         text = self.encode_with_vectors(vectors, placeholder_ids)
-        return -(text * torch.stack(pos_means)).sum(-1) + (text * torch.stack(neg_means)).sum(-1)
+        w_target = float(self.spec.loss.get("target_weight", -1.0))
+        w_other = float(self.spec.loss.get("other_weight", 1.0))
+        return w_target * (text * torch.stack(pos_means)).sum(-1) + w_other * (text * torch.stack(neg_means)).sum(-1)
 
     @torch.no_grad()
     def evaluate(self, vectors, placeholder_ids, concepts, data):

@@ -43,6 +43,7 @@ def build_task_model(spec: TaskSpec, device: str | torch.device = "cpu") -> Task
         ev_ref = ModelRef(**ev["model"])
         ev_size = spec.image_size if ev_ref.is_builtin else 224
         ev_loaded = zoo.load(ev["family"], ev_ref, device, dtype, ev_size)
+        loaded.provenance["evaluator"] = ev_loaded.provenance
         return GenerationModel(spec, loaded, device, CLIPEvaluator(ev_loaded, ev["template"], device,
                                                                  ev.get("classes", "names")))
     adapters = {"detection": DetectionModel, "classification": ClassificationModel}

@@ -212,6 +212,30 @@ def _from_pretrained(loader, ref: ModelRef, **kw):
             raise _hub_error(ref, exc) from None
 
 
+def hub_provenance(ref: ModelRef) -> dict:
+    """What the local Hugging Face cache says about a hub model (nothing is downloaded): `resolved_revision`, the
+    commit a branch or tag such as `main` pointed to, and `files_sha256`, the sha256 of each weights file of that
+    snapshot (the cache names LFS blobs by it). A local folder gives its path instead."""
+    import re
+
+    if Path(ref.id).is_dir():
+        return {"resolved_revision": None, "folder": str(Path(ref.id).resolve())}
+    from huggingface_hub import constants
+
+    repo = Path(constants.HF_HUB_CACHE) / ("models--" + ref.id.replace("/", "--"))
+    rev = ref.revision or "main"
+    resolved = rev if re.fullmatch(r"[0-9a-f]{40}", rev) else None
+    if resolved is None and (repo / "refs" / rev).is_file():
+        resolved = (repo / "refs" / rev).read_text().strip()
+    out: dict = {"resolved_revision": resolved}
+    snapshot = repo / "snapshots" / resolved if resolved else None
+    if snapshot is not None and snapshot.is_dir():
+        out["files_sha256"] = {
+            f.relative_to(snapshot).as_posix(): Path(os.readlink(f)).name for f in sorted(snapshot.rglob("*"))
+            if f.suffix in (".safetensors", ".bin", ".pt", ".pth", ".ckpt") and f.is_symlink()}
+    return out
+
+
 def _open_clip_from_hub(ref: ModelRef, dtype):
     import open_clip
 
@@ -228,7 +252,8 @@ def _open_clip_from_hub(ref: ModelRef, dtype):
 def load(family: str, ref: ModelRef, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
          image_size: int | None = None) -> Loaded:
     """Load one frozen model bundle (eval mode, no gradients) for a task family."""
-    prov = {"id": ref.id, "revision": ref.revision, "family": family, "dtype": str(dtype).replace("torch.", "")}
+    prov = {"id": ref.id, "revision": ref.revision, "family": family, "dtype": str(dtype).replace("torch.", ""),
+            "device": str(device)}
     trained_ids = None
     if ref.is_micro:
         model, processor, trained_ids, prov["weights_sha256"] = _micro(family, ref)
@@ -259,6 +284,8 @@ def load(family: str, ref: ModelRef, device: str | torch.device = "cpu", dtype: 
         prov["folder"] = str(folder)
     else:
         raise VWBenchError(f"unknown model family {family!r}")
+    if not ref.is_builtin:
+        prov.update(hub_provenance(ref))
     model = model.to(device)
     if ref.is_builtin and dtype != torch.float32:  # hub weights arrive in `dtype` already
         model = model.to(dtype)

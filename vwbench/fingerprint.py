@@ -1,0 +1,153 @@
+"""Fingerprints of the code behind a stored result: a change that could move a number recomputes it.
+
+The keys of `vwbench.study` hold every setting a result depends on and, next to them, sha256 digests of the
+source files that compute it (`code(group)`), grouped so that a change recomputes only what it can affect:
+
+  learn            vwbench/learn.py: the training loop and the δ-ball projection
+  data             vwbench/data/*.py, vwbench/micro/{datasets,world}.py: how images and boxes are read or rendered
+  model:<kind>     vwbench/models/*.py except the other two kinds' adapters (so base.py, zoo.py, factory.py,
+                   <kind>.py and any helper module added there), vwbench/tokenizer.py, vwbench/transfer/space.py
+                   (the vocabulary); for `micro:` models also vwbench/micro/{store,training,world}.py and the
+                   model's own module (sd.py, owlv2.py, clip.py); the weights themselves are hashed by
+                   `study.model_id`
+  transfer         vwbench/transfer/{base,space}.py: pair finding, fit reports, output checks
+  method           `method_code`: the files defining the method's class and its bases (inside vwbench or the
+                   submission), and every .py file of a submission folder
+
+`packages()` adds the versions of the numerical libraries (torch, diffusers, …): an upgrade recomputes too.
+
+Deliberately left out, since they cannot change a stored number: the CLI (cli.py, commands/), reports
+(report/), the store, spec parsing and validation (the values they produce are keyed themselves), submission
+validation, and the micro zoo's trainers beyond the modules above (what they produce, the weights, is hashed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from functools import lru_cache
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent
+KINDS = ("generation", "detection", "classification")
+# distribution names of the libraries whose code computes vectors and scores
+NUMERIC_PACKAGES = ("torch", "torchvision", "diffusers", "transformers", "open_clip_torch", "torchmetrics", "numpy",
+                    "pillow")
+MICRO_MODULES = {"micro:sd": "sd.py", "micro:owlv2": "owlv2.py", "micro:clip": "clip.py",
+                 "micro:clip-evaluator": "clip.py"}
+GROUPS = {
+    "learn": ("learn.py",),
+    "data": ("data/*.py", "micro/datasets.py", "micro/world.py"),
+    "transfer": ("transfer/base.py", "transfer/space.py"),
+    "micro": ("micro/store.py", "micro/training.py", "micro/world.py"),
+}
+
+
+@lru_cache(maxsize=4096)
+def _file_digest(path: str, mtime_ns: int, size: int) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def file_digest(path: str | Path) -> str:
+    """sha256 of a file's bytes (cached while its mtime and size stay the same)."""
+    st = Path(path).stat()
+    return _file_digest(str(path), st.st_mtime_ns, st.st_size)
+
+
+def files_digest(files, root: Path | None = None) -> str:
+    """One digest of several files: their paths (relative to `root` when given) and contents, in path order."""
+    h = hashlib.sha256()
+    for f in sorted({Path(f) for f in files}):
+        name = f.relative_to(root).as_posix() if root is not None else f.name
+        h.update(f"{name}\0{file_digest(f)}\n".encode())
+    return h.hexdigest()
+
+
+def group_files(patterns, root: Path = PACKAGE) -> list[Path]:
+    out = set()
+    for p in patterns:
+        out.update(f for f in root.glob(p) if f.is_file())
+    return sorted(out)
+
+
+def model_files(kind: str, model_ids=(), root: Path = PACKAGE) -> list[Path]:
+    """The source files behind a task model of `kind` (see the module docstring)."""
+    others = {f"{k}.py" for k in KINDS if k != kind}
+    files = [f for f in group_files(("models/*.py",), root) if f.name not in others]
+    files += group_files(("tokenizer.py", "transfer/space.py"), root)
+    micro = [MICRO_MODULES[i] for i in model_ids if i in MICRO_MODULES]
+    if micro:
+        files += group_files(GROUPS["micro"] + tuple(f"micro/{m}" for m in micro), root)
+        if "clip.py" in micro:        # micro/clip.py encodes text with models/classification.encode_text
+            files += group_files(("models/classification.py",), root)
+    return sorted(set(files))
+
+
+def code(group: str, root: Path = PACKAGE) -> str:
+    """Digest of one group of vwbench's source: learn, data, transfer, or model:<kind>[:<model id>...]."""
+    if group.startswith("model:"):
+        kind, *ids = group.split(":", 2)[1:]
+        ids = ids[0].split(",") if ids else []
+        return files_digest(model_files(kind, ids, root), root)
+    return files_digest(group_files(GROUPS[group], root), root)
+
+
+def model_code(kind: str, model_ids) -> str:
+    return code(f"model:{kind}:{','.join(sorted(model_ids))}" if model_ids else f"model:{kind}")
+
+
+def packages() -> dict[str, str | None]:
+    """Installed versions of the numerical libraries (None when absent)."""
+    return dict(_packages())
+
+
+@lru_cache(maxsize=1)
+def _packages() -> tuple:
+    from importlib import metadata
+
+    out = []
+    for name in NUMERIC_PACKAGES:
+        try:
+            out.append((name, metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            out.append((name, None))
+    return tuple(out)
+
+
+def method_code(method, folder: str | Path | None = None) -> str:
+    """Digest of a transfer method's code: the source file of its class, those of its bases that lie in vwbench
+    or in `folder`, and every .py file under `folder` (a submission's helpers may be imported by its entry)."""
+    folder = Path(folder).resolve() if folder is not None else None
+    files = set()
+    for i, cls in enumerate(type(method).__mro__):
+        try:
+            src = inspect.getsourcefile(cls)
+        except TypeError:          # builtins (object)
+            continue
+        if src is None:
+            continue
+        p = Path(src).resolve()
+        if i == 0 or p.is_relative_to(PACKAGE) or (folder is not None and p.is_relative_to(folder)):
+            files.add(p)
+    if folder is not None:
+        files.update(f.resolve() for f in folder.rglob("*.py") if "__pycache__" not in f.parts)
+    h = hashlib.sha256()
+    for f in sorted(files):
+        if folder is not None and f.is_relative_to(folder):
+            name = "submission/" + f.relative_to(folder).as_posix()
+        elif f.is_relative_to(PACKAGE):
+            name = "vwbench/" + f.relative_to(PACKAGE).as_posix()
+        else:
+            name = f.name
+        h.update(f"{name}\0{file_digest(f)}\n".encode())
+    return h.hexdigest()
+
+
+def tensor_digest(t) -> str:
+    """sha256 of a tensor's float32 bytes and shape (a submitted vector's identity)."""
+    import numpy as np
+
+    a = np.ascontiguousarray(t.detach().cpu().float().numpy() if hasattr(t, "detach") else t, dtype=np.float32)
+    h = hashlib.sha256(repr(a.shape).encode())
+    h.update(a.tobytes())
+    return h.hexdigest()
