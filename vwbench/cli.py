@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         "them across models, and score them (Trabucco et al. 2024).",
     )
     parser.add_argument("--version", action="version", version=f"vwbench {__version__}")
-    parser.add_argument("--specs", metavar="DIR", help="spec folder (default: $VWBENCH_SPECS or the checkout's tasks/)")
+    parser.add_argument("--specs", metavar="DIR", help="spec folder with tasks/, datasets/ and suites/ (default: $VWBENCH_SPECS, else the specs shipped in the package, vwbench/specs/)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in COMMANDS.items():
         if importlib.util.find_spec(f"vwbench.commands.{module}") is None:

@@ -134,11 +134,11 @@ class SuiteSpec:
 
 
 def default_spec_root() -> Path:
-    """`$VWBENCH_SPECS`, else the `tasks/` folder of the source checkout."""
+    """`$VWBENCH_SPECS`, else the specs shipped inside the package (`vwbench/specs/`)."""
     env = os.environ.get("VWBENCH_SPECS")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "tasks"
+    return Path(__file__).resolve().parent / "specs"
 
 
 @cache

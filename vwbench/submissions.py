@@ -105,7 +105,7 @@ def validate(path: str | Path, widths: dict[str, int] | None = None, specs: str 
 
     `widths` ({task name: d}) checks embedding widths; without it the widths of tiny task models are
     looked up from the specs, and hub models' widths go unchecked. `specs` is the spec folder used to
-    check datasets, concepts, anchors and tasks (default: the checkout's tasks/ when present).
+    check datasets, concepts, anchors and tasks (default: the spec root, `$VWBENCH_SPECS` or the shipped vwbench/specs/).
     """
     sub = read_manifest(path)
     if sub.kind == "method":
