@@ -13,7 +13,8 @@ DEFAULT_SUITE = "micro"
 
 
 def add_common(p, default_deltas: str = "suite"):
-    p.add_argument("--suite", default=DEFAULT_SUITE, help=f"suite name or file (default: {DEFAULT_SUITE}, offline)")
+    p.add_argument("--suite", default=DEFAULT_SUITE, help=f"suite name, or a suite YAML file (a path ending in .yaml/.yml or with a /; its tasks, "
+                        f"datasets and extends come from the spec root) (default: {DEFAULT_SUITE}, offline)")
     p.add_argument("--method", action="append", metavar="M",
                    help="transfer method: a registered name (see `vwbench list methods`) or a method submission "
                         "folder; repeat for several (default: linear_transfer)")
