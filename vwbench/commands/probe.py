@@ -28,6 +28,8 @@ def run(args) -> int:
     else:
         from vwbench.spec import SpecLibrary
 
-        if not SpecLibrary(args.specs).suite(args.suite).deltas:
+        from vwbench.commands.run import DEFAULT_SUITE
+
+        if not SpecLibrary(args.specs).suite(args.suite or DEFAULT_SUITE).deltas:
             deltas = (0.1, 0.2, 0.5, 1.0)
     return execute(args, unconstrained=False, deltas=deltas)

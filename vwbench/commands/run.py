@@ -2,7 +2,9 @@
 every ordered pair of task models, score every word in-domain and transferred, and write the leaderboards.
 
 With no --suite it runs the offline default suite on the CPU. When the suite lists δ levels, the constrained
-experiment (δ-ball PGD from each anchor) runs too. A killed run resumes where it stopped."""
+experiment (δ-ball PGD from each anchor) runs too.
+A killed run resumes where it stopped. The leaderboard goes into the store, STORE/leaderboard/SUITE/, unless
+--out says where; the committed golden files under leaderboards/ change only with an explicit --out."""
 
 from __future__ import annotations
 
@@ -13,14 +15,16 @@ DEFAULT_SUITE = "micro"
 
 
 def add_common(p, default_deltas: str = "suite"):
-    p.add_argument("--suite", default=DEFAULT_SUITE, help=f"suite name, or a suite YAML file (a path ending in .yaml/.yml or with a /; its tasks, "
-                        f"datasets and extends come from the spec root) (default: {DEFAULT_SUITE}, offline)")
+    p.add_argument("--suite", help="suite name, or a suite YAML file (a path ending in .yaml/.yml or with a /; its "
+                                   f"tasks, datasets and extends come from the spec root) (default: {DEFAULT_SUITE}, "
+                                   "offline)")
     p.add_argument("--method", action="append", metavar="M",
                    help="transfer method: a registered name (see `vwbench list methods`) or a method submission "
                         "folder; repeat for several (default: linear_transfer)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available, else cpu)")
     p.add_argument("--store", metavar="DIR", help="results store (default: vwbench-runs/<suite>)")
-    p.add_argument("--out", metavar="DIR", help="leaderboard folder (default: leaderboards/<suite>)")
+    p.add_argument("--out", metavar="DIR", help="leaderboard folder (default: STORE/leaderboard/<suite>/, inside the "
+                                                "store; give --out leaderboards/<suite> to rebuild a golden file)")
     p.add_argument("--data", action="append", default=[], metavar="NAME=PATH",
                    help="prepared manifest of a dataset (overrides the suite's `data:`)")
     p.add_argument("--steps", type=int, help="override the suite's training steps")
@@ -50,6 +54,7 @@ def parse_data(items: list[str]) -> dict:
 def execute(args, unconstrained: bool, deltas) -> int:
     from pathlib import Path
 
+    from vwbench.commands.leaderboard import default_out
     from vwbench.errors import VWBenchError
     from vwbench.report import FILES, build_leaderboard, format_matrix
     from vwbench.spec import SpecLibrary
@@ -59,7 +64,7 @@ def execute(args, unconstrained: bool, deltas) -> int:
     if args.steps is not None and args.steps <= 0:
         raise VWBenchError(f"--steps must be positive, got {args.steps}")
     started = time.perf_counter()
-    suite = SpecLibrary(args.specs).suite(args.suite)
+    suite = SpecLibrary(args.specs).suite(args.suite or DEFAULT_SUITE)
     store = Store(Path(args.store) if args.store else default_root(suite.name), overwrite=args.overwrite)
     options = StudyOptions(methods=args.method or ["linear_transfer"], unconstrained=unconstrained, deltas=deltas,
                            device=args.device, data=parse_data(args.data), progress=not args.no_progress,
@@ -67,7 +72,7 @@ def execute(args, unconstrained: bool, deltas) -> int:
     with store:
         study = Study(suite, store, options)
         summary = study.run()
-        out = Path(args.out) if args.out else Path("leaderboards") / study.name
+        out = Path(args.out) if args.out else default_out(store.root, study.name)
         build_leaderboard(store, study.name, out)
         scores = store.scores(study.name)
     print()
@@ -81,7 +86,8 @@ def execute(args, unconstrained: bool, deltas) -> int:
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in summary.stage_seconds.items())
     print(f"computed {computed}; reused {reused} from {store.root}")
     print(f"stages: {stages}; total {time.perf_counter() - started:.1f}s")
-    print(f"leaderboard: {out}/{{{', '.join(FILES.values())}}}")
+    print(f"leaderboard: {out}/{{{', '.join(FILES.values())}}}" + ("" if args.out else " (in the store; --out DIR "
+                                                                        "puts it elsewhere)"))
     for f in summary.failures:
         print(f"failed: {f}")
     return 1 if summary.failures else 0
