@@ -1,8 +1,8 @@
 """Run a suite end to end: learn every trial's word (or reuse it from the store), fit the transfer maps between
 every ordered pair of task models, score every word in-domain and transferred, and write the leaderboards.
 
-With no --suite it runs the offline default suite on the CPU. When the suite lists δ levels, the constrained
-experiment (δ-ball PGD from each anchor) runs too.
+With no --suite it runs the offline default suite on the CPU (with --embeddings: the suite the submission
+names). When the suite lists δ levels, the constrained experiment (δ-ball PGD from each anchor) runs too.
 A killed run resumes where it stopped. The leaderboard goes into the store, STORE/leaderboard/SUITE/, unless
 --out says where; the committed golden files under leaderboards/ change only with an explicit --out."""
 
@@ -17,7 +17,7 @@ DEFAULT_SUITE = "micro"
 def add_common(p, default_deltas: str = "suite"):
     p.add_argument("--suite", help="suite name, or a suite YAML file (a path ending in .yaml/.yml or with a /; its "
                                    f"tasks, datasets and extends come from the spec root) (default: {DEFAULT_SUITE}, "
-                                   "offline)")
+                                   "offline; with --embeddings, the submission's suite)")
     p.add_argument("--method", action="append", metavar="M",
                    help="transfer method: a registered name (see `vwbench list methods`) or a method submission "
                         "folder; repeat for several (default: linear_transfer)")
@@ -64,11 +64,24 @@ def execute(args, unconstrained: bool, deltas) -> int:
     if args.steps is not None and args.steps <= 0:
         raise VWBenchError(f"--steps must be positive, got {args.steps}")
     started = time.perf_counter()
-    suite = SpecLibrary(args.specs).suite(args.suite or DEFAULT_SUITE)
+    lib = SpecLibrary(args.specs)
+    submission = None
+    if getattr(args, "embeddings", None):
+        # checked in full, against the suite, before any store exists
+        from vwbench.submissions import check_suite, manifest_suite, validate
+
+        submission = validate(args.embeddings, specs=lib.root)
+        if submission.kind != "embeddings":
+            raise VWBenchError(f"--embeddings {args.embeddings}: a {submission.kind} submission; pass it with --method")
+        suite = lib.suite(args.suite or manifest_suite(submission) or DEFAULT_SUITE)
+        check_suite(submission, suite)
+    else:
+        suite = lib.suite(args.suite or DEFAULT_SUITE)
+    parse_data(args.data)
     store = Store(Path(args.store) if args.store else default_root(suite.name), overwrite=args.overwrite)
     options = StudyOptions(methods=args.method or ["linear_transfer"], unconstrained=unconstrained, deltas=deltas,
                            device=args.device, data=parse_data(args.data), progress=not args.no_progress,
-                           steps=args.steps, embeddings=getattr(args, "embeddings", None))
+                           steps=args.steps, embeddings=submission)
     with store:
         study = Study(suite, store, options)
         summary = study.run()
