@@ -268,3 +268,18 @@ def test_full_database_removes_the_new_file_and_commits_nothing(tmp_path):
                                    {"padding": "x" * 200_000}))
     assert [k for k, _, _ in store.vectors()] == ["old"] and store.scores() == []
     assert store.verify() == []
+
+
+def test_leaderboard_that_cannot_be_written_is_one_line(tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+
+    root = filled(tmp_path / "store")
+
+    def full(self, *a, **kw):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "mkdir", full)
+    assert cli.main(["leaderboard", "--store", str(root)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("vwbench leaderboard: error: cannot write the leaderboard into ")
+    assert "No space left on device" in err and "--out DIR" in err and "\n" not in err

@@ -27,6 +27,18 @@ def default_out(store_root, suite: str):
     return Path(store_root) / OUT_DIR / suite
 
 
+def write_tables(store, suite: str, out, reference=None) -> dict:
+    """build_leaderboard, with a failed write (no permission, full disk) as one line naming the folder."""
+    from vwbench.errors import VWBenchError
+    from vwbench.report import build_leaderboard
+
+    try:
+        return build_leaderboard(store, suite, out, reference=reference)
+    except OSError as exc:
+        raise VWBenchError(f"cannot write the leaderboard into {out} ({exc.strerror or exc}); "
+                           "pass --out DIR to put it elsewhere") from None
+
+
 def resolve_store(args):
     """The Store (opened read-only) and suite name a read-only command works on (`--store`, `--suite`)."""
     from pathlib import Path
@@ -51,13 +63,13 @@ def resolve_store(args):
 def run(args) -> int:
     from pathlib import Path
 
-    from vwbench.report import FILES, build_leaderboard
+    from vwbench.report import FILES
 
     store, suite = resolve_store(args)
     out = Path(args.out) if args.out else default_out(store.root, suite)
     reference = None if args.reference == "auto" else args.reference == "yes"
     with store:
-        doc = build_leaderboard(store, suite, out, reference=reference)
+        doc = write_tables(store, suite, out, reference=reference)
     print(f"{suite}: {doc['n_scores']} scores, {len(doc['cells'])} cells, {len(doc['method_leaderboard'])} "
           f"methods -> {out}/{{{', '.join(FILES.values())}}}" + (f" + {len(doc['plots'])} plots" if doc["plots"] else ""))
     return 0

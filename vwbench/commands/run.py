@@ -54,9 +54,9 @@ def parse_data(items: list[str]) -> dict:
 def execute(args, unconstrained: bool, deltas) -> int:
     from pathlib import Path
 
-    from vwbench.commands.leaderboard import default_out
+    from vwbench.commands.leaderboard import default_out, write_tables
     from vwbench.errors import VWBenchError
-    from vwbench.report import FILES, build_leaderboard, format_matrix
+    from vwbench.report import FILES, format_matrix
     from vwbench.spec import SpecLibrary
     from vwbench.store import Store, default_root
     from vwbench.study import Study, StudyOptions, method_label
@@ -86,7 +86,7 @@ def execute(args, unconstrained: bool, deltas) -> int:
         study = Study(suite, store, options)
         summary = study.run()
         out = Path(args.out) if args.out else default_out(store.root, study.name)
-        build_leaderboard(store, study.name, out)
+        write_tables(store, study.name, out)
         scores = store.scores(study.name)
     print()
     if unconstrained:
