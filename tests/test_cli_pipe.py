@@ -27,12 +27,12 @@ def test_reader_closed_before_any_output(args):
 
 def test_head_reading_one_line():
     """A real pipeline: `head -n 1` reads the first line and exits; the writer keeps writing."""
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; from vwbench.cli import main\n"
-                             "sys.argv = ['vwbench']\n"
-                             "for _ in range(50):\n"
-                             "    code = main(['list', 'concepts', '--suite', 'paper'])\n"
-                             "    if code: sys.exit(code)\n"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+    code = ("import sys; from vwbench.cli import main\n"
+            "sys.argv = ['vwbench']\n"
+            "for _ in range(50):\n"
+            "    code = main(['list', 'concepts', '--suite', 'paper'])\n"
+            "    if code: sys.exit(code)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
     head = subprocess.Popen(["head", "-n", "1"], stdin=proc.stdout, stdout=subprocess.PIPE)
     proc.stdout.close()                      # only head holds the read end
     first = head.communicate(timeout=60)[0].decode()
