@@ -11,7 +11,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before huggingface_hub is imported: never wait on the network
 
 REPO = Path(__file__).resolve().parent.parent
-TASKS_DIR = REPO / "tasks"
+TASKS_DIR = REPO / "vwbench" / "specs"
 
 
 # Tiny task models and data shared by every test module (built once per session: seconds on CPU).
@@ -48,7 +48,7 @@ def tiny_models(tiny_suite):
 
 @pytest.fixture
 def spec_copy(tmp_path) -> Path:
-    """A private copy of the shipped spec root (tasks/), safe to mutate."""
+    """A private copy of the shipped spec root (vwbench/specs/), safe to mutate."""
     root = tmp_path / "specs"
     shutil.copytree(TASKS_DIR, root)
     return root

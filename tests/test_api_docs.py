@@ -62,11 +62,15 @@ def test_docs_api_examples_run(tmp_path, monkeypatch, capsys):
     results = namespace["results"]
     assert results["filters"] == {"task": ["detection", "classification"], "dataset": ["tiny-objects"], "limit": 1}
     assert [r["method"] for r in sorted(results["method_leaderboard"], key=lambda r: r["method"])] == [
-        "linear_transfer", "ridge(lam=0.1)"]
+        "constant", "linear_transfer", "nearest_token", "random_map", "ridge(lam=0.1)"]
+    assert [r["method"] for r in results["method_leaderboard"] if not r["control"]] == [
+        r["method"] for r in results["method_leaderboard"] if r["method"] in ("linear_transfer", "ridge(lam=0.1)")]
     written = json.loads((tmp_path / "leaderboards" / "tiny-quick" / "results.json").read_text())
     assert written == json.loads(json.dumps(results))
     n = len((tmp_path / "leaderboards" / "tiny-quick" / "scores.jsonl").read_text().splitlines())
-    assert n == results["n_scores"] == 18
+    # 6 words: in-domain and two methods 18, the three controls 18, the untrained anchor (2 unconstrained
+    # words: in-domain and transferred by each method) 6
+    assert n == results["n_scores"] == 18 + 18 + 6
     # the second example reused every result of the first
     assert "{} {'vectors': 6, 'scores': 18}" in printed
     assert namespace["doc"]["n_scores"] == 18 and namespace["doc"]["filters"] is None

@@ -13,7 +13,7 @@ from vwbench.cli import main
 from vwbench.errors import SpecError
 from vwbench.spec import KINDS, SpecLibrary
 
-TASKS_DIR = Path(__file__).resolve().parent.parent / "tasks"
+TASKS_DIR = Path(__file__).resolve().parent.parent / "vwbench" / "specs"
 SPEC_FILES = sorted(TASKS_DIR.glob("*/*.yaml"))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 
 from vwbench import __version__
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         "them across models, and score them (Trabucco et al. 2024).",
     )
     parser.add_argument("--version", action="version", version=f"vwbench {__version__}")
-    parser.add_argument("--specs", metavar="DIR", help="spec folder (default: $VWBENCH_SPECS or the checkout's tasks/)")
+    parser.add_argument("--specs", metavar="DIR", help="spec folder with tasks/, datasets/ and suites/ (default: $VWBENCH_SPECS, else the specs shipped in the package, vwbench/specs/)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in COMMANDS.items():
         if importlib.util.find_spec(f"vwbench.commands.{module}") is None:
@@ -45,6 +46,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_BROKEN_PIPE = 141       # 128 + SIGPIPE, what a shell reports for a writer whose reader went away
+
+
+def _stdout_closed() -> int:
+    """The reader of stdout went away (`vwbench list concepts | head`): stop quietly. Point stdout at
+    /dev/null so that the interpreter's final flush does not raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return EXIT_BROKEN_PIPE
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -52,7 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args._run(args) or 0)
+        code = int(args._run(args) or 0)
+        sys.stdout.flush()           # a closed pipe shows up here when the output fitted in the buffer
+        return code
+    except BrokenPipeError:
+        return _stdout_closed()
     except VWBenchError as exc:
         print(f"vwbench {args.command}: error: {exc}", file=sys.stderr)
         return 2

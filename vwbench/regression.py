@@ -1,6 +1,7 @@
 """Regression check: compare a run's cell means with a golden leaderboard (results.json), cell by cell.
 
-A cell *moves* when its mean differs from the golden mean by more than the tolerance or leaves the golden 95% CI
+A cell within the tolerance of its golden mean never moves. Otherwise it *moves* when its mean differs from the
+golden mean by more than the tolerance or leaves the golden 95% CI widened by the tolerance on each side
 (`rule="either"`, the default), or only when both hold (`rule="both"`, for noisy GPU runs). A move down is a
 regression and fails the check; a move up is reported as an improvement and does not fail. A golden cell the run
 lacks fails (unless `allow_missing`); a cell the golden file lacks is reported as new.
@@ -69,10 +70,15 @@ def load_results(path) -> dict:
 
 
 def moved(golden: dict, current: dict, tolerance: float, rule: str = "either") -> bool:
-    diff = abs(current["mean"] - golden["mean"]) > tolerance + EPS
+    """Whether a cell moved: never within `tolerance` of the golden mean; beyond it, always under "either"
+    (the widened CI cannot catch a cell the tolerance lets through) and, under "both", only when the mean
+    also lies outside the golden CI widened by `tolerance` on each side."""
+    beyond = abs(current["mean"] - golden["mean"]) > tolerance + EPS
+    if not beyond:
+        return False
     lo, hi = golden["ci"]
-    outside = current["mean"] < lo - EPS or current["mean"] > hi + EPS
-    return (diff or outside) if rule == "either" else (diff and outside)
+    outside = current["mean"] < lo - tolerance - EPS or current["mean"] > hi + tolerance + EPS
+    return rule == "either" or outside
 
 
 def compare(golden: dict, current: dict, tolerance: float = 0.0, rule: str = "either",

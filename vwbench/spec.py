@@ -152,11 +152,11 @@ class SuiteSpec:
 
 
 def default_spec_root() -> Path:
-    """`$VWBENCH_SPECS`, else the `tasks/` folder of the source checkout."""
+    """`$VWBENCH_SPECS`, else the specs shipped inside the package (`vwbench/specs/`)."""
     env = os.environ.get("VWBENCH_SPECS")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "tasks"
+    return Path(__file__).resolve().parent / "specs"
 
 
 @cache
@@ -263,13 +263,18 @@ class SpecLibrary:
         doc = read_yaml(path)
         if name in _seen:
             raise SpecError(path, "extends", f"circular extends: {' -> '.join((*_seen, name))}")
+        doc = self._extend(folder, doc, path, (*_seen, name))
+        if doc["name"] != name:
+            raise SpecError(path, "name", f"expected {name!r} (the file name), got {doc['name']!r}")
+        return doc
+
+    def _extend(self, folder: str, doc: dict, path: Path, seen: tuple) -> dict:
+        """`doc` (read from `path`) with its `extends` chain, looked up in `folder` of this root, merged in."""
         if "extends" in doc:
-            base = self.resolve(folder, doc["extends"], (str(path), "extends"), (*_seen, name))
+            base = self.resolve(folder, doc["extends"], (str(path), "extends"), seen)
             base.pop("name", None)
             doc = deep_merge(base, {k: v for k, v in doc.items() if k != "extends"})
         validate_document(doc, KINDS[folder], path)
-        if doc["name"] != name:
-            raise SpecError(path, "name", f"expected {name!r} (the file name), got {doc['name']!r}")
         return doc
 
     def task(self, name: str, referrer=None) -> TaskSpec:
@@ -303,11 +308,20 @@ class SpecLibrary:
             concepts=tuple(ConceptSpec(**c) for c in d["concepts"]), path=str(path),
         )
 
-    def suite(self, name_or_path: str) -> SuiteSpec:
-        path = Path(name_or_path)
-        name = path.stem if path.suffix in (".yaml", ".yml") else name_or_path
-        d = self.resolve("suites", name)
-        path = self.path("suites", name)
+    def suite(self, name_or_path: str | Path) -> SuiteSpec:
+        """A suite by name (`suites/<name>.yaml` of this root), or from a YAML file anywhere: a value ending
+        in .yaml/.yml or containing a path separator. A file's tasks, datasets and `extends` are looked up in
+        this root; its `name:` names the suite."""
+        text = str(name_or_path)
+        if isinstance(name_or_path, Path) or text.endswith((".yaml", ".yml")) or "/" in text or os.sep in text:
+            path = Path(name_or_path)
+            if not path.is_file():
+                what = "is a folder, not a suite file" if path.is_dir() else "suite file not found"
+                raise SpecError(path, "", what)
+            d = self._extend("suites", read_yaml(path), path, ())
+        else:
+            d = self.resolve("suites", text)
+            path = self.path("suites", text)
         tasks = tuple(self.task(t, (str(path), f"tasks[{i}]")) for i, t in enumerate(d["tasks"]))
         kinds = [t.task for t in tasks]
         if len(set(kinds)) != len(kinds):

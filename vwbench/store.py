@@ -39,8 +39,8 @@ import numpy as np
 from vwbench import __version__
 from vwbench.errors import VWBenchError
 from vwbench.records import Score, Trial
+from vwbench.store_db import SCHEMA_VERSION, check_writable, db_error, open_db, os_error  # noqa: F401
 
-SCHEMA_VERSION = 1
 DB_NAME = "results.sqlite"
 EMB_DIR = "embeddings"
 PARTIAL_DIR = ".partial"
@@ -51,22 +51,6 @@ PACKAGES = {"torch": "torch", "diffusers": "diffusers", "transformers": "transfo
             "open_clip": "open_clip_torch", "numpy": "numpy", "safetensors": "safetensors"}
 TRIAL_FIELDS = tuple(f.name for f in dataclasses.fields(Trial))
 
-_TABLES = """
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY, started REAL NOT NULL, ended REAL, status TEXT NOT NULL,
-    meta_json TEXT NOT NULL, stage_times_json TEXT);
-CREATE TABLE IF NOT EXISTS vectors (
-    key TEXT PRIMARY KEY, suite TEXT, dataset TEXT, concept TEXT, anchor TEXT, train_task TEXT,
-    delta REAL, seed INTEGER, file TEXT NOT NULL, sha256 TEXT NOT NULL, shape TEXT NOT NULL,
-    meta_json TEXT NOT NULL, run_id TEXT, created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS scores (
-    key TEXT PRIMARY KEY, suite TEXT, dataset TEXT, concept TEXT, anchor TEXT, train_task TEXT,
-    delta REAL, seed INTEGER, eval_task TEXT NOT NULL, method TEXT NOT NULL, metric TEXT NOT NULL,
-    value REAL NOT NULL, extra_json TEXT NOT NULL, run_id TEXT, created REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS scores_suite ON scores (suite);
-CREATE TABLE IF NOT EXISTS fits (key TEXT PRIMARY KEY, report_json TEXT NOT NULL, run_id TEXT, created REAL NOT NULL);
-"""
 
 
 def default_root(suite: str, base: str | os.PathLike = DEFAULT_BASE) -> Path:
@@ -146,7 +130,9 @@ class Store:
     """Results (SQLite) and embeddings (safetensors) of one suite, keyed by what each record depends on."""
 
     def __init__(self, root: str | os.PathLike, overwrite: str = "never", create: bool = True,
-                 timeout_s: float = 60.0):
+                 timeout_s: float = 60.0, readonly: bool = False):
+        """`create=False`: the store must exist. `readonly=True` (implies it): opened with SQLite's mode=ro,
+        nothing is created or changed, every write raises; for `check` and `leaderboard`."""
         if overwrite not in OVERWRITE_POLICIES:
             raise VWBenchError(f"unknown overwrite policy {overwrite!r}; expected one of {', '.join(OVERWRITE_POLICIES)}")
         self.root = Path(root)
@@ -155,70 +141,35 @@ class Store:
         self.emb_dir = self.root / EMB_DIR
         self._written: set[str] = set()       # keys written through this object (reused under "always")
         self._lock = threading.RLock()
+        self.readonly, self.timeout_s = readonly, timeout_s
         if self.root.exists() and not self.root.is_dir():
             raise VWBenchError(f"store {self.root} is a file, not a folder; pass another --store")
-        if not self.db_path.exists():
-            if not create:
-                raise VWBenchError(f"no vwbench store at {self.root} (no {DB_NAME}); run `vwbench run` first "
-                                   "or pass --store DIR")
-            self.root.mkdir(parents=True, exist_ok=True)
-        if create:
-            (self.emb_dir / PARTIAL_DIR).mkdir(parents=True, exist_ok=True)
+        if not self.db_path.exists() and (readonly or not create):
+            raise VWBenchError(f"no vwbench store at {self.root} (no {DB_NAME}); run `vwbench run` first "
+                               "or pass --store DIR")
+        if not readonly:
+            check_writable(self.root, (self.root, self.db_path, self.emb_dir, self.emb_dir / PARTIAL_DIR))
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+                if create:
+                    (self.emb_dir / PARTIAL_DIR).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise os_error(exc, Path(exc.filename or self.root), self.root) from None
         self._conn = self._open(timeout_s)
 
     # ------------------------------------------------------------------------------------- database
 
-    def _corrupt(self, exc: Exception) -> VWBenchError:
-        return VWBenchError(
-            f"{self.db_path} is not a readable vwbench results database ({exc}). Nothing was changed. "
-            f"Move it aside (mv {self.db_path} {self.db_path}.bad) and rerun to recompute, "
-            "or restore it from a backup; the embeddings/ files are kept either way")
+    def _error(self, exc: Exception) -> VWBenchError:
+        """A sqlite3 error as one line: locked, read-only, disk full or a damaged database."""
+        return db_error(exc, self.db_path, self.root, self.timeout_s)
 
     def _open(self, timeout_s: float) -> sqlite3.Connection:
-        try:
-            conn = sqlite3.connect(self.db_path, timeout=timeout_s, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if tables and "meta" not in tables:
-                raise VWBenchError(f"{self.db_path} is an SQLite file but not a vwbench store (tables: "
-                                   f"{', '.join(sorted(tables))}); pass another --store")
-            if tables:
-                self._check_version(conn)
-            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            if not tables:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for stmt in filter(str.strip, _TABLES.split(";")):
-                        conn.execute(stmt)
-                    conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-                    conn.execute("INSERT OR IGNORE INTO meta VALUES ('created_by', ?)", (f"vwbench {__version__}",))
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                self._check_version(conn)
-            return conn
-        except sqlite3.DatabaseError as exc:
-            raise self._corrupt(exc) from None
-
-    def _check_version(self, conn: sqlite3.Connection) -> None:
-        row = conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
-        found = int(row[0]) if row and str(row[0]).isdigit() else None
-        if found == SCHEMA_VERSION:
-            return
-        if found is not None and found > SCHEMA_VERSION:
-            raise VWBenchError(
-                f"store {self.root} has schema version {found}, written by a newer vwbench; this vwbench "
-                f"({__version__}) reads version {SCHEMA_VERSION}. Upgrade vwbench, or pass another --store")
-        raise VWBenchError(
-            f"store {self.root} has schema version {found}, which this vwbench ({__version__}, schema "
-            f"{SCHEMA_VERSION}) cannot read. Use the vwbench that wrote it, or start a new store with --store DIR")
+        return open_db(self.db_path, self.root, timeout_s, readonly=self.readonly)
 
     def _transaction(self, fn):
         """Run `fn(conn)` in one write transaction (BEGIN IMMEDIATE ... COMMIT); returns its result."""
+        if self.readonly:
+            raise VWBenchError(f"store {self.root} was opened read-only; this command does not write to it")
         with self._lock:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
@@ -227,12 +178,11 @@ class Store:
                     self._conn.execute("COMMIT")
                     return out
                 except BaseException:
-                    self._conn.execute("ROLLBACK")
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
                     raise
             except sqlite3.DatabaseError as exc:
-                if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-                    raise VWBenchError(f"{self.db_path} stayed locked by another process; retry") from None
-                raise self._corrupt(exc) from None
+                raise self._error(exc) from None
 
     def _write(self, sql: str, params: tuple) -> None:
         self._transaction(lambda conn: conn.execute(sql, params))
@@ -242,7 +192,7 @@ class Store:
             try:
                 return self._conn.execute(sql, params).fetchall()
             except sqlite3.DatabaseError as exc:
-                raise self._corrupt(exc) from None
+                raise self._error(exc) from None
 
     def close(self) -> None:
         with self._lock:
@@ -414,6 +364,9 @@ class Store:
         digest = hashlib.sha256(data).hexdigest()
         # content-addressed name: a concurrent writer of the same key can never replace the file a row points to
         rel = (Path(EMB_DIR) / f"{key}.{digest[:12]}.safetensors").as_posix()
+        if self.readonly:
+            raise VWBenchError(f"store {self.root} was opened read-only; this command does not write to it")
+        existed = (self.root / rel).exists()      # the same word, already stored: its file is never removed
         self._atomic_write(self.root / rel, data)
         row = (key, *(getattr(trial, f) for f in TRIAL_FIELDS), rel, digest, json.dumps(list(tensor.shape)),
                canonical_json(record), run_id, time.time())
@@ -425,24 +378,33 @@ class Store:
                 "sha256, shape, meta_json, run_id, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
             return old[0] if old else None
 
-        replaced = self._transaction(commit)
+        try:
+            replaced = self._transaction(commit)
+        except BaseException:
+            if not existed:                          # no row points at the new file: leave nothing behind
+                (self.root / rel).unlink(missing_ok=True)
+            raise
         if replaced and replaced != rel:             # the file of the record this call replaced
             (self.root / replaced).unlink(missing_ok=True)
         self._written.add(key)
         return self.root / rel
 
     def _atomic_write(self, path: Path, data: bytes) -> None:
+        """Write `data` to `.partial/`, fsync it, then move it to `path` in one step: a full disk, a failed
+        write or a kill leaves either the whole file at `path` or nothing there (and no partial file)."""
         partial = self.emb_dir / PARTIAL_DIR
-        partial.mkdir(parents=True, exist_ok=True)
         tmp = partial / f"{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part"
         try:
+            partial.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
-        except BaseException:
+        except BaseException as exc:
             tmp.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise os_error(exc, path, self.root) from None
             raise
 
     def vectors(self, suite: str | None = None) -> list[tuple[str, Trial, dict]]:

@@ -253,12 +253,14 @@ class Study:
 
     def _submitted(self, path) -> dict:
         """{(dataset, concept, anchor, task kind, delta): vector} of an embeddings submission, checked."""
-        from vwbench.submissions import load_embeddings, read_manifest
+        from vwbench.submissions import Submission, check_suite, load_embeddings, read_manifest
 
-        sub = read_manifest(path)
+        sub = path if isinstance(path, Submission) else read_manifest(path)
         self.submission_name = sub.name
+        vectors = sub.vectors or load_embeddings(sub)
+        check_suite(sub, self.suite, vectors)       # a task or dataset the suite lacks: one line, not a KeyError
         out = {}
-        for v in load_embeddings(sub):
+        for v in vectors:
             task = self.suite.task(v.task)
             out[(v.dataset, v.concept, v.anchor, task.task, v.delta)] = v.vector
         return out

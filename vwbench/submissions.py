@@ -105,7 +105,7 @@ def validate(path: str | Path, widths: dict[str, int] | None = None, specs: str 
 
     `widths` ({task name: d}) checks embedding widths; without it the widths of tiny task models are
     looked up from the specs, and hub models' widths go unchecked. `specs` is the spec folder used to
-    check datasets, concepts, anchors and tasks (default: the checkout's tasks/ when present).
+    check datasets, concepts, anchors and tasks (default: the spec root, `$VWBENCH_SPECS` or the shipped vwbench/specs/).
     """
     sub = read_manifest(path)
     if sub.kind == "method":
@@ -322,6 +322,29 @@ def load_embeddings(path_or_sub: str | Path | Submission, widths: dict[str, int]
         out.append(SubmittedVector(e["dataset"], e["concept"], e["anchor"], task, vec, e.get("delta"),
                                    e["file"], key))
     return out
+
+
+def manifest_suite(sub: Submission) -> str | None:
+    """The suite an embeddings submission says it is for (`suite:` in its manifest), if any."""
+    return sub.manifest.get("suite")
+
+
+def check_suite(sub: Submission, suite, vectors=None) -> None:
+    """Every entry's task and dataset must be the suite's; else one line naming the mismatch (and the suite
+    the submission names, when it names one). `vectors`: the loaded entries (default: sub.vectors, else loaded)."""
+    vectors = vectors or sub.vectors or load_embeddings(sub)
+    tasks = {t.name for t in suite.tasks}
+    datasets = {d.name for d in suite.datasets}
+    for v in vectors:
+        kind, value, known = (("task", v.task, tasks) if v.task not in tasks else
+                              ("dataset", v.dataset, datasets) if v.dataset not in datasets else (None, None, None))
+        if kind is None:
+            continue
+        named = manifest_suite(sub)
+        hint = (f"; the submission is for suite {named!r}: pass --suite {named}" if named and named != suite.name
+                else "")
+        raise SubmissionError(sub.name, sub.path / MANIFEST, f"its entries name {kind} {value!r}, which suite "
+                              f"{suite.name!r} does not have ({kind}s: {', '.join(sorted(known))}){hint}")
 
 
 def _check_entry_against_specs(sub: Submission, lib, e: dict, where: str, widths: dict[str, int]) -> None:

@@ -23,7 +23,7 @@ def run(specs, store_root, manifest):
 def test_manifest_content_not_path_keys_the_results(voc_root, voc_spec, specs, tmp_path):
     (specs.root / "suites" / "voc-keys.yaml").write_text(
         "name: voc-keys\ntasks: [tiny-detection]\ndatasets: [voc-mini]\nanchors: own\n"
-        "train: {steps: 1, lr: 0.05, batch_size: 2, seed: 0}\n")
+        "train: {steps: 1, lr: 0.05, batch_size: 2, seed: 0}\ncontrols: []\n")
     manifest = tmp_path / "voc.jsonl"
     prepare_manifest(voc_spec, voc_root, manifest)
     first = run(specs, tmp_path / "store", manifest)

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from PIL import Image
 
-REPO_TASKS = Path(__file__).resolve().parents[2] / "tasks"
+REPO_TASKS = Path(__file__).resolve().parents[2] / "vwbench" / "specs"
 
 
 def jpeg(path: Path, size=(32, 24), colour=(120, 60, 30), orientation: int | None = None) -> Path:

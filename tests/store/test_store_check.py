@@ -8,7 +8,7 @@ import pytest
 
 from vwbench import cli
 from vwbench.errors import VWBenchError
-from vwbench.records import Score
+from vwbench.records import Score, Trial
 from vwbench.regression import compare
 from vwbench.report import build_leaderboard
 from vwbench.store import Store
@@ -29,14 +29,50 @@ def test_compare_rules():
     # "either": inside the CI but beyond the tolerance moves; "both" needs both
     assert compare(golden, {**golden, "a": cell(0.45, 0, 1)}, tolerance=0.02, rule="both").ok
     assert not compare(golden, {**golden, "a": cell(0.35, 0, 1)}, tolerance=0.02, rule="both").ok
-    # n = 1 cell: its CI is the value, so the tolerance alone decides under "both"
+    # n = 1 cell: its CI is the value; within the tolerance it never moves, under either rule
     assert compare(golden, {**golden, "c": cell(0.49, 0.49, 0.49)}, tolerance=0.02, rule="both").ok
-    assert not compare(golden, {**golden, "c": cell(0.49, 0.49, 0.49)}, tolerance=0.02).ok
+    assert compare(golden, {**golden, "c": cell(0.49, 0.49, 0.49)}, tolerance=0.02).ok
+    assert not compare(golden, {**golden, "c": cell(0.49, 0.49, 0.49)}).ok          # tolerance 0: any change
     missing = compare(golden, {"a": golden["a"]})
     assert [f.kind for f in missing.findings] == ["missing", "missing"]
     assert compare(golden, {"a": golden["a"]}, allow_missing=True).ok
     with pytest.raises(VWBenchError):
         compare(golden, golden, rule="sometimes")
+
+
+def test_tolerance_is_slack_under_every_rule():
+    """A cell within the tolerance of the golden mean never moves; the CI is widened by the tolerance."""
+    degenerate = {"x": cell(1.0, 1.0, 1.0, n=3)}
+    for rule in ("either", "both"):
+        assert compare(degenerate, {"x": cell(0.99, 0.99, 0.99)}, tolerance=0.05, rule=rule).ok
+        assert compare(degenerate, {"x": cell(0.95, 0.9, 1.0)}, tolerance=0.05, rule=rule).ok     # at the edge
+        r = compare(degenerate, {"x": cell(0.94, 0.9, 1.0)}, tolerance=0.05, rule=rule)
+        assert [f.kind for f in r.findings] == ["regression"]
+    wide = {"x": cell(0.5, 0.3, 0.7)}
+    # beyond the tolerance: "either" moves, "both" only outside [0.3 - 0.05, 0.7 + 0.05]
+    assert [f.kind for f in compare(wide, {"x": cell(0.4, 0, 1)}, tolerance=0.05).findings] == ["regression"]
+    assert compare(wide, {"x": cell(0.26, 0, 1)}, tolerance=0.05, rule="both").ok
+    assert compare(wide, {"x": cell(0.75, 0, 1)}, tolerance=0.05, rule="both").ok
+    assert [f.kind for f in compare(wide, {"x": cell(0.24, 0, 1)}, tolerance=0.05, rule="both").findings] == ["regression"]
+    assert [f.kind for f in compare(wide, {"x": cell(0.76, 0, 1)}, tolerance=0.05, rule="both").findings] == ["improvement"]
+
+
+def test_check_cli_tolerance_passes_a_degenerate_ci(tmp_path, capsys):
+    store = Store(tmp_path / "store")
+    trial = Trial("tiny", "tiny-objects", "c0", "a0", "generation")
+    store.put_score("k", Score(trial, "generation", "in_domain", "generation_accuracy", 1.0, {}))
+    build_leaderboard(store, "tiny", tmp_path / "gold")
+    golden = tmp_path / "gold" / "results.json"
+    cells = json.loads(golden.read_text())["cells"]
+    (cid,) = cells
+    assert cells[cid]["mean"] == 1.0 and cells[cid]["ci"] == [1.0, 1.0]     # one score: a point CI
+    store.put_score("k", Score(trial, "generation", "in_domain", "generation_accuracy", 0.99, {}))
+    store.close()
+    args = ["check", "--against", str(golden), "--store", str(tmp_path / "store")]
+    assert cli.main(args) == 1
+    assert f"REGRESSION  {cid}" in capsys.readouterr().out
+    assert cli.main([*args, "--tolerance", "0.05"]) == 0
+    assert "ok" in capsys.readouterr().out
 
 
 @pytest.fixture

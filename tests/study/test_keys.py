@@ -21,6 +21,7 @@ tasks: [tiny-detection, tiny-classification]
 datasets: [tiny-objects]
 anchors: own
 train: {steps: 2, lr: 0.05, batch_size: 4, seed: 0, concepts_per_batch: 9}
+controls: []                   # tests/study/test_controls.py runs them
 """
 METHOD = "example-centered-lstsq"
 

@@ -26,8 +26,9 @@ def run(args) -> int:
         if any(d <= 0 for d in deltas):
             raise VWBenchError(f"every δ must be positive, got {args.deltas}")
     else:
+        from vwbench.commands.run import DEFAULT_SUITE
         from vwbench.spec import SpecLibrary
 
-        if not SpecLibrary(args.specs).suite(args.suite).deltas:
+        if not SpecLibrary(args.specs).suite(args.suite or DEFAULT_SUITE).deltas:
             deltas = (0.1, 0.2, 0.5, 1.0)
     return execute(args, unconstrained=False, deltas=deltas)

@@ -1,8 +1,10 @@
 """Run a suite end to end: learn every trial's word (or reuse it from the store), fit the transfer maps between
 every ordered pair of task models, score every word in-domain and transferred, and write the leaderboards.
 
-With no --suite it runs the offline default suite on the CPU. When the suite lists δ levels, the constrained
-experiment (δ-ball PGD from each anchor) runs too. A killed run resumes where it stopped."""
+With no --suite it runs the offline default suite on the CPU (with --embeddings: the suite the submission
+names). When the suite lists δ levels, the constrained experiment (δ-ball PGD from each anchor) runs too.
+A killed run resumes where it stopped. The leaderboard goes into the store, STORE/leaderboard/SUITE/, unless
+--out says where; the committed golden files under leaderboards/ change only with an explicit --out."""
 
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ DEFAULT_SUITE = "micro"
 
 
 def add_common(p, default_deltas: str = "suite"):
-    p.add_argument("--suite", default=DEFAULT_SUITE, help=f"suite name or file (default: {DEFAULT_SUITE}, offline)")
+    p.add_argument("--suite", help="suite name, or a suite YAML file (a path ending in .yaml/.yml or with a /; its "
+                                   f"tasks, datasets and extends come from the spec root) (default: {DEFAULT_SUITE}, "
+                                   "offline; with --embeddings, the submission's suite)")
     p.add_argument("--method", action="append", metavar="M",
                    help="transfer method: a registered name (see `vwbench list methods`) or a method submission "
                         "folder, optionally with parameters NAME:KEY=VALUE[,KEY=VALUE] (e.g. ridge:lam=0.1; "
@@ -21,7 +25,8 @@ def add_common(p, default_deltas: str = "suite"):
                         "several (default: linear_transfer)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available, else cpu)")
     p.add_argument("--store", metavar="DIR", help="results store (default: vwbench-runs/<suite>)")
-    p.add_argument("--out", metavar="DIR", help="leaderboard folder (default: leaderboards/<suite>)")
+    p.add_argument("--out", metavar="DIR", help="leaderboard folder (default: STORE/leaderboard/<suite>/, inside the "
+                                                "store; give --out leaderboards/<suite> to rebuild a golden file)")
     p.add_argument("--data", action="append", default=[], metavar="NAME=PATH",
                    help="prepared manifest of a dataset (overrides the suite's `data:`)")
     p.add_argument("--steps", type=int, help="override the suite's training steps")
@@ -62,8 +67,9 @@ def parse_data(items: list[str]) -> dict:
 def execute(args, unconstrained: bool, deltas) -> int:
     from pathlib import Path
 
+    from vwbench.commands.leaderboard import default_out, write_tables
     from vwbench.errors import VWBenchError
-    from vwbench.report import FILES, build_leaderboard, format_matrix
+    from vwbench.report import FILES, format_matrix
     from vwbench.spec import SpecLibrary
     from vwbench.store import Store, default_root
     from vwbench.study import Study, StudyOptions, method_label
@@ -75,18 +81,31 @@ def execute(args, unconstrained: bool, deltas) -> int:
     select = from_args(args)
     seeds = tuple(integer("--seed", x) for x in args.seed) if args.seed else None
     started = time.perf_counter()
-    suite = SpecLibrary(args.specs).suite(args.suite)
+    lib = SpecLibrary(args.specs)
+    submission = None
+    if getattr(args, "embeddings", None):
+        # checked in full, against the suite, before any store exists
+        from vwbench.submissions import check_suite, manifest_suite, validate
+
+        submission = validate(args.embeddings, specs=lib.root)
+        if submission.kind != "embeddings":
+            raise VWBenchError(f"--embeddings {args.embeddings}: a {submission.kind} submission; pass it with --method")
+        suite = lib.suite(args.suite or manifest_suite(submission) or DEFAULT_SUITE)
+        check_suite(submission, suite)
+    else:
+        suite = lib.suite(args.suite or DEFAULT_SUITE)
     select.check(suite)          # before the store is opened: a typo creates nothing
+    parse_data(args.data)
     store = Store(Path(args.store) if args.store else default_root(suite.name), overwrite=args.overwrite)
     options = StudyOptions(methods=args.method or ["linear_transfer"], unconstrained=unconstrained, deltas=deltas,
                            device=args.device, data=parse_data(args.data), progress=not args.no_progress,
-                           steps=args.steps, embeddings=getattr(args, "embeddings", None), select=select,
-                           seeds=seeds, controls=not args.no_controls)
+                           steps=args.steps, embeddings=submission, select=select, seeds=seeds,
+                           controls=not args.no_controls)
     with store:
         study = Study(suite, store, options)
         summary = study.run()
-        out = Path(args.out) if args.out else Path("leaderboards") / study.name
-        build_leaderboard(store, study.name, out, select=select.bind(suite) if select.active else None)
+        out = Path(args.out) if args.out else default_out(store.root, study.name)
+        write_tables(store, study.name, out, select=select.bind(suite) if select.active else None)
         scores = store.scores(study.name)
     print()
     if select.active:
@@ -103,7 +122,8 @@ def execute(args, unconstrained: bool, deltas) -> int:
     if summary.replaced:
         print(summary.replaced_note())
     print(f"stages: {stages}; total {time.perf_counter() - started:.1f}s")
-    print(f"leaderboard: {out}/{{{', '.join(FILES.values())}}}")
+    print(f"leaderboard: {out}/{{{', '.join(FILES.values())}}}" + ("" if args.out else " (in the store; --out DIR "
+                                                                        "puts it elsewhere)"))
     for f in summary.failures:
         print(f"failed: {f}")
     return 1 if summary.failures else 0

@@ -11,7 +11,9 @@ HELP = "validate specs (files or folders) without running anything"
 
 
 def add_arguments(p):
-    p.add_argument("paths", nargs="+", metavar="PATH", help="a spec file, a spec folder such as tasks/, or a submission folder")
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="a spec file, a spec folder such as vwbench/specs/, or a submission folder "
+                        "(default: the spec root in use, --specs, $VWBENCH_SPECS or the shipped specs)")
 
 
 def _spec_kind(path: Path) -> str | None:
@@ -71,6 +73,10 @@ def validate_path(path: Path) -> list[str]:
 
 
 def run(args) -> int:
+    if not args.paths:
+        from vwbench.spec import default_spec_root
+
+        args.paths = [str(args.specs or default_spec_root())]
     problems: list[str] = []
     for p in args.paths:
         problems += validate_path(Path(p))
