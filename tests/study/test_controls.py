@@ -26,7 +26,7 @@ controls: [anchor, constant, random_map]
 
 def spec_root(tmp_path, text=SUITE) -> Path:
     root = tmp_path / "specs"
-    shutil.copytree(REPO / "tasks", root, dirs_exist_ok=True)
+    shutil.copytree(REPO / "vwbench" / "specs", root, dirs_exist_ok=True)
     (root / "suites" / "ctl.yaml").write_text(text)
     return root
 

@@ -43,7 +43,7 @@ def first(tmp_path_factory):
     """The keys suite run once with a copy of the example method submission: (specs, method folder, store)."""
     root = tmp_path_factory.mktemp("keys")
     specs = root / "specs"
-    shutil.copytree(REPO / "tasks", specs)
+    shutil.copytree(REPO / "vwbench" / "specs", specs)
     (specs / "suites" / "keys.yaml").write_text(KEYS)
     method = root / "method"
     shutil.copytree(REPO / "submissions" / "example-method", method)

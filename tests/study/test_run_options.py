@@ -31,7 +31,7 @@ FIRST, SECOND = "red_square", "blue_circle"      # tiny-objects' concepts in spe
 @pytest.fixture(scope="module")
 def specs(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("specs")
-    shutil.copytree(REPO / "tasks", root, dirs_exist_ok=True)
+    shutil.copytree(REPO / "vwbench" / "specs", root, dirs_exist_ok=True)
     (root / "suites" / "mini.yaml").write_text(MINI)
     return root
 
