@@ -35,7 +35,9 @@ def test_readme_example_runs_the_suite_its_manifest_names(workdir, capsys):
     doc = json.loads(results.read_text())
     assert doc["suite"] == "tiny+example-embeddings"
     # 55 submitted vectors (54 unconstrained, one at δ = 0.5), each scored in its own task and transferred
-    assert doc["n_scores"] == 55 * 3
+    # 55 vectors (54 unconstrained): in-domain and linear_transfer 55·3, the three control methods 3·55·2,
+    # the untrained anchor of the 54 unconstrained trials in-domain and transferred 54·3
+    assert doc["n_scores"] == 55 * 3 + 3 * 55 * 2 + 54 * 3
     assert created(workdir) == ["vwbench-runs"]
 
 
