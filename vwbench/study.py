@@ -425,7 +425,6 @@ class Study:
                 return
         self.bar.set_postfix_str(f"score {name} {words[0][0].train_task}->{eval_task.task} {words[0][0].dataset}",
                                  refresh=False)
-        model = self.model(eval_task)
         t = time.perf_counter()
         vectors = torch.stack([v for _, _, v in todo]).float()
         if method is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,6 @@ from vwbench.cli import main
 from vwbench.errors import SpecError
 from vwbench.spec import SpecLibrary
 
-REPO = Path(__file__).resolve().parents[2]
 SUITE = """
 name: ctl
 tasks: [tiny-generation, tiny-detection, tiny-classification]
@@ -24,15 +22,12 @@ controls: [anchor, constant, random_map]
 """
 
 
-def spec_root(tmp_path, text=SUITE) -> Path:
-    root = tmp_path / "specs"
-    shutil.copytree(REPO / "vwbench" / "specs", root, dirs_exist_ok=True)
-    (root / "suites" / "ctl.yaml").write_text(text)
-    return root
+def specs_with(make_specs, tmp_path, text=SUITE) -> Path:
+    return make_specs(tmp_path / "specs", ctl=text)
 
 
-def test_controls_are_scored_stored_and_reported(tmp_path, capsys):
-    specs, store, out = spec_root(tmp_path), tmp_path / "store", tmp_path / "lb"
+def test_controls_are_scored_stored_and_reported(make_specs, tmp_path, capsys):
+    specs, store, out = specs_with(make_specs, tmp_path), tmp_path / "store", tmp_path / "lb"
     args = ["--specs", str(specs), "run", "--suite", "ctl", "--store", str(store), "--out", str(out), "--no-progress"]
     assert main(args) == 0
     doc = json.loads((out / "results.json").read_text())
@@ -56,16 +51,16 @@ def test_controls_are_scored_stored_and_reported(tmp_path, capsys):
     assert "computed nothing" in capsys.readouterr().out
 
 
-def test_no_controls_flag(tmp_path):
-    specs, out = spec_root(tmp_path), tmp_path / "lb"
+def test_no_controls_flag(make_specs, tmp_path):
+    specs, out = specs_with(make_specs, tmp_path), tmp_path / "lb"
     assert main(["--specs", str(specs), "run", "--suite", "ctl", "--store", str(tmp_path / "s"), "--out", str(out),
                  "--no-progress", "--no-deltas", "--no-controls", "--task", "detection", "--task", "classification"]) == 0
     doc = json.loads((out / "results.json").read_text())
     assert {c["method"] for c in doc["cells"].values()} == {"in_domain", "linear_transfer"}
 
 
-def test_unknown_control_names_file_and_field(tmp_path):
-    specs = spec_root(tmp_path, SUITE.replace("random_map]", "randmap]"))
+def test_unknown_control_names_file_and_field(make_specs, tmp_path):
+    specs = specs_with(make_specs, tmp_path, SUITE.replace("random_map]", "randmap]"))
     with pytest.raises(SpecError) as err:
         SpecLibrary(specs).suite("ctl")
     assert "ctl.yaml" in str(err.value) and "controls[2]" in str(err.value) and "random_map" in str(err.value)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -12,30 +11,11 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from vwbench.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
-MINI = """
-name: mini
-tasks: [tiny-generation, tiny-detection, tiny-classification]
-datasets: [tiny-objects]
-anchors: own
-deltas: [0.5]
-train: {steps: 2, lr: 0.05, batch_size: 4, seed: 0, concepts_per_batch: 9}
-controls: []                   # tests/study/test_controls.py runs them
-"""
 # 3 concepts x (unconstrained + one delta) x 3 trained-for tasks x 3 evaluated tasks
 N_SCORES = 3 * 2 * 3 * 3
-
-
-@pytest.fixture(scope="module")
-def specs(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("specs")
-    shutil.copytree(REPO / "vwbench" / "specs", root, dirs_exist_ok=True)
-    (root / "suites" / "mini.yaml").write_text(MINI)
-    return root
 
 
 def run_cli(specs, *args) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -14,26 +13,9 @@ import pytest
 from vwbench.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
-MINI = """
-name: mini
-tasks: [tiny-generation, tiny-detection, tiny-classification]
-datasets: [tiny-objects]
-anchors: own
-deltas: [0.5]
-train: {steps: 2, lr: 0.05, batch_size: 4, seed: 0, concepts_per_batch: 9}
-controls: []                   # tests/study/test_controls.py runs them
-"""
 # the two cheap task models: filtered runs below never load the generation model
 CHEAP = ["--task", "tiny-detection", "--task", "classification"]
 FIRST, SECOND = "red_square", "blue_circle"      # tiny-objects' concepts in spec order
-
-
-@pytest.fixture(scope="module")
-def specs(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("specs")
-    shutil.copytree(REPO / "vwbench" / "specs", root, dirs_exist_ok=True)
-    (root / "suites" / "mini.yaml").write_text(MINI)
-    return root
 
 
 def cli(specs, *args) -> int:

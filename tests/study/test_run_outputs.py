@@ -3,7 +3,6 @@ run never overwrites the committed golden file that `check` compares it with."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,23 +10,7 @@ import pytest
 from vwbench.cli import build_parser, main
 
 REPO = Path(__file__).resolve().parents[2]
-MINI = """
-name: mini
-tasks: [tiny-generation, tiny-detection, tiny-classification]
-datasets: [tiny-objects]
-anchors: own
-deltas: [0.5]
-train: {steps: 2, lr: 0.05, batch_size: 4, seed: 0, concepts_per_batch: 9}
-"""
 FILES = ("leaderboard.md", "leaderboard.html", "results.json")
-
-
-@pytest.fixture(scope="module")
-def specs(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("specs")
-    shutil.copytree(REPO / "vwbench" / "specs", root, dirs_exist_ok=True)
-    (root / "suites" / "mini.yaml").write_text(MINI)
-    return root
 
 
 def test_run_and_leaderboard_write_into_the_store_not_the_golden_folder(specs, tmp_path, monkeypatch, capsys):

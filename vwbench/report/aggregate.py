@@ -229,22 +229,20 @@ def method_leaderboard(scores: list[Score], cells: dict[str, Cell]) -> list[dict
             matched = [t for t in trans if t in home]
             entry = {"ratio": _paper_ratio(trans, home, matched), "n": len(matched),
                      "datasets": len({t[0] for t in matched}), "versus": {}}
-            if matched:
-                for base, ok in (("anchor", lambda t: t in anchor), ("chance", lambda t: home[t].extra.get("chance") is not None)):
-                    keep = [t for t in matched if ok(t)]
-                    if len(keep) == len(matched):
-                        ref = {t: anchor[t].value if base == "anchor" else home[t].extra["chance"] for t in keep}
-                        parts[base][name] = _cluster_arrays(keep, where, lambda t: trans[t].value - ref[t],
-                                                            lambda t: home[t].value - ref[t])
+            baselines = {"anchor": {t: anchor[t].value for t in matched if t in anchor},
+                         "chance": {t: home[t].extra["chance"] for t in matched
+                                    if home[t].extra.get("chance") is not None}}
+            for base, ref in baselines.items():
+                if matched and len(ref) == len(matched):
+                    parts[base][name] = _cluster_arrays(
+                        where, {t: (trans[t].value - ref[t], home[t].value - ref[t]) for t in matched})
             comparators = {ANCHOR: anchor} | {m: by[(m, a, b)] for m in (*CONTROL_METHODS, "linear_transfer")
                                               if m != method and (m, a, b) in by}
             for other, their in comparators.items():
-                both = [t for t in trans if t in their]
-                if both:
-                    diffs = _cluster_means(both, lambda t: trans[t].value - their[t].value)
-                    pvals[other][name] = paired_permutation_p(diffs)
-                    entry["versus"][other] = {"diff": _r(np.mean([trans[t].value - their[t].value for t in both])),
-                                              "p": _r(pvals[other][name])}
+                diffs = {t: trans[t].value - their[t].value for t in trans if t in their}
+                if diffs:
+                    pvals[other][name] = paired_permutation_p(_cluster_means(diffs))
+                    entry["versus"][other] = {"diff": _r(np.mean(list(diffs.values()))), "p": _r(pvals[other][name])}
             entries[name] = entry
         for other, ps in pvals.items():
             for name, p_adj in holm(ps).items():
@@ -282,20 +280,21 @@ def _paper_ratio(trans: dict, home: dict, matched: list) -> float | None:
     return _r(np.mean(ratios)) if ratios else None
 
 
-def _cluster_arrays(trials: list, where: dict, num, den) -> tuple[np.ndarray, np.ndarray]:
-    """Per-cluster sums of num(t) and den(t) over trials, aligned to the cluster index `where`."""
+def _cluster_arrays(where: dict, pairs: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Per-cluster sums of {trial: (numerator, denominator)}, aligned to the cluster index `where`."""
     n, d = np.zeros(len(where)), np.zeros(len(where))
-    for t in trials:
+    for t, (num, den) in pairs.items():
         i = where[(t[0], t[1])]
-        n[i] += num(t)
-        d[i] += den(t)
+        n[i] += num
+        d[i] += den
     return n, d
 
 
-def _cluster_means(trials: list, value) -> list[float]:
+def _cluster_means(values: dict) -> list[float]:
+    """Mean of {trial: value} per cluster (dataset, concept), in cluster order."""
     groups = defaultdict(list)
-    for t in trials:
-        groups[(t[0], t[1])].append(value(t))
+    for t, v in values.items():
+        groups[(t[0], t[1])].append(v)
     return [float(np.mean(v)) for _, v in sorted(groups.items())]
 
 

@@ -11,7 +11,7 @@ from vwbench.report.aggregate import ANCHOR, IN_DOMAIN, _r, is_anchor, short, ta
 
 def word(token: str) -> str:
     """A vocabulary string as a reader writes it ('cat</w>' -> 'cat')."""
-    return token[: -len("</w>")] if token.endswith("</w>") else token
+    return token.removesuffix("</w>")
 
 
 def per_concept(scores: list[Score], vectors: list[tuple] = ()) -> dict:
