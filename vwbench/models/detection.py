@@ -7,9 +7,9 @@ mean cos(negatives). That is linear in the normalized query, so each image reduc
 Metric (docs/metrics.md): AP at IoU 0.5 (and COCO AP 0.5:0.95) from torchmetrics' MeanAveragePrecision, on held-out
 images of the concept plus, by default, every held-out image of the dataset's other concepts
 (`metric.negatives_per_positive: all`); the learned word is the only query. With one negative image per positive, a
-query that fires on every object earned most of the metric; against all other concepts it earns about the share of
-target objects among the labelled objects: each score records as its `chance` the AP of a query that finds every
-labelled object but ranks them at random.
+query that fires on every object earned most of the metric; against all other concepts it must rank the target's
+objects above the other concepts' objects. Each score records as its `chance` the AP of the model's own region boxes
+scored at random.
 """
 
 from __future__ import annotations
@@ -108,48 +108,49 @@ class DetectionModel(TaskModel):
         return sorted(images, key=lambda e: hashlib.blake2b(e.key.encode(), digest_size=8).digest())
 
     CHANCE_DRAWS = 8
+    TOP = 100      # predictions kept per image, as torchmetrics' largest max_detection_threshold
 
-    def chance(self, concept: str, data: ConceptDataset, images: list[Example], targets: list[dict]) -> float:
-        """AP50 of a query that finds every labelled object exactly but cannot tell the dataset's concepts apart:
-        each labelled box of the evaluation images predicted with a random score, averaged over seeded draws."""
+    def ap(self, images: list[Example], concept: str, data: ConceptDataset, scores_of) -> dict:
+        """torchmetrics AP of the top-scored region boxes of each image, `scores_of(r)` scoring one image's regions."""
+        from torchmetrics.detection import MeanAveragePrecision
+
+        test = self.cache(data.name)["test"]
+        preds, targets = [], []
+        for e in images:
+            r = test[e.key]
+            scores = scores_of(r).cpu()
+            top = scores.argsort(descending=True)[: self.TOP]
+            preds.append({"boxes": r["boxes"][top], "scores": scores[top], "labels": torch.zeros(len(top), dtype=torch.long)})
+            gt = torch.tensor(e.target_boxes(concept), dtype=torch.float32).reshape(-1, 4)
+            targets.append({"boxes": gt, "labels": torch.zeros(len(gt), dtype=torch.long)})
+        metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox")
+        metric.update(preds, targets)
+        out = metric.compute()
+        return {"ap50": max(float(out["map_50"]), 0.0), "map": max(float(out["map"]), 0.0)}
+
+    def chance(self, concept: str, data: ConceptDataset, images: list[Example]) -> float:
+        """AP50 of a query that carries no information: the model's own region boxes scored at random (mean over
+        seeded draws). The constant control, which keeps the text-independent objectness, usually scores above it."""
         key = (data.name, concept, tuple(e.key for e in images))
         if key not in self._chance:
-            from torchmetrics.detection import MeanAveragePrecision
-
-            boxes = [torch.tensor([b for b, lab in zip(e.boxes, e.box_labels) if lab in data.names],
-                                  dtype=torch.float32).reshape(-1, 4) for e in images]
             aps = []
             for draw in range(self.CHANCE_DRAWS):
                 g = torch.Generator().manual_seed(draw)
-                metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox")
-                metric.update([{"boxes": b, "scores": torch.rand(len(b), generator=g),
-                                "labels": torch.zeros(len(b), dtype=torch.long)} for b in boxes], targets)
-                aps.append(max(float(metric.compute()["map_50"]), 0.0))
+                aps.append(self.ap(images, concept, data,
+                                   lambda r, g=g: torch.rand(len(r["boxes"]), generator=g))["ap50"])
             self._chance[key] = sum(aps) / len(aps)
         return self._chance[key]
 
     @torch.no_grad()
     def evaluate(self, vectors, placeholder_ids, concepts, data):
-        from torchmetrics.detection import MeanAveragePrecision
-
         self.prepare(data)
-        test = self.cache(data.name)["test"]
         text = self.encode_with_vectors(vectors, placeholder_ids)
         results = []
         for k, concept in enumerate(concepts):
-            metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox")
-            preds, targets = [], []
             images = self.eval_images(concept, data)
-            for e in images:
-                r = test[e.key]
-                scores = torch.sigmoid((r["embeds"] @ text[k] + r["shift"]) * r["scale"]).cpu()
-                top = scores.argsort(descending=True)[:100]
-                preds.append({"boxes": r["boxes"][top], "scores": scores[top], "labels": torch.zeros(len(top), dtype=torch.long)})
-                gt = torch.tensor(e.target_boxes(concept), dtype=torch.float32).reshape(-1, 4)
-                targets.append({"boxes": gt, "labels": torch.zeros(len(gt), dtype=torch.long)})
-            metric.update(preds, targets)
-            out = metric.compute()
-            results.append({"value": max(float(out["map_50"]), 0.0),
-                            "extra": {"metrics": {"map": max(float(out["map"]), 0.0)}, "n_images": len(preds),
-                                      "chance": self.chance(concept, data, images, targets)}})
+            out = self.ap(images, concept, data,
+                          lambda r, q=text[k]: torch.sigmoid((r["embeds"] @ q + r["shift"]) * r["scale"]))
+            results.append({"value": out["ap50"],
+                            "extra": {"metrics": {"map": out["map"]}, "n_images": len(images),
+                                      "chance": self.chance(concept, data, images)}})
         return results
