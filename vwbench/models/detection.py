@@ -8,8 +8,8 @@ Metric (docs/metrics.md): AP at IoU 0.5 (and COCO AP 0.5:0.95) from torchmetrics
 images of the concept plus, by default, every held-out image of the dataset's other concepts
 (`metric.negatives_per_positive: all`); the learned word is the only query. With one negative image per positive, a
 query that fires on every object earned most of the metric; against all other concepts it must rank the target's
-objects above the other concepts' objects. Each score records as its `chance` the AP of the model's own region boxes
-scored at random.
+objects above the other concepts' objects. Each score records as its `chance` the AP of the zero query (objectness
+alone, the text-independent part of OWLv2's logits).
 """
 
 from __future__ import annotations
@@ -107,7 +107,6 @@ class DetectionModel(TaskModel):
         # query that scores every object alike at chance (positives listed first would hand it AP 1)
         return sorted(images, key=lambda e: hashlib.blake2b(e.key.encode(), digest_size=8).digest())
 
-    CHANCE_DRAWS = 8
     TOP = 100      # predictions kept per image, as torchmetrics' largest max_detection_threshold
 
     def ap(self, images: list[Example], concept: str, data: ConceptDataset, scores_of) -> dict:
@@ -129,16 +128,12 @@ class DetectionModel(TaskModel):
         return {"ap50": max(float(out["map_50"]), 0.0), "map": max(float(out["map"]), 0.0)}
 
     def chance(self, concept: str, data: ConceptDataset, images: list[Example]) -> float:
-        """AP50 of a query that carries no information: the model's own region boxes scored at random (mean over
-        seeded draws). The constant control, which keeps the text-independent objectness, usually scores above it."""
+        """AP50 of a query that carries no concept information, the zero query: its logits are OWLv2's
+        text-independent part alone, (0 + shift) · scale, i.e. objectness. Every query keeps that part, so no
+        word is less informed than this; the constant control scores near it."""
         key = (data.name, concept, tuple(e.key for e in images))
         if key not in self._chance:
-            aps = []
-            for draw in range(self.CHANCE_DRAWS):
-                g = torch.Generator().manual_seed(draw)
-                aps.append(self.ap(images, concept, data,
-                                   lambda r, g=g: torch.rand(len(r["boxes"]), generator=g))["ap50"])
-            self._chance[key] = sum(aps) / len(aps)
+            self._chance[key] = self.ap(images, concept, data, lambda r: torch.sigmoid(r["shift"] * r["scale"]))["ap50"]
         return self._chance[key]
 
     @torch.no_grad()

@@ -115,7 +115,7 @@ def controls_section(cells: dict[str, Cell], dataset: str, tasks: list[str]) -> 
     return Section(
         f"Controls: {dataset}",
         "Unconstrained trials. Chance: the metric's analytic chance (1/K labels for generation, 0.5 AUROC for "
-        "classification, the detector's own boxes scored at random for detection); the control "
+        "classification, the zero query, objectness alone, for detection); the control "
         "methods' means per source task are its empirical chance. A learned or transferred word is worth "
         "something only where it beats these (docs/metrics.md).",
         ["evaluated", "metric", "chance", "anchor, untrained", "learned (in-domain)", *CONTROL_METHODS], rows,
