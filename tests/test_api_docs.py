@@ -72,5 +72,5 @@ def test_docs_api_examples_run(tmp_path, monkeypatch, capsys):
     # in-domain and transferred by each of the two methods 18
     assert n == results["n_scores"] == 18 + 18 + 18
     # the second example reused every result of the first
-    assert "{} {'vectors': 6, 'scores': 18}" in printed
-    assert namespace["doc"]["n_scores"] == 18 and namespace["doc"]["filters"] is None
+    assert "{} {'vectors': 6, 'scores': 54}" in printed
+    assert namespace["doc"]["n_scores"] == 54 and namespace["doc"]["filters"] is None
