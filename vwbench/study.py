@@ -327,7 +327,7 @@ class Study:
             fitted = copy.deepcopy(method)
             t = time.perf_counter()
             try:
-                report = fit_with_report(fitted, self.model(src).vocabulary(), self.model(tgt).vocabulary())
+                report = fit_with_report(fitted, self.vocabulary(src), self.vocabulary(tgt))
             except Exception as exc:  # noqa: BLE001 - a submitted method may raise anything; others go on
                 self._fail(f"method {name!r} could not be fitted {src.task}->{tgt.task}: {exc}")
                 fitted = None
