@@ -253,3 +253,17 @@ def test_suite_anchor_policy():
     assert ds.anchors_for(sombrero, "own") == ["hat"]
     assert ds.anchors_for(sombrero, "all")[0] == "hat" and sorted(ds.anchors_for(sombrero, "all")) == sorted(ds.anchors)
     assert ds.anchors_for(sombrero, 3) == ["hat", "scuba", "strawberry"]
+    # a list joins policies and literal words unrelated to every concept, own anchor first, no repeats
+    assert ds.anchors_for(sombrero, ("own", "cat", "toy")) == ["hat", "cat", "toy"]
+    assert ds.anchors_for(sombrero, (3, "hat", "toy")) == ["hat", "scuba", "strawberry", "toy"]
+    assert ds.anchors_for(sombrero, ("all", "toy"))[-1] == "toy" and len(ds.anchors_for(sombrero, ("all", "toy"))) == 11
+
+
+def test_list_anchor_policy_loads_and_bad_items_are_refused(spec_copy):
+    path = spec_copy / "suites" / "words.yaml"
+    path.write_text("extends: micro\nname: words\nanchors: [own, toy, sign]\n")
+    assert SpecLibrary(spec_copy).suite("words").anchors == ("own", "toy", "sign")
+    for bad in ("[own, 0]", "[]", "[own, own]"):
+        path.write_text(f"extends: micro\nname: words\nanchors: {bad}\n")
+        with pytest.raises(SpecError, match="anchors"):
+            SpecLibrary(spec_copy).suite("words")

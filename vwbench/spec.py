@@ -93,8 +93,13 @@ class DatasetSpec:
                 return c
         raise KeyError(concept_id)
 
-    def anchors_for(self, concept: ConceptSpec, policy: str | int) -> list[str]:
-        """The anchors a concept is trained from under a suite's anchor policy (own anchor first)."""
+    def anchors_for(self, concept: ConceptSpec, policy: str | int | tuple) -> list[str]:
+        """The anchors a concept is trained from under a suite's anchor policy (own anchor first). A list policy
+        joins its items: `own`, `all`, N, or a literal word (an anchor unrelated to every concept)."""
+        if isinstance(policy, (list, tuple)):
+            words = [w for item in policy for w in (self.anchors_for(concept, item)
+                                                    if item in ("own", "all") or isinstance(item, int) else [item])]
+            return list(dict.fromkeys(words))
         others = [a for a in self.anchors if a != concept.anchor]
         if policy == "own":
             return [concept.anchor]
@@ -127,7 +132,7 @@ class SuiteSpec:
     name: str
     tasks: tuple[TaskSpec, ...]
     datasets: tuple[DatasetSpec, ...]
-    anchors: str | int
+    anchors: str | int | tuple
     train: TrainConfig
     deltas: tuple[float, ...] = ()
     data: dict = field(default_factory=dict)
@@ -331,7 +336,8 @@ class SpecLibrary:
         if "betas" in train:
             train["betas"] = tuple(train["betas"])
         return SuiteSpec(
-            name=d["name"], tasks=tasks, datasets=datasets, anchors=d["anchors"], train=TrainConfig(**train),
+            name=d["name"], tasks=tasks, datasets=datasets, train=TrainConfig(**train),
+            anchors=tuple(d["anchors"]) if isinstance(d["anchors"], list) else d["anchors"],
             deltas=tuple(d.get("deltas", ())), data=dict(d.get("data", {})),
             description=d.get("description", ""), path=str(path), controls=_controls(d, path),
         )

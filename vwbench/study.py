@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from vwbench import __version__
-from vwbench.errors import VWBenchError
+from vwbench.errors import SpecError, VWBenchError
 from vwbench.learn import learn
 from vwbench.records import Score, Trial
 from vwbench.spec import DatasetSpec, ModelRef, SuiteSpec, TaskSpec
@@ -272,8 +272,23 @@ class Study:
             t = time.perf_counter()
             self._models[task.name] = build_task_model(task, self.device)
             self.summary.stage_seconds["load_models"] += time.perf_counter() - t
+            self._check_anchor_words(task)
             self.store.update_run(self.run_id, {"provenance": {task.name: self.provenance(task)}})
         return self._models[task.name]
+
+    def _check_anchor_words(self, task: TaskSpec) -> None:
+        """A suite's literal anchor words must be single tokens the task model has trained rows for."""
+        policy = self.suite.anchors if isinstance(self.suite.anchors, tuple) else ()
+        words = [w for w in policy if isinstance(w, str) and w not in ("own", "all")]
+        untrained = set(self._models[task.name].untrained_ids())
+        for w in words:
+            try:
+                i = single_token_id(w)
+            except ValueError as exc:
+                raise SpecError(self.suite.path, "anchors", str(exc)) from None
+            if i in untrained:
+                raise SpecError(self.suite.path, "anchors", f"anchor {w!r} is not a trained word of {task.name} "
+                                f"({task.model.id}): it would start from a random row")
 
     def provenance(self, task: TaskSpec) -> dict:
         """Where a loaded task model came from (resolved revision, dtype, device, weights' hashes where known)."""
