@@ -244,8 +244,42 @@ def test_generation_generate_runs_with_fixed_seeds(tiny_models, monkeypatch):
     table = model.token_embeddings()
     ids = [single_token_id("square")]
     out1 = model.generate(table[ids][:, None], ids)
+    model._generated.clear()                 # generated again from scratch, not taken from the cache
     out2 = model.generate(table[ids][:, None], ids)
     n = int(model.spec.metric["images_per_trial"])
     assert len(out1) == 1 and len(out1[0]) == n
     assert out1[0][0].size == (model.spec.image_size, model.spec.image_size)
     assert [im.tobytes() for im in out1[0]] == [im.tobytes() for im in out2[0]]
+
+
+def test_generation_generates_each_distinct_vector_once(tiny_models, monkeypatch):
+    """Images depend on the vector alone: a repeated vector (the constant control, a shared anchor word, words
+    that snap to one token) is generated once, and gets the images it would get on its own."""
+    model = tiny_models("generation")
+    monkeypatch.setitem(model.spec.metric, "inference_steps", 2)
+    table = model.token_embeddings()
+    ids = [single_token_id(w) for w in ("square", "circle", "square")]
+    alone = [model.generate(table[[i]][:, None], [i])[0] for i in ids[:2]]
+    model._generated.clear()
+    calls = []
+
+    class Counting:                          # the pipeline, counting the prompts it is asked to draw
+        def __init__(self, pipe):
+            self.pipe = pipe
+
+        def __getattr__(self, name):
+            return getattr(self.pipe, name)
+
+        def __call__(self, **kw):
+            calls.append(len(kw["prompt_embeds"]))
+            return self.pipe(**kw)
+
+    monkeypatch.setattr(model, "pipe", Counting(model.pipe))
+    both = model.generate(table[ids][:, None], ids)
+    n = int(model.spec.metric["images_per_trial"])
+    assert sum(calls) == 2 * n                                     # two distinct vectors, not three
+    assert [im.tobytes() for im in both[0]] == [im.tobytes() for im in both[2]]
+    for got, want in zip(both[:2], alone):
+        assert [im.tobytes() for im in got] == [im.tobytes() for im in want]
+    model.generate(table[ids[:1]][:, None], ids[:1])
+    assert sum(calls) == 2 * n                                     # cached across calls too
