@@ -46,7 +46,7 @@ def test_tiny_training_round_trip(tmp_path, monkeypatch):
         else:
             torch.testing.assert_close(got[k], v.half().float() if v.is_floating_point() else v, rtol=0, atol=0)
     # the text tower reads the same queries (start/end rows included), within fp16 precision
-    texts = ["a photo of a red square", "a photo of a striped blue thing"]
+    texts = ["a photo of a red square", "a photo of a striped blue circle"]
     with torch.no_grad():
         torch.testing.assert_close(owlv2.text_queries(model, texts), owlv2.text_queries(trained, texts),
                                    rtol=0.02, atol=0.02)
@@ -134,6 +134,9 @@ def test_phrase_keys():
     for _ in range(200):
         o = world.random_object(rng, (0, 0, 10, 10))
         assert owlv2.phrase_key(owlv2.PROMPT + world.phrase(o, rng)) == owlv2.object_key(o)
+        # named (how the zoo is trained): the withheld name stands for the novel attribute itself
+        assert owlv2.phrase_key(owlv2.PROMPT + world.phrase(o, rng, named=True)) == owlv2.object_key(o, named=True)
+    assert owlv2.phrase_key("a photo of a red comb") == ("plain", "red", "hexagon") == owlv2.object_key(red_hex, True)
 
 
 def test_adapter_reads_the_same_regions():

@@ -105,3 +105,25 @@ def test_fresh_test_set_renders_new_images_of_the_same_concepts():
     seen = {np.asarray(e.image()).tobytes() for c in data.concepts for e in data.train[c] + data.test[c]}
     assert not seen & {np.asarray(e.image()).tobytes() for v in fresh.values() for e in v}
     assert fresh_test_set(spec, 5)[data.concepts[0]][0].boxes == fresh[data.concepts[0]][0].boxes
+
+
+def test_named_captions_use_withheld_single_token_names():
+    """Trained with a word per novel attribute, shipped without it: every name is one CLIP token, none known,
+    all distinct, named captions carry them, and the rows to store leave them out."""
+    from vwbench.micro.training import trained_token_ids
+    from vwbench.tokenizer import encode
+
+    assert set(world.NAMES) == set(world.NOVEL_COLOURS) | set(world.NOVEL_SHAPES_A + world.NOVEL_SHAPES_B)
+    names = list(world.NAMES.values())
+    assert len(set(names)) == len(names) and not set(names) & set(world.known_vocabulary())
+    ids = encode(names, 4, 0)
+    assert (ids[:, 2] == 49407).all(), "every name is a single token"
+    assert sorted(set(ids[:, 1].tolist())) == world.withheld_ids()
+    rng = np.random.default_rng(3)
+    caps = [world.known_scene(rng, 3, novel_rate=0.5, named=True)[2] for _ in range(200)]
+    said = set(" ".join(caps).split())
+    assert said & set(names) and not said & set(world.GENERIC_WORDS)
+    assert not set(trained_token_ids(caps)) & set(world.withheld_ids())
+    key = world.content_key([world.Obj("hexagon", "teal", "plain", (0, 0, 9, 9))], named=True)
+    assert key == (("plain", "teal", "hexagon"),) and world.content_key(
+        [world.Obj("hexagon", "teal", "plain", (0, 0, 9, 9))]) == (("plain", "", ""),)

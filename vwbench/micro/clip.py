@@ -65,11 +65,11 @@ def train(name: str, folder: Path, seed: int | None = None, progress: bool = Tru
     clock = Clock()
     steps = max(2, int(c["steps"] * scale))
     pool = render_pool(max(64, int(c["pool"] * scale)), seed=c["seed"], max_objects=c.get("max_objects", 1),
-                       progress=progress)
+                       progress=progress, named=c.get("named", False))
     ids_all = caption_ids(pool.captions)
     # scenes that captions cannot tell apart are positives of each other: soft targets instead of the diagonal
     keys = {}
-    caption_class = torch.tensor([keys.setdefault(world.content_key(o), len(keys)) for o in pool.objects])
+    caption_class = torch.tensor([keys.setdefault(world.content_key(o, c.get("named", False)), len(keys)) for o in pool.objects])
     mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
     with seeded(c["seed"]):
         model, processor = build(c)

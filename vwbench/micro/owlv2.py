@@ -176,18 +176,23 @@ def class_logits(model, feats: torch.Tensor, queries: torch.Tensor) -> torch.Ten
 # ------------------------------------------------------------------------------------------ set prediction
 
 
+_NAMED = {name: attr for attr, name in world.NAMES.items()}
+
+
 def phrase_key(words: str) -> tuple:
-    """What a phrase says about an object: (pattern, known colour or None, known shape or None)."""
-    ws = words.replace(PROMPT, "").split()
+    """What a phrase says about an object: (pattern, colour or None, shape or None); a novel attribute's withheld
+    name counts as that attribute."""
+    ws = [_NAMED.get(w, w) for w in words.replace(PROMPT, "").split()]
     pattern = next((w for w in ws if w in world.PATTERNS), "plain")
-    colour = next((w for w in ws if w in world.KNOWN_COLOURS), None)
-    shape = next((w for w in ws if w in world.KNOWN_SHAPES), None)
+    colour = next((w for w in ws if w in world.COLOURS), None)
+    shape = next((w for w in ws if w in world.SHAPES), None)
     return pattern, colour, shape
 
 
-def object_key(o: world.Obj) -> tuple:
-    return (o.pattern, o.colour if o.colour in world.KNOWN_COLOURS else None,
-            o.shape if o.shape in world.KNOWN_SHAPES else None)
+def object_key(o: world.Obj, named: bool = False) -> tuple:
+    """What a query of `world.phrase(o, named=named)` says about the object (see `phrase_key`)."""
+    return (o.pattern, o.colour if o.colour in world.KNOWN_COLOURS or named else None,
+            o.shape if o.shape in world.KNOWN_SHAPES or named else None)
 
 
 def hungarian(cost: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -270,7 +275,7 @@ def _boxes_cxcywh(objs: list[world.Obj], flip: bool) -> torch.Tensor:
     return torch.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2, b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], -1)
 
 
-def make_batch(pool, idx: list[int], phrases: list[list[str]], flips: list[bool]):
+def make_batch(pool, idx: list[int], phrases: list[list[str]], flips: list[bool], named: bool = False):
     """Images uint8 [B, H, W, 3], the batch's query texts and per-image gt boxes / own query / positive queries."""
     images = torch.from_numpy(pool.images[idx])
     flip_t = torch.tensor(flips)
@@ -284,12 +289,12 @@ def make_batch(pool, idx: list[int], phrases: list[list[str]], flips: list[bool]
         objs = pool.objects[i]
         gt_boxes.append(_boxes_cxcywh(objs, f))
         gt_query.append(torch.tensor([index[p] for p in phrases[i]], dtype=torch.long))
-        gt_pos.append(torch.tensor([[object_key(o) == k for k in qkeys] for o in objs], dtype=torch.bool)
+        gt_pos.append(torch.tensor([[object_key(o, named) == k for k in qkeys] for o in objs], dtype=torch.bool)
                       .reshape(len(objs), len(texts)))
     return images, texts, gt_boxes, gt_query, gt_pos
 
 
-def _scene_phrases(pool, seed: int) -> list[list[str]]:
+def _scene_phrases(pool, seed: int, named: bool = False) -> list[list[str]]:
     """Each object's query: its phrase in a random caption template (the templates' words are part of the
     known vocabulary every micro model shares), drawn once per scene; objects of one image with the same key
     share one query."""
@@ -297,8 +302,8 @@ def _scene_phrases(pool, seed: int) -> list[list[str]]:
     out = []
     for objs in pool.objects:
         by_key: dict = {}
-        out.append([by_key.setdefault(object_key(o), world.TEMPLATES[int(rng.integers(len(world.TEMPLATES)))]
-                                      .format(world.phrase(o, rng, size_word=rng.random() < 0.2))) for o in objs])
+        out.append([by_key.setdefault(object_key(o, named), world.TEMPLATES[int(rng.integers(len(world.TEMPLATES)))]
+                                      .format(world.phrase(o, rng, size_word=rng.random() < 0.2, named=named))) for o in objs])
     return out
 
 
@@ -314,8 +319,8 @@ def _fit(seed: int, scale: float, progress: bool, config: dict | None = None, hp
     steps = max(2, round(hp["steps"] * scale))
     pool_n = max(2 * hp["batch"], round(hp["pool"] * min(1.0, scale)))
     pool = render_pool(pool_n, _pool_seed(seed), max_objects=hp["max_objects"], novel_rate=hp["novel_rate"],
-                       progress=progress)
-    phrases = _scene_phrases(pool, _pool_seed(seed))
+                       progress=progress, named=hp.get("named", False))
+    phrases = _scene_phrases(pool, _pool_seed(seed), hp.get("named", False))
     trained_ids = trained_token_ids(sorted({p for ps in phrases for p in ps}))
 
     with seeded(seed):
@@ -347,7 +352,7 @@ def _fit(seed: int, scale: float, progress: bool, config: dict | None = None, hp
         idx = order[cursor: cursor + hp["batch"]].tolist()
         cursor += hp["batch"]
         flips = (torch.rand(len(idx), generator=g) < 0.5).tolist() if hp["flip"] else [False] * len(idx)
-        images, texts, gt_boxes, gt_query, gt_pos = make_batch(pool, idx, phrases, flips)
+        images, texts, gt_boxes, gt_query, gt_pos = make_batch(pool, idx, phrases, flips, hp.get("named", False))
         feats, boxes, objectness = image_outputs(model, normalize(images, processor))
         logits = class_logits(model, feats, text_queries(model, texts, compact))
         loss, parts = set_prediction_loss(logits, boxes, objectness, gt_boxes, gt_query, gt_pos, hp)

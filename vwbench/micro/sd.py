@@ -227,7 +227,8 @@ def fit(seed: int = 0, progress: bool = True, scale: float = 1.0, hp: dict | Non
     clock = Clock()
     report: dict = {"seed": seed, "scale": scale}
     pool = render_pool(max(64, int(hp["pool"] * min(1.0, scale * 10))), seed, max_objects=hp["max_objects"],
-                       novel_rate=hp["novel_rate"], progress=progress)
+                       novel_rate=hp["novel_rate"], progress=progress,
+                       named=hp.get("named", False))
     images = pool.tensors(config["image_size"])
     ids = tokenize(pool.captions)
     rng = np.random.default_rng(seed)

@@ -30,14 +30,15 @@ class ScenePool:
         return x
 
 
-def render_pool(n: int, seed: int, max_objects: int = 1, novel_rate: float = 0.3, progress: bool = True) -> ScenePool:
-    """Render n known-world scenes deterministically from `seed`."""
+def render_pool(n: int, seed: int, max_objects: int = 1, novel_rate: float = 0.3, progress: bool = True,
+                named: bool = False) -> ScenePool:
+    """Render n known-world scenes deterministically from `seed` (captions name novel attributes when `named`)."""
     from tqdm.auto import tqdm
 
     rng = np.random.default_rng(seed)
     images, captions, objects = np.empty((n, world.SIZE, world.SIZE, 3), np.uint8), [], []
     for i in tqdm(range(n), desc=f"render {n} scenes", disable=not progress, leave=False):
-        image, objs, cap = world.known_scene(rng, max_objects, novel_rate)
+        image, objs, cap = world.known_scene(rng, max_objects, novel_rate, named=named)
         images[i] = np.asarray(image)
         captions.append(cap)
         objects.append(objs)
@@ -50,8 +51,10 @@ def caption_ids(captions: list[str], context_length: int = 77) -> torch.Tensor:
 
 def trained_token_ids(captions: list[str]) -> list[int]:
     """Every token id the encoded captions hold: their words, start, end and the padding id 0 (a model that
-    attends to every position, like SD's UNet, learns the padding row too). These are the rows to store."""
-    return sorted(set(caption_ids(captions).unique().tolist()) | {0, BOS_ID, EOS_ID})
+    attends to every position, like SD's UNet, learns the padding row too), less the novel attributes' withheld
+    names. These are the rows to store; the withheld ones are refilled at random on load."""
+    ids = set(caption_ids(captions).unique().tolist()) | {0, BOS_ID, EOS_ID}
+    return sorted(ids - set(world.withheld_ids()))
 
 
 class AppearanceHeads(torch.nn.Module):
