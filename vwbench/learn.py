@@ -4,6 +4,10 @@ The loop knows only the TaskModel interface. Every random draw of trial k (batch
 from trial k's own generator, and Adam is elementwise, so training K trials in one batch gives the same vectors
 as K separate runs. With δ set, after every step each vector is projected onto the l2 ball of radius
 δ · d_nn(anchor) around the anchor embedding (PROTOCOL.md 14.9); the optimizer state is left untouched.
+
+With `cfg.micro_batch` set, a step's rows (TaskModel.rows_per_trial: K x batch UNet passes for generation, K
+text passes otherwise) are drawn first, then run `micro_batch` at a time with their gradients accumulated:
+the same gradient as one pass, to float rounding (docs/learning.md, Memory).
 """
 
 from __future__ import annotations
@@ -39,10 +43,34 @@ def project(vectors: torch.Tensor, anchors: torch.Tensor, radii: torch.Tensor) -
     vectors.copy_(anchors + diff * scale)
 
 
+def step_losses(model: TaskModel, vectors: torch.Tensor, ids: list[int], concepts: list[str], data_name: str,
+                gens: list[torch.Generator], cfg: TrainConfig, backward: bool) -> torch.Tensor:
+    """Per-trial losses [K] (CPU, detached) of one step; with `backward`, their sum's gradient is left in
+    `vectors.grad`. Without a micro-batch smaller than the step's rows this is one `model.loss` call."""
+    rows = len(ids) * model.rows_per_trial(cfg.batch_size)
+    micro = cfg.micro_batch
+    if micro is None or micro >= rows:
+        losses = model.loss(vectors, ids, concepts, data_name, gens, cfg.batch_size)
+        if backward:
+            losses.sum().backward()
+        return losses.detach().cpu()
+    drawn = model.draw(concepts, data_name, gens, cfg.batch_size)
+    per = rows // len(ids)
+    total = torch.zeros(len(ids), dtype=torch.float64)
+    for start in range(0, rows, micro):
+        idx = torch.arange(start, min(start + micro, rows))
+        part = model.row_losses(vectors, ids, drawn, idx)
+        if backward:
+            part.sum().backward()
+        total.index_add_(0, idx // per, part.detach().cpu().double())
+    return total.float()
+
+
 def learn(model: TaskModel, data: ConceptDataset, trials: list[Trial], cfg: TrainConfig,
-          progress: bool = True, step_hook=None) -> Iterator[LearnResult]:
+          progress: bool = True, step_hook=None, d_cache: dict | None = None) -> Iterator[LearnResult]:
     """Train the vectors of `trials` (all on `data`), `cfg.concepts_per_batch` at a time; yields results as
-    each chunk finishes. `step_hook(vectors, step)` is called after every projected step (for tests)."""
+    each chunk finishes. `step_hook(vectors, step)` is called after every projected step (for tests).
+    `d_cache` ({token id: d_nn}) may be shared between calls on the same model."""
     from vwbench.transfer.space import nearest_tokens, nn_distance
 
     model.prepare(data)
@@ -50,7 +78,7 @@ def learn(model: TaskModel, data: ConceptDataset, trials: list[Trial], cfg: Trai
     table = space.table
     k_max = max(1, cfg.concepts_per_batch)
     chunks = [trials[i : i + k_max] for i in range(0, len(trials), k_max)]
-    d_cache: dict[int, float] = {}   # d_nn scans the whole vocabulary: once per distinct anchor, not per trial
+    d_cache = {} if d_cache is None else d_cache   # d_nn scans the whole vocabulary: once per distinct anchor, not per trial
     for n_chunk, chunk in enumerate(chunks):
         ids = [single_token_id(t.anchor) for t in chunk]
         anchors = table[ids].unsqueeze(1).repeat(1, cfg.num_vectors, 1).to(model.device)
@@ -65,15 +93,15 @@ def learn(model: TaskModel, data: ConceptDataset, trials: list[Trial], cfg: Trai
 
         def fixed_loss() -> torch.Tensor:
             with torch.no_grad():
-                return model.loss(vectors, ids, concepts, data.name, generators(chunk, "eval"), cfg.batch_size).cpu()
+                return step_losses(model, vectors, ids, concepts, data.name, generators(chunk, "eval"), cfg, False)
 
+        model.set_gradient_checkpointing(cfg.gradient_checkpointing)
         loss_start = fixed_loss()
         bar = tqdm(range(cfg.steps), disable=not progress, leave=False,
                    desc=f"learn {model.task} {data.name} [{n_chunk + 1}/{len(chunks)}: {len(chunk)} words]")
         for step in bar:
             opt.zero_grad(set_to_none=True)
-            losses = model.loss(vectors, ids, concepts, data.name, gens, cfg.batch_size)
-            losses.sum().backward()
+            losses = step_losses(model, vectors, ids, concepts, data.name, gens, cfg, True)
             opt.step()
             with torch.no_grad():
                 project(vectors.data, anchors, radii)
