@@ -171,3 +171,21 @@ def test_the_train_block_is_not_inherited_through_extends():
         assert lib.task(name).train == {}
     tiny = lib.suite("tiny")
     assert effective_train(tiny, tiny.task("generation")) == tiny.train
+
+
+def test_execution_settings_stay_out_of_vector_keys(tiny_suite, tmp_path):
+    from vwbench.store import Store
+    from vwbench.study import Study, StudyOptions, dataset_id
+
+    ds = tiny_suite.dataset("tiny-objects")
+
+    def key(**train):
+        suite = dataclasses.replace(tiny_suite, train=dataclasses.replace(tiny_suite.train, **train))
+        with Store(tmp_path / "s") as store:
+            study = Study(suite, store, StudyOptions(progress=False))
+            trial = study.trials(ds, suite.task("generation"))[0]
+            return study.vector_key(trial, suite.task("generation"), dataset_id(ds, None))
+
+    base = key()
+    assert key(concepts_per_batch=2, micro_batch=3, gradient_checkpointing=True) == base
+    assert key(lr=0.01) != base and key(batch_size=4) != base
