@@ -37,7 +37,7 @@ def test_tiny_run_writes_a_report_with_speed_numerics_and_projection(gpu_check, 
     # the block `vwbench plan` reads, at the paper configuration (K capped at 2 by --tiny)
     assert set(result) >= {"device", "date", "tasks"} and result["date"].endswith("Z")
     assert list(result["tasks"]) == ["tiny-generation", "tiny-detection", "tiny-classification"]
-    for name, t in result["tasks"].items():
+    for t in result["tasks"].values():
         assert set(t) >= {"peak_memory_gib", "concepts_per_batch", "micro_batch", "dtype", "step_s", "eval_s_per_word"}
         assert isinstance(t["peak_memory_gib"], float) and t["peak_memory_gib"] > 0 and t["dtype"] == "bfloat16"
         assert t["concepts_per_batch"] == 2 and t["step_s"] > 0

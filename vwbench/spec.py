@@ -138,7 +138,7 @@ def learning_settings(train: TrainConfig) -> dict:
     return {k: v for k, v in dataclasses.asdict(train).items() if k not in EXECUTION}
 
 
-def effective_train(suite: "SuiteSpec", task: "TaskSpec", base: TrainConfig | None = None) -> TrainConfig:
+def effective_train(suite: SuiteSpec, task: TaskSpec, base: TrainConfig | None = None) -> TrainConfig:
     """The train config words of `task` are learned with: the task's `train:` block over the suite's `train`
     (or over `base`, e.g. a run's overridden copy of it)."""
     import dataclasses

@@ -412,14 +412,14 @@ class Study:
         while True:
             steps = [0]
 
-            def hook(v, step):
+            def hook(v, step, steps=steps):
                 steps[0] += 1
                 self.bar.update(v.shape[0])
 
             try:
                 run_cfg = dataclasses.replace(cfg, micro_batch=micro)
                 return list(learn(model, data, chunk, run_cfg, progress=False, step_hook=hook, d_cache=d_cache)), micro
-            except Exception as exc:  # noqa: BLE001 - only out-of-memory is retried
+            except Exception as exc:      # only out-of-memory is retried
                 if not is_oom(exc):
                     raise
             release()      # outside the except block, whose traceback pins the failed step's tensors
