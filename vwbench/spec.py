@@ -7,6 +7,7 @@ Specs live in a folder with three sub-folders (`tasks/`, `datasets/`, `suites/`)
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import json
 import os
@@ -133,16 +134,12 @@ EXECUTION = ("concepts_per_batch", "micro_batch", "gradient_checkpointing")
 
 def learning_settings(train: TrainConfig) -> dict:
     """The training settings a learned vector depends on (everything but EXECUTION), as keys hold them."""
-    import dataclasses
-
     return {k: v for k, v in dataclasses.asdict(train).items() if k not in EXECUTION}
 
 
 def effective_train(suite: SuiteSpec, task: TaskSpec, base: TrainConfig | None = None) -> TrainConfig:
     """The train config words of `task` are learned with: the task's `train:` block over the suite's `train`
     (or over `base`, e.g. a run's overridden copy of it)."""
-    import dataclasses
-
     return dataclasses.replace(suite.train if base is None else base, **(task.train or {}))
 
 
