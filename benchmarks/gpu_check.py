@@ -1,7 +1,15 @@
-"""GPU readiness check: learner speed and bf16 numerics at the paper's full model sizes, random weights, no hub.
+"""GPU readiness check: peak memory, learner speed, evaluation time and bf16 numerics at the paper's full model
+sizes and training configuration, random weights, no hub.
 
-    python benchmarks/gpu_check.py --device cuda --out gpu-check/      # one H200: well under 8 minutes
+    python benchmarks/gpu_check.py --device cuda                       # one H200: well under 8 minutes
     python benchmarks/gpu_check.py --tiny --device cpu --out /tmp/gc   # the same code path on toy sizes, seconds
+
+The configuration is the paper suite's own (vwbench/specs): each task's CUDA dtype (bf16), and its effective
+train block (`vwbench.spec.effective_train`: words per batch K, micro-batch, gradient checkpointing; see
+docs/learning.md, Memory). Writes benchmarks/results/gpu_check.json (default --out), whose `tasks` block
+`vwbench plan` reads: {"device", "date", "tasks": {task: {"peak_memory_gib", "concepts_per_batch",
+"micro_batch", "dtype", "step_s", "eval_s_per_word"}}} (peak_memory_gib: torch.cuda.max_memory_allocated over
+the timed learner steps; on CPU the process's peak resident memory, `memory_source` says which).
 
 Builds the paper's three models from configs with random weights (nothing is downloaded):
   generation      SD 2.1: UNet2DConditionModel (SD 2.1 config, 96x96 latents) + OpenCLIP-H text encoder
@@ -14,8 +22,10 @@ per batch, cached frozen features, float32 trainable vectors) with bf16 weights 
 For each task it reports
   - numerics: one loss + backward of the bf16 model against the same weights in float32 (TF32 off) on the same
     batch; relative difference of the loss and of the gradient on the float32 vector, and their cosine;
-  - speed: learner steps per second at the largest K (words per batch, from the suite's 10 down, halved on
-    out-of-memory) after warm-up steps, words trained per second (= steps/s x K / steps per word) and peak memory;
+  - speed: learner steps per second at the paper configuration (K, micro-batch, checkpointing; the micro-batch
+    halved on out-of-memory, as `vwbench run` does) after warm-up steps, words trained per second
+    (= steps/s x K / steps per word) and peak memory;
+  - evaluation: seconds to score one word with the task metric (generation: the images of one word, 50 steps);
 and the projected wall time of the constrained study on one GPU (PROTOCOL.md 8: 4,800 words = 1,600 per task
 family, 1,000 steps each):
     hours = sum over families f of 1,600 x 1,000 / (steps_per_second_f x K_f) / 3,600
@@ -47,7 +57,6 @@ import torch
 STUDY_WORDS_PER_FAMILY = 4800 // 3   # constrained study: 40 concepts x 10 anchors x 4 deltas per family
 STUDY_STEPS = 1000                   # paper Table 2
 BATCH = 8                            # paper Table 2
-K_CANDIDATES = (10, 5, 2, 1)
 TASKS = ("generation", "detection", "classification")
 SPECS = {False: {"generation": "generation", "detection": "detection", "classification": "classification"},
          True: {"generation": "tiny-generation", "detection": "tiny-detection",
@@ -109,6 +118,20 @@ def clip_l14(device):
     return model, open_clip.image_transform(224, is_train=False)
 
 
+def clip_l14_evaluator(device):
+    """The generation evaluator, OpenAI CLIP L/14 (transformers CLIPModel at its default ViT-L/14 sizes)."""
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+
+    config = CLIPConfig(text_config={"hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12,
+                                     "num_hidden_layers": 12},
+                        vision_config={"hidden_size": 1024, "intermediate_size": 4096, "num_attention_heads": 16,
+                                       "num_hidden_layers": 24, "patch_size": 14, "image_size": 224},
+                        projection_dim=768)
+    with torch.device(device):
+        model = CLIPModel(config)
+    return model, CLIPImageProcessor(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224})
+
+
 FULL = {"generation": sd21, "detection": owlv2_b16, "classification": clip_l14}   # task -> builder(device)
 
 
@@ -149,13 +172,40 @@ def to_dtype(loaded, dtype):
     return _frozen(zoo.Loaded(family=loaded.family, model=model, processor=loaded.processor))
 
 
-def adapter(kind: str, spec, loaded, device):
+def adapter(kind: str, spec, loaded, device, evaluator=None):
     from vwbench.models.classification import ClassificationModel
     from vwbench.models.detection import DetectionModel
     from vwbench.models.generation import GenerationModel
 
     cls = {"generation": GenerationModel, "detection": DetectionModel, "classification": ClassificationModel}[kind]
-    return cls(spec, loaded, device) if kind != "generation" else cls(spec, loaded, device, evaluator=None)
+    return cls(spec, loaded, device) if kind != "generation" else cls(spec, loaded, device, evaluator=evaluator)
+
+
+def evaluator(tiny: bool, spec, device, dtype):
+    """The generation task's CLIP evaluator (random weights) in `dtype`."""
+    from vwbench.models import zoo
+    from vwbench.models.generation import CLIPEvaluator
+
+    if tiny:
+        model, processor = zoo.TINY[("hf_clip", spec.evaluator["model"]["id"])](spec.image_size)
+        model = model.to(device)
+    else:
+        with zoo._seeded(0):
+            model, processor = clip_l14_evaluator(device)
+    loaded = _frozen(zoo.Loaded(family="hf_clip", model=model.to(dtype), processor=processor))
+    return CLIPEvaluator(loaded, spec.evaluator["template"], device, spec.evaluator.get("classes", "names"))
+
+
+def paper_config(kind: str, k_max: int | None):
+    """(dtype name on CUDA, effective TrainConfig) of the paper suite's task `kind`; K capped at `k_max`."""
+    from vwbench.spec import SpecLibrary, effective_train
+
+    paper = SpecLibrary().suite("paper")
+    task = paper.task(kind)
+    cfg = effective_train(paper, task)
+    if k_max is not None:
+        cfg = dataclasses.replace(cfg, concepts_per_batch=min(cfg.concepts_per_batch, k_max))
+    return task.dtype.get("cuda", "float32"), cfg
 
 
 def dataset_for(spec, train_images: int, image_size: int):
@@ -242,14 +292,15 @@ def numerics(ref, test, data, trials, batch: int) -> dict:
     return res
 
 
-def speed(model, data, ds, k: int, batch: int, warmup: int, timed: int, budget_s: float) -> dict:
-    """Learner steps per second with K words per batch (the real learn() loop, stopped by its step hook)."""
+def speed(model, data, ds, cfg, warmup: int, timed: int, budget_s: float) -> dict:
+    """Learner steps per second at train config `cfg` (its K, batch, micro-batch and checkpointing; the real
+    learn() loop, stopped by its step hook)."""
     from vwbench.bench import bench_trials
     from vwbench.learn import learn
-    from vwbench.spec import TrainConfig
 
+    k, batch = cfg.concepts_per_batch, cfg.batch_size
     trials = bench_trials("gpu-check", ds, model.task, k)
-    cfg = TrainConfig(steps=warmup + timed + 1, lr=1e-4, batch_size=batch, seed=0, concepts_per_batch=k)
+    cfg = dataclasses.replace(cfg, steps=warmup + timed + 1)
     stamps = []
     started = time.perf_counter()
 
@@ -270,9 +321,34 @@ def speed(model, data, ds, k: int, batch: int, warmup: int, timed: int, budget_s
     if n < 1:
         raise RuntimeError(f"{model.task}: fewer than {warmup + 1} steps ran")
     sps = n / (stamps[-1] - stamps[warmup - 1]) if warmup else n / (stamps[-1] - started)
-    peak = torch.cuda.max_memory_allocated() / 2**30 if torch.device(model.device).type == "cuda" else None
-    return {"k": k, "batch": batch, "timed_steps": n, "steps_per_s": sps, "words_per_s": sps * k / STUDY_STEPS,
-            "peak_gib": peak}
+    return {"k": k, "batch": batch, "micro_batch": cfg.micro_batch, "gradient_checkpointing": cfg.gradient_checkpointing,
+            "timed_steps": n, "steps_per_s": sps, "words_per_s": sps * k / STUDY_STEPS, "peak_gib": peak_gib(model.device)}
+
+
+def peak_gib(device) -> float:
+    """Peak memory since the last reset: CUDA's allocator on a GPU, else the process's peak resident memory."""
+    if torch.device(device).type == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**30
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20      # KiB on Linux
+
+
+def eval_time(model, data, ds, words: int = 1) -> float:
+    """Seconds per word of the task metric (`model.evaluate`), features already cached."""
+    from vwbench.bench import bench_trials
+    from vwbench.tokenizer import single_token_id
+
+    trials = bench_trials("gpu-check", ds, model.task, words)
+    ids = [single_token_id(t.anchor) for t in trials]
+    vectors = model.token_embeddings()[ids][:, None].to(model.device)
+    model.prepare(data)
+    _sync(model.device)
+    t = time.perf_counter()
+    with torch.no_grad():
+        model.evaluate(vectors, ids, [t.concept for t in trials], data)
+    _sync(model.device)
+    return (time.perf_counter() - t) / words
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -293,14 +369,18 @@ def check_task(kind: str, args, device) -> dict:
         spec = dataclasses.replace(spec, image_size=args.image_size)
     ds, data = dataset_for(spec, args.batch, spec.image_size)
     t0 = time.perf_counter()
+    dtype_name, cfg = paper_config(kind, args.k_max)
+    cfg = dataclasses.replace(cfg, batch_size=args.batch)
+    dtype = getattr(torch, dtype_name)
     ref_loaded = build_fp32(kind, args.tiny, spec, device)
-    test_loaded = to_dtype(ref_loaded, torch.bfloat16)
+    test_loaded = to_dtype(ref_loaded, dtype)
     built_s = time.perf_counter() - t0
     from vwbench.bench import bench_trials
 
-    result = {"task": kind, "spec": spec.name, "image_size": spec.image_size, "build_s": built_s}
+    result = {"task": kind, "spec": spec.name, "image_size": spec.image_size, "build_s": built_s, "dtype": dtype_name}
     ref = adapter(kind, spec, ref_loaded, device)
-    test = adapter(kind, spec, test_loaded, device)
+    ev = evaluator(args.tiny, spec, device, dtype) if kind == "generation" else None
+    test = adapter(kind, spec, test_loaded, device, ev)
     trials = bench_trials("gpu-check", ds, kind, 1)
     batches = list(dict.fromkeys((args.batch, min(2, args.batch))))
     for batch in batches:
@@ -313,16 +393,20 @@ def check_task(kind: str, args, device) -> dict:
         _free(device)   # outside the except block, where the traceback no longer pins the step's tensors
     del ref, ref_loaded
     _free(device)
-    ks = [args.k_max] + [k for k in K_CANDIDATES if k < args.k_max]
-    for k in ks:
+    rows = cfg.concepts_per_batch * test.rows_per_trial(cfg.batch_size)
+    while True:
         try:
-            result["speed"] = speed(test, data, ds, k, args.batch, args.warmup, args.steps, args.budget)
+            result["speed"] = speed(test, data, ds, cfg, args.warmup, args.steps, args.budget)
             break
         except RuntimeError as exc:
-            if not _is_oom(exc) or k == ks[-1]:
+            micro = min(cfg.micro_batch or rows, rows)
+            if not _is_oom(exc) or micro <= 1:
                 raise
-        result.setdefault("oom_at_k", []).append(k)
+        result.setdefault("oom_at_micro_batch", []).append(micro)
+        cfg = dataclasses.replace(cfg, micro_batch=micro // 2)    # as the study backs off (vwbench.study)
         _free(device)
+    test.set_gradient_checkpointing(False)
+    result["eval_s_per_word"] = eval_time(test, data, ds)
     result["total_s"] = time.perf_counter() - t0
     del test, test_loaded
     _free(device)
@@ -337,35 +421,51 @@ def projection(results: list[dict]) -> dict:
             "unconstrained_hours_total": sum(per.values()) / 4}
 
 
+def summary(r: dict, device) -> dict:
+    """One task's entry of the `tasks` block (the part `vwbench plan` reads)."""
+    s = r["speed"]
+    return {"peak_memory_gib": float(s["peak_gib"]), "concepts_per_batch": s["k"], "micro_batch": s["micro_batch"],
+            "gradient_checkpointing": s["gradient_checkpointing"], "dtype": r["dtype"], "batch": s["batch"],
+            "step_s": 1.0 / s["steps_per_s"], "eval_s_per_word": r["eval_s_per_word"],
+            "memory_source": "torch.cuda.max_memory_allocated" if torch.device(device).type == "cuda"
+            else "process peak resident memory (cpu)"}
+
+
 def report(meta: dict, results: list[dict], proj: dict, complete: bool) -> str:
     title = (f"vwbench GPU check ({'tiny sizes' if meta['tiny'] else 'full sizes'}) on {meta['device_name']}, "
-             f"torch {meta['torch']}, bf16 weights, float32 vectors, batch {meta['batch']}"
+             f"torch {meta['torch']}, the paper configuration (dtype, K, micro-batch, checkpointing), float32 vectors, "
+             f"batch {meta['batch']}"
              + (f", images at {meta['image_size_override']} px (smoke test, not the paper's sizes)"
                 if meta.get("image_size_override") else ""))
     lines = [title, ""]
-    head = (f"{'task':<15}{'K':>4}{'steps/s':>10}{'words/s':>10}{'peak GiB':>10}{'cache rel':>11}{'loss rel':>11}"
-            f"{'grad rel':>11}{'grad cos':>10}{'numerics':>10}")
+    head = (f"{'task':<15}{'dtype':>9}{'K':>4}{'micro':>6}{'ckpt':>5}{'steps/s':>10}{'words/s':>10}{'peak GiB':>10}"
+            f"{'eval s/word':>12}{'cache rel':>11}{'loss rel':>11}{'grad rel':>11}{'grad cos':>10}{'numerics':>10}")
     lines += [head, "-" * len(head)]
     for r in results:
         s, n = r["speed"], r["numerics"]
         peak = "-" if s["peak_gib"] is None else f"{s['peak_gib']:.1f}"
-        lines.append(f"{r['task']:<15}{s['k']:>4}{s['steps_per_s']:>10.3f}{s['words_per_s']:>10.4f}{peak:>10}"
+        micro = "all" if s["micro_batch"] is None else s["micro_batch"]
+        lines.append(f"{r['task']:<15}{r['dtype']:>9}{s['k']:>4}{micro:>6}{'yes' if s['gradient_checkpointing'] else 'no':>5}"
+                     f"{s['steps_per_s']:>10.3f}{s['words_per_s']:>10.4f}{peak:>10}{r['eval_s_per_word']:>12.2f}"
                      f"{n['cache_rel_diff']:>11.2e}{n['loss_rel_diff']:>11.2e}{n['grad_rel_diff']:>11.2e}"
                      f"{n['grad_cosine']:>10.4f}{'ok' if n['ok'] else 'CHECK':>10}")
-    lines += ["", "words/s = steps/s x K / 1000 steps per word.",
+    lines += ["", "words/s = steps/s x K / 1000 steps per word. micro: rows per forward/backward (generation: word x image",
+              "pairs; others: words), 'all' = one pass. peak GiB: " + ("CUDA allocator peak over the timed steps."
+              if meta["device"].startswith("cuda") else "process peak resident memory (CPU run)."),
               "Numerics, bf16 weights against the same weights in float32 (TF32 off): 'cache rel' is the relative",
               "difference of the cached frozen training features; loss and gradient (on the float32 vector) come from",
               f"one step on the same cached features and batch (K=1, batch {meta['batch']}; batch 2 if float32 ran out",
               "of memory). 'ok' = gradient cosine > 0.99 and relative gradient difference < 0.1.", ""]
-    if any("oom_at_k" in r for r in results):
-        lines.append("out of memory at K = " + "; ".join(f"{r['task']}: {r['oom_at_k']}" for r in results if "oom_at_k" in r))
+    if any("oom_at_micro_batch" in r for r in results):
+        lines.append("out of memory at micro-batch " + "; ".join(f"{r['task']}: {r['oom_at_micro_batch']}"
+                                                             for r in results if "oom_at_micro_batch" in r))
     if complete:
         lines.append(f"Projected constrained study (4,800 words = 1,600 per family x 1,000 steps) on one such device: "
                      f"{proj['hours_total']:.1f} h")
         lines.append("  " + proj["formula"])
         lines.append("  " + ", ".join(f"{t}: {h:.1f} h" for t, h in proj["hours_per_family"].items())
                      + f"; unconstrained 1,200 words: {proj['unconstrained_hours_total']:.1f} h")
-        lines.append("  (feature caching, evaluation and model loading not included)")
+        lines.append("  (feature caching, evaluation and model loading not included; eval s/word above)")
     return "\n".join(lines)
 
 
@@ -373,23 +473,24 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--tiny", action="store_true", help="toy sizes (the tiny zoo's configs): runs on CPU in seconds")
-    p.add_argument("--out", default="gpu-check", metavar="DIR", help="folder for gpu_check.json and gpu_check.txt")
+    p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"), metavar="DIR",
+                   help="folder for gpu_check.json and gpu_check.txt (default: benchmarks/results)")
     p.add_argument("--only", default=",".join(TASKS), help="comma-separated tasks (default: all three)")
     p.add_argument("--steps", type=int, help="timed learner steps per task (default: 10; --tiny: 2)")
     p.add_argument("--warmup", type=int, help="untimed learner steps first (default: 3; --tiny: 1)")
     p.add_argument("--budget", type=float, default=60.0, help="seconds of timed steps per task at most (default: 60)")
-    p.add_argument("--k-max", type=int, help="largest K tried (default: 10; --tiny: 2)")
+    p.add_argument("--k-max", type=int, help="cap on the paper configuration's K (default: none; --tiny: 2)")
     p.add_argument("--image-size", type=int, metavar="PX",
                    help="override every task's image size (a CPU smoke test of the full-size models; not the paper's)")
     p.add_argument("--batch", type=int, help=f"images per word per step (default: the paper's {BATCH}; --tiny: 2)")
     args = p.parse_args(argv)
     defaults = {"steps": 2, "warmup": 1, "k_max": 2, "batch": 2} if args.tiny else \
-        {"steps": 10, "warmup": 3, "k_max": K_CANDIDATES[0], "batch": BATCH}
+        {"steps": 10, "warmup": 3, "k_max": None, "batch": BATCH}
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
     tasks = [t.strip() for t in args.only.split(",") if t.strip()]
-    if not tasks or any(t not in TASKS for t in tasks) or min(args.steps, args.warmup, args.k_max, args.batch) < 1:
+    if not tasks or any(t not in TASKS for t in tasks) or min(args.steps, args.warmup, args.k_max or 1, args.batch) < 1:
         p.error(f"--only takes {', '.join(TASKS)}; --steps, --warmup, --k-max and --batch must be positive")
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -401,7 +502,7 @@ def main(argv=None) -> int:
     torch.backends.cudnn.allow_tf32 = False
     meta = {"tiny": args.tiny, "device": str(device), "torch": torch.__version__, "python": platform.python_version(),
             "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
-            "batch": args.batch, "image_size_override": args.image_size, "k_candidates": list(K_CANDIDATES),
+            "batch": args.batch, "image_size_override": args.image_size, "k_max": args.k_max,
             "warmup": args.warmup, "steps": args.steps}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -415,7 +516,10 @@ def main(argv=None) -> int:
     proj = projection(results) if complete else {}
     meta["wall_s"] = time.perf_counter() - started
     text = report(meta, results, proj, complete)
-    (out / "gpu_check.json").write_text(json.dumps({"meta": meta, "results": results, "projection": proj}, indent=2))
+    doc = {"device": meta["device_name"], "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+           "tasks": {r["spec"]: summary(r, device) for r in results},
+           "meta": meta, "results": results, "projection": proj}
+    (out / "gpu_check.json").write_text(json.dumps(doc, indent=2))
     (out / "gpu_check.txt").write_text(text + "\n")
     print(text)
     print(f"\n({meta['wall_s']:.0f}s; written to {out}/gpu_check.json and gpu_check.txt)")

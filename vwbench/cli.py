@@ -19,6 +19,7 @@ COMMANDS = {
     "probe": "probe",
     "leaderboard": "leaderboard",
     "check": "check",
+    "store": "store_cmd",
     "data": "data_cmd",
     "zoo": "zoo_cmd",
     "bench": "bench",

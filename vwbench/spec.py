@@ -7,6 +7,7 @@ Specs live in a folder with three sub-folders (`tasks/`, `datasets/`, `suites/`)
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import json
 import os
@@ -34,6 +35,11 @@ SETTINGS = {
     "detection": {"loss": {"positive_iou": 0.5}, "metric": {"negatives_per_positive": "all"}},
     "classification": {"loss": {"target_weight": -1.0, "other_weight": 1.0}, "metric": {}},
 }
+
+
+# bf16 on CUDA: float32's exponent range, so gradients of means over ~295k latent elements do not underflow
+# as they do in fp16 without loss scaling (docs/learning.md, Memory); the learned vectors stay float32.
+DEFAULT_DTYPE = {"cuda": "bfloat16", "cpu": "float32"}
 
 
 @dataclass(frozen=True)
@@ -65,9 +71,10 @@ class TaskSpec:
     template: str
     loss: dict
     metric: dict
-    dtype: dict = field(default_factory=lambda: {"cuda": "float16", "cpu": "float32"})
+    dtype: dict = field(default_factory=lambda: dict(DEFAULT_DTYPE))
     evaluator: dict | None = None
     source: str = ""
+    train: dict = field(default_factory=dict)     # the task's `train:` block: execution settings (EXECUTION)
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,25 @@ class TrainConfig:
     eps: float = 1e-8
     num_vectors: int = 1
     concepts_per_batch: int = 10
+    micro_batch: int | None = None          # rows per forward/backward (None: all K x rows at once)
+    gradient_checkpointing: bool = False
+
+
+# TrainConfig fields that decide how the work is split and scheduled, not what is computed: learned vectors are
+# the same to float tolerance whatever their values (tests/test_learn_memory.py), so result keys leave them out
+# and a task's `train:` block may set them (docs/learning.md, Memory).
+EXECUTION = ("concepts_per_batch", "micro_batch", "gradient_checkpointing")
+
+
+def learning_settings(train: TrainConfig) -> dict:
+    """The training settings a learned vector depends on (everything but EXECUTION), as keys hold them."""
+    return {k: v for k, v in dataclasses.asdict(train).items() if k not in EXECUTION}
+
+
+def effective_train(suite: SuiteSpec, task: TaskSpec, base: TrainConfig | None = None) -> TrainConfig:
+    """The train config words of `task` are learned with: the task's `train:` block over the suite's `train`
+    (or over `base`, e.g. a run's overridden copy of it)."""
+    return dataclasses.replace(suite.train if base is None else base, **(task.train or {}))
 
 
 # Trivial baselines scored on the same trials as every method (docs/metrics.md): the untrained anchor word
@@ -292,9 +318,14 @@ class SpecLibrary:
             image_size=d["image_size"], template=d["template"],
             loss={**SETTINGS[d["task"]]["loss"], **d.get("loss", {})},
             metric={**SETTINGS[d["task"]]["metric"], **d.get("metric", {})},
-            dtype=d.get("dtype", {"cuda": "float16", "cpu": "float32"}), evaluator=d.get("evaluator"),
-            source=str(self.path("tasks", name)),
+            dtype=d.get("dtype", dict(DEFAULT_DTYPE)), evaluator=d.get("evaluator"),
+            source=str(self.path("tasks", name)), train=self._own_train(name),
         )
+
+    def _own_train(self, name: str) -> dict:
+        """The task file's own `train:` block. Unlike every other field it is not inherited through `extends`:
+        how words fit in memory is a property of the model at hand (the tiny and micro tasks extend the paper's)."""
+        return dict(read_yaml(self.path("tasks", name)).get("train") or {})
 
     def dataset(self, name: str, referrer=None) -> DatasetSpec:
         d = self.resolve("datasets", name, referrer)

@@ -22,7 +22,8 @@ from vwbench import __version__
 from vwbench.errors import SpecError, VWBenchError
 from vwbench.learn import learn
 from vwbench.records import Score, Trial
-from vwbench.spec import DatasetSpec, ModelRef, SuiteSpec, TaskSpec
+from vwbench.shard import check_shard, shard_of
+from vwbench.spec import DatasetSpec, ModelRef, SuiteSpec, TaskSpec, effective_train, learning_settings
 from vwbench.tokenizer import single_token_id
 from vwbench.transfer.space import nearest_tokens
 
@@ -41,6 +42,7 @@ class StudyOptions:
     select: object = None                            # a vwbench.selection.Selection: only these trials (None: all)
     seeds: tuple[int, ...] | None = None             # trial seeds, each a full set of trials (None: the suite's)
     overrides: dict = field(default_factory=dict)    # TrainConfig field -> value; see `resolve_overrides`
+    shard: tuple[int, int] | None = None             # (I, N): only the I-th of N disjoint parts of the trials
 
 
 @dataclass
@@ -53,6 +55,7 @@ class StudySummary:
     fits: list[dict] = field(default_factory=list)
     replaced: dict = field(default_factory=lambda: defaultdict(int))   # stored under older code/settings
     changes: list[str] = field(default_factory=list)                   # what differs from those results
+    backoffs: list[dict] = field(default_factory=list)                 # out-of-memory retries (learn_chunk)
 
     def replaced_note(self) -> str:
         """One line on stored results that older code or settings produced and this run recomputed ('' if none)."""
@@ -206,6 +209,7 @@ class Study:
         self.select = self._selection(options.select)
         self.tasks = self.select.task_specs(suite)        # the task models words are learned and scored in
         self.seeds = self._seeds(options.seeds)
+        self.shard = check_shard(options.shard)
         self.method_ids = {method_label(m): method_id(m, src) for m, src in zip(self.methods, options.methods)}
         self.method_ids.update({method_label(m): method_id(m) for m in self.control_methods})
         self.model_ids = {t.name: model_id(t, self.device.type) for t in suite.tasks}
@@ -298,11 +302,13 @@ class Study:
         concepts = self.select.concept_specs(ds)
         if self.submitted is not None:
             ids = {c.id for c in concepts}
-            return [Trial(self.name, d, c, a, t, delta, self.train.seed)
-                    for (d, c, a, t, delta) in self.submitted if d == ds.name and t == task.task and c in ids]
-        return [Trial(self.name, ds.name, c.id, a, task.task, d, seed)
-                for seed in self.seeds for d in self.deltas for c in concepts
-                for a in ds.anchors_for(c, self.suite.anchors)]
+            return shard_of([Trial(self.name, d, c, a, t, delta, self.train.seed)
+                             for (d, c, a, t, delta) in self.submitted if d == ds.name and t == task.task and c in ids],
+                            self.shard)
+        trials = [Trial(self.name, ds.name, c.id, a, task.task, d, seed)
+                  for seed in self.seeds for d in self.deltas for c in concepts
+                  for a in ds.anchors_for(c, self.suite.anchors)]
+        return shard_of(trials, self.shard)
 
     # Keys hold everything a record depends on (settings, code, data, library versions; see vwbench.fingerprint),
     # so a change to any of them recomputes the record instead of reusing a stale one.
@@ -315,7 +321,7 @@ class Study:
             return self.store.key("submitted", trial=dataclasses.asdict(trial), vector=tensor_digest(v),
                                   shape=list(v.shape), model=self.model_ids[task.name], dataset=ds_id)
         return self.store.key("vector", trial=dataclasses.asdict(trial), model=self.model_ids[task.name],
-                              dataset=ds_id, train=dataclasses.asdict(self.train), version=__version__,
+                              dataset=ds_id, train=learning_settings(self.train), version=__version__,
                               code=code("learn"), packages=packages())
 
     def score_key(self, vkey: str, eval_task: TaskSpec, method: str, fit_key: str | None) -> str:
@@ -384,21 +390,65 @@ class Study:
             model = self.model(task)
             t = time.perf_counter()
             keys = {trial: key for trial, key in todo}
+            cfg = self.train_for(task)
             self.bar.set_postfix_str(f"learn {task.name} {ds.name}", refresh=False)
-            for res in learn(model, data, [tr for tr, _ in todo], self.train, progress=False,
-                             step_hook=lambda v, step: self.bar.update(v.shape[0])):
-                key = keys[res.trial]
-                meta = {"model": task.model.id, "revision": task.model.revision, "task": task.name,
-                        "concept": res.trial.concept, "anchor": res.trial.anchor, "delta": res.trial.delta,
-                        "seed": res.trial.seed, "steps": self.train.steps, "loss_start": res.loss_start,
-                        "loss_end": res.loss_end, "nearest_token": res.nearest_token,
-                        "anchor_distance": res.anchor_distance, "d_nn": res.extra["d_nn"],
-                        "provenance": self.provenance(task)}
-                self.store.put_vector(key, res.trial, res.vector, meta, self.run_id)
-                out[key] = (res.trial, key, res.vector)
-                self.summary.computed["vectors"] += 1
+            d_cache: dict = {}
+            k = max(1, cfg.concepts_per_batch)
+            for i in range(0, len(todo), k):
+                chunk = [tr for tr, _ in todo[i : i + k]]
+                results, micro = self.learn_chunk(model, data, chunk, cfg, task, d_cache)
+                for res in results:
+                    key = keys[res.trial]
+                    meta = {"model": task.model.id, "revision": task.model.revision, "task": task.name,
+                            "concept": res.trial.concept, "anchor": res.trial.anchor, "delta": res.trial.delta,
+                            "seed": res.trial.seed, "steps": self.train.steps, "loss_start": res.loss_start,
+                            "loss_end": res.loss_end, "nearest_token": res.nearest_token,
+                            "anchor_distance": res.anchor_distance, "d_nn": res.extra["d_nn"],
+                            "provenance": self.provenance(task),
+                            "execution": {"concepts_per_batch": len(chunk), "micro_batch": micro,
+                                          "gradient_checkpointing": cfg.gradient_checkpointing}}
+                    self.store.put_vector(key, res.trial, res.vector, meta, self.run_id)
+                    out[key] = (res.trial, key, res.vector)
+                    self.summary.computed["vectors"] += 1
             self.summary.stage_seconds["learn"] += time.perf_counter() - t
         return [out[self.vector_key(tr, task, ds_id)] for tr in self.trials(ds, task)]
+
+    def train_for(self, task: TaskSpec):
+        """The run's train config with the task's `train:` block (K, micro-batch, checkpointing) over it."""
+        return effective_train(self.suite, task, self.train)
+
+    def learn_chunk(self, model, data, chunk: list[Trial], cfg, task: TaskSpec, d_cache: dict):
+        """Learn one chunk of words: (results, micro-batch used). On CUDA out-of-memory the chunk is retried
+        with half the micro-batch (recorded in the run's meta as `oom_backoff` and logged); at 1 it gives up."""
+        from vwbench.oom import is_oom, release
+
+        micro = cfg.micro_batch
+        rows = len(chunk) * model.rows_per_trial(cfg.batch_size)
+        while True:
+            steps = [0]
+
+            def hook(v, step, steps=steps):
+                steps[0] += 1
+                self.bar.update(v.shape[0])
+
+            try:
+                run_cfg = dataclasses.replace(cfg, micro_batch=micro)
+                return list(learn(model, data, chunk, run_cfg, progress=False, step_hook=hook, d_cache=d_cache)), micro
+            except Exception as exc:      # only out-of-memory is retried
+                if not is_oom(exc):
+                    raise
+            release()      # outside the except block, whose traceback pins the failed step's tensors
+            current = min(micro or rows, rows)
+            if current <= 1:
+                raise VWBenchError(f"out of GPU memory learning {task.name} on {chunk[0].dataset} even at micro-batch "
+                                   f"1 ({len(chunk)} words); free the GPU or use a larger one")
+            micro = current // 2
+            self.bar.total += steps[0] * len(chunk)     # the failed attempt's steps are done again
+            note = {"task": task.name, "dataset": chunk[0].dataset, "words": len(chunk), "from": current, "to": micro}
+            self.summary.backoffs.append(note)
+            self.store.update_run(self.run_id, {"oom_backoff": self.summary.backoffs})
+            tqdm.write(f"vwbench: out of GPU memory learning {task.name} on {note['dataset']} ({len(chunk)} words, "
+                       f"micro-batch {current}): retrying the chunk at micro-batch {micro}", file=sys.stderr)
 
     def anchor_words(self, ds: DatasetSpec, task: TaskSpec) -> list[tuple[Trial, str, torch.Tensor]]:
         """The `anchor` control of every unconstrained trial: the anchor's own, untrained embedding."""
@@ -473,7 +523,7 @@ class Study:
             if m not in self._memo:
                 first.setdefault(m, i)
         unique = list(first.values())
-        chunk = max(1, self.train.concepts_per_batch)
+        chunk = max(1, self.train_for(eval_task).concepts_per_batch)
         with torch.no_grad():
             for start in range(0, len(unique), chunk):
                 idx = unique[start : start + chunk]
@@ -564,6 +614,7 @@ class Study:
                 "train": dataclasses.asdict(self.train), "models": self.model_ids, "manifests": manifests,
                 "depends": self.depends, "argv": sys.argv}
         meta.update(filters=self.select.as_dict() or None, seeds=list(self.seeds),
+                    shard=f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
                     method_info=[describe(m) for m in self.methods])
         self._stored, self._replaced_runs = self.store.records(self.name), set()
         self.run_id = self.summary.run_id = self.store.begin_run(meta)

@@ -139,7 +139,9 @@ def run(args) -> int:
             models.clear()   # one frozen model in memory at a time
             models[task.name] = build_task_model(task, device)
         model = models[task.name]
-        results = list(learn(model, data, trials, cfg, progress=not args.no_progress))
+        from vwbench.spec import effective_train
+
+        results = list(learn(model, data, trials, effective_train(suite, task, cfg), progress=not args.no_progress))
         table = model.token_embeddings()
         before = table[[single_token_id(t.anchor) for t in trials]][:, None].repeat(1, cfg.num_vectors, 1)
         after = torch.stack([r.vector for r in results])

@@ -50,6 +50,10 @@ def add_arguments(p):
     add_common(p)
     p.add_argument("--embeddings", metavar="DIR", help="an embeddings submission: score its vectors instead of learning")
     p.add_argument("--no-deltas", action="store_true", help="skip the δ-ball experiment even if the suite lists δ")
+    p.add_argument("--shard", metavar="I/N", help="run only shard I of N: every N-th trial of each dataset and task, "
+                                                  "with its scores and the fits they use, into its own store "
+                                                  "(default: vwbench-runs/<suite>.shard-I-of-N); combine the N "
+                                                  "stores with `vwbench store merge` (docs/learning.md)")
 
 
 def parse_data(items: list[str]) -> dict:
@@ -96,11 +100,15 @@ def execute(args, unconstrained: bool, deltas) -> int:
         suite = lib.suite(args.suite or DEFAULT_SUITE)
     select.check(suite)          # before the store is opened: a typo creates nothing
     parse_data(args.data)
-    store = Store(Path(args.store) if args.store else default_root(suite.name), overwrite=args.overwrite)
+    from vwbench.shard import check_shard
+
+    shard = check_shard(getattr(args, "shard", None))
+    store_name = suite.name + (f".shard-{shard[0]}-of-{shard[1]}" if shard else "")
+    store = Store(Path(args.store) if args.store else default_root(store_name), overwrite=args.overwrite)
     options = StudyOptions(methods=args.method or ["linear_transfer"], unconstrained=unconstrained, deltas=deltas,
                            device=args.device, data=parse_data(args.data), progress=not args.no_progress,
                            steps=args.steps, embeddings=submission, select=select, seeds=seeds,
-                           controls=not args.no_controls)
+                           controls=not args.no_controls, shard=shard)
     with store:
         study = Study(suite, store, options)
         summary = study.run()
@@ -124,6 +132,9 @@ def execute(args, unconstrained: bool, deltas) -> int:
     print(f"stages: {stages}; total {time.perf_counter() - started:.1f}s")
     print(f"leaderboard: {out}/{{{', '.join(FILES.values())}}}" + ("" if args.out else " (in the store; --out DIR "
                                                                         "puts it elsewhere)"))
+    if shard:
+        print(f"shard {shard[0]}/{shard[1]}: its leaderboard covers this shard only; merge all {shard[1]} stores with "
+              "`vwbench store merge STORE... --into DIR`, then `vwbench leaderboard --store DIR`")
     for f in summary.failures:
         print(f"failed: {f}")
     return 1 if summary.failures else 0

@@ -163,6 +163,28 @@ class TaskModel(ABC):
              generators: list[torch.Generator], batch_size: int) -> torch.Tensor:
         """Per-trial training losses [K] for vectors [K, n, d]; trial k draws its batch from generators[k] only."""
 
+    # ---- micro-batches ------------------------------------------------------------------------------------
+    # One training step is `draw` (every random choice of every trial, from its own generator) followed by the
+    # loss of its rows. A row is one unit of the expensive forward: for generation one (word, image) pair (a
+    # UNet pass), for detection and classification one word (a text-tower pass; their image batch reduces to
+    # cached mean features). Rows of trial k are contiguous, k * rows_per_trial onwards, and its loss is the sum
+    # of its rows' `row_losses`, so any split of the rows into micro-batches gives the same gradient.
+
+    def rows_per_trial(self, batch_size: int) -> int:
+        return 1
+
+    @abstractmethod
+    def draw(self, concepts: list[str], data_name: str, generators: list[torch.Generator], batch_size: int) -> dict:
+        """Everything random in one step's losses (the same draws `loss` makes), per row."""
+
+    @abstractmethod
+    def row_losses(self, vectors: torch.Tensor, placeholder_ids: list[int], drawn: dict,
+                   rows: torch.Tensor) -> torch.Tensor:
+        """Each row's share [len(rows)] of its trial's loss, for the rows given (indices into the step's rows)."""
+
+    def set_gradient_checkpointing(self, enabled: bool) -> None:
+        """Recompute the towers' activations in the backward pass instead of keeping them (no-op by default)."""
+
     @abstractmethod
     def evaluate(self, vectors: torch.Tensor, placeholder_ids: list[int], concepts: list[str],
                  data: ConceptDataset) -> list[dict]:

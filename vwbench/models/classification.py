@@ -63,7 +63,7 @@ class ClassificationModel(TaskModel):
             cache[split] = {c: self.image_features([e.image() for e in examples[c]]) for c in data.concepts}
         return cache
 
-    def loss(self, vectors, placeholder_ids, concepts, data_name, generators, batch_size):
+    def draw(self, concepts, data_name, generators, batch_size) -> dict:
         feats = self.cache(data_name)["train"]
         pos_means, neg_means = [], []
         for concept, gen in zip(concepts, generators):
@@ -71,10 +71,26 @@ class ClassificationModel(TaskModel):
             neg = torch.cat([f for c, f in feats.items() if c != concept])
             pos_means.append(pos[sample_indices(len(pos), batch_size, gen)].mean(0))
             neg_means.append(neg[sample_indices(len(neg), batch_size, gen)].mean(0))
-        text = self.encode_with_vectors(vectors, placeholder_ids)
+        return {"pos": torch.stack(pos_means), "neg": torch.stack(neg_means)}
+
+    def _weighted(self, text, pos, neg):
         w_target = float(self.spec.loss.get("target_weight", -1.0))
         w_other = float(self.spec.loss.get("other_weight", 1.0))
-        return w_target * (text * torch.stack(pos_means)).sum(-1) + w_other * (text * torch.stack(neg_means)).sum(-1)
+        return w_target * (text * pos).sum(-1) + w_other * (text * neg).sum(-1)
+
+    def loss(self, vectors, placeholder_ids, concepts, data_name, generators, batch_size):
+        d = self.draw(concepts, data_name, generators, batch_size)
+        return self._weighted(self.encode_with_vectors(vectors, placeholder_ids), d["pos"], d["neg"])
+
+    def row_losses(self, vectors, placeholder_ids, drawn, rows):
+        rows = torch.as_tensor(rows, dtype=torch.long)
+        text = self.encode_with_vectors(vectors[rows], [placeholder_ids[int(k)] for k in rows])
+        r = rows.to(drawn["pos"].device)
+        return self._weighted(text, drawn["pos"][r], drawn["neg"][r])
+
+    def set_gradient_checkpointing(self, enabled: bool) -> None:
+        # open_clip checkpoints each residual block whenever the flag is set (eval mode too)
+        self.model.set_grad_checkpointing(enabled)
 
     @torch.no_grad()
     def evaluate(self, vectors, placeholder_ids, concepts, data):

@@ -88,12 +88,23 @@ class DetectionModel(TaskModel):
         test = {e.key: self.regions(e.image()) for e in data.all_test()}
         return {"train": train, "test": test}
 
-    def loss(self, vectors, placeholder_ids, concepts, data_name, generators, batch_size):
+    def draw(self, concepts, data_name, generators, batch_size) -> dict:
         sums = self.cache(data_name)["train"]
-        batch = torch.stack([sums[c][sample_indices(len(sums[c]), batch_size, g)].mean(0)
-                             for c, g in zip(concepts, generators)])
+        return {"batch": torch.stack([sums[c][sample_indices(len(sums[c]), batch_size, g)].mean(0)
+                                      for c, g in zip(concepts, generators)])}
+
+    def loss(self, vectors, placeholder_ids, concepts, data_name, generators, batch_size):
+        batch = self.draw(concepts, data_name, generators, batch_size)["batch"]
         text = self.encode_with_vectors(vectors, placeholder_ids)
         return (text * batch).sum(-1)
+
+    def row_losses(self, vectors, placeholder_ids, drawn, rows):
+        rows = torch.as_tensor(rows, dtype=torch.long)
+        text = self.encode_with_vectors(vectors[rows], [placeholder_ids[int(k)] for k in rows])
+        return (text * drawn["batch"][rows.to(drawn["batch"].device)]).sum(-1)
+
+    # set_gradient_checkpointing stays a no-op: the text tower (12 layers, width 512, 16 positions) keeps about a
+    # megabyte of activations per word, and transformers checkpoints only in training mode
 
     def eval_images(self, concept: str, data: ConceptDataset) -> list[Example]:
         """Held-out images of the concept plus those of the other concepts: all of them, or `negatives_per_positive`

@@ -103,7 +103,10 @@ class GenerationModel(TaskModel):
             posts[c] = (dist.mean.float(), dist.std.float())
         return {"train": posts}
 
-    def loss(self, vectors, placeholder_ids, concepts, data_name, generators, batch_size):
+    def rows_per_trial(self, batch_size: int) -> int:
+        return batch_size
+
+    def draw(self, concepts, data_name, generators, batch_size) -> dict:
         posts = self.cache(data_name)["train"]
         sched, scale = self.noise_scheduler, self.pipe.vae.config.scaling_factor
         noisy, targets, steps = [], [], []
@@ -117,10 +120,36 @@ class GenerationModel(TaskModel):
             noisy.append(sched.add_noise(latents, noise, t))
             targets.append(noise if self.prediction_type == "epsilon" else sched.get_velocity(latents, noise, t))
             steps.append(t)
+        return {"noisy": torch.cat(noisy), "targets": torch.cat(targets), "steps": torch.cat(steps),
+                "batch_size": batch_size}
+
+    def loss(self, vectors, placeholder_ids, concepts, data_name, generators, batch_size):
+        d = self.draw(concepts, data_name, generators, batch_size)
         hidden = self.encode_with_vectors(vectors, placeholder_ids).repeat_interleave(batch_size, 0)
-        pred = self.pipe.unet(torch.cat(noisy).to(self.dtype), torch.cat(steps), hidden).sample.float()
-        err = (pred - torch.cat(targets)) ** 2
+        pred = self.pipe.unet(d["noisy"].to(self.dtype), d["steps"], hidden).sample.float()
+        err = (pred - d["targets"]) ** 2
         return err.reshape(len(concepts), -1).mean(1)
+
+    def row_losses(self, vectors, placeholder_ids, drawn, rows):
+        # a trial's loss is the mean over its batch_size rows: each row contributes its own mean / batch_size
+        per = drawn["batch_size"]
+        rows = torch.as_tensor(rows, dtype=torch.long)
+        words, owner = torch.unique(rows // per, return_inverse=True)
+        hidden = self.encode_with_vectors(vectors[words], [placeholder_ids[int(k)] for k in words])[owner.to(self.device)]
+        dev_rows = rows.to(drawn["noisy"].device)
+        pred = self.pipe.unet(drawn["noisy"][dev_rows].to(self.dtype), drawn["steps"][dev_rows], hidden).sample.float()
+        err = (pred - drawn["targets"][dev_rows]) ** 2
+        return err.reshape(len(rows), -1).mean(1) / per
+
+    def set_gradient_checkpointing(self, enabled: bool) -> None:
+        # the UNet holds nearly all activations (96x96 latents at SD 2.1's size); diffusers checkpoints it in
+        # eval mode. The text encoder is not checkpointed: transformers does so only in training mode (which
+        # would switch dropout on), and its activations are a few MB per prompt.
+        unet = self.pipe.unet
+        if enabled:
+            unet.enable_gradient_checkpointing()
+        elif unet.is_gradient_checkpointing:
+            unet.disable_gradient_checkpointing()
 
     @torch.no_grad()
     def generate(self, vectors, placeholder_ids) -> list[list]:
