@@ -68,6 +68,7 @@ class TaskSpec:
     dtype: dict = field(default_factory=lambda: {"cuda": "float16", "cpu": "float32"})
     evaluator: dict | None = None
     source: str = ""
+    resources: dict = field(default_factory=dict)   # what one worker asks a cluster for (docs/ray.md); not in keys
 
 
 @dataclass(frozen=True)
@@ -288,7 +289,7 @@ class SpecLibrary:
             loss={**SETTINGS[d["task"]]["loss"], **d.get("loss", {})},
             metric={**SETTINGS[d["task"]]["metric"], **d.get("metric", {})},
             dtype=d.get("dtype", {"cuda": "float16", "cpu": "float32"}), evaluator=d.get("evaluator"),
-            source=str(self.path("tasks", name)),
+            source=str(self.path("tasks", name)), resources=dict(d.get("resources", {})),
         )
 
     def dataset(self, name: str, referrer=None) -> DatasetSpec:

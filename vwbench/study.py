@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from vwbench import __version__
 from vwbench.errors import VWBenchError
-from vwbench.learn import learn
+from vwbench.executors import Job
 from vwbench.records import Score, Trial
 from vwbench.spec import DatasetSpec, ModelRef, SuiteSpec, TaskSpec
 from vwbench.tokenizer import single_token_id
@@ -41,6 +41,7 @@ class StudyOptions:
     select: object = None                            # a vwbench.selection.Selection: only these trials (None: all)
     seeds: tuple[int, ...] | None = None             # trial seeds, each a full set of trials (None: the suite's)
     overrides: dict = field(default_factory=dict)    # TrainConfig field -> value; see `resolve_overrides`
+    executor: object = None                          # where the work runs (vwbench.executors; None: locally)
 
 
 @dataclass
@@ -192,10 +193,11 @@ class Study:
     """One suite run against one store."""
 
     def __init__(self, suite: SuiteSpec, store, options: StudyOptions):
-        from vwbench.models.factory import resolve_device
+        from vwbench.executors import LocalExecutor
 
         self.suite, self.store, self.opt = suite, store, options
-        self.device = resolve_device(options.device)
+        self.executor = options.executor or LocalExecutor()
+        self.device = self.executor.resolve_device(options.device)
         # a run that overrides training settings is its own variant: "<suite>@steps=5", never mixed into the suite
         self.overrides = resolve_overrides(suite, options)
         self.train = dataclasses.replace(suite.train, **self.overrides)
@@ -267,10 +269,8 @@ class Study:
 
     def model(self, task: TaskSpec):
         if task.name not in self._models:
-            from vwbench.models.factory import build_task_model
-
             t = time.perf_counter()
-            self._models[task.name] = build_task_model(task, self.device)
+            self._models[task.name] = self.executor.build_model(task, self.device)
             self.summary.stage_seconds["load_models"] += time.perf_counter() - t
             self.store.update_run(self.run_id, {"provenance": {task.name: self.provenance(task)}})
         return self._models[task.name]
@@ -370,8 +370,8 @@ class Study:
             t = time.perf_counter()
             keys = {trial: key for trial, key in todo}
             self.bar.set_postfix_str(f"learn {task.name} {ds.name}", refresh=False)
-            for res in learn(model, data, [tr for tr, _ in todo], self.train, progress=False,
-                             step_hook=lambda v, step: self.bar.update(v.shape[0])):
+            for res in self.executor.learn(model, data, [tr for tr, _ in todo], self.train,
+                                           step_hook=lambda v, step: self.bar.update(v.shape[0])):
                 key = keys[res.trial]
                 meta = {"model": task.model.id, "revision": task.model.revision, "task": task.name,
                         "concept": res.trial.concept, "anchor": res.trial.anchor, "delta": res.trial.delta,
@@ -459,14 +459,13 @@ class Study:
                 first.setdefault(m, i)
         unique = list(first.values())
         chunk = max(1, self.train.concepts_per_batch)
-        with torch.no_grad():
-            for start in range(0, len(unique), chunk):
-                idx = unique[start : start + chunk]
-                results = model.evaluate(vectors[idx].to(model.device), [single_token_id(todo[i][0].anchor) for i in idx],
-                                         [todo[i][0].concept for i in idx], data)
-                for i, r in zip(idx, results):
-                    self._memo[memo_keys[i]] = r
-                self.bar.update(len(results))
+        chunks = [unique[start : start + chunk] for start in range(0, len(unique), chunk)]
+        batches = ((vectors[idx], [single_token_id(todo[i][0].anchor) for i in idx], [todo[i][0].concept for i in idx])
+                   for idx in chunks)
+        for idx, results in zip(chunks, self.executor.evaluate(model, data, batches)):
+            for i, r in zip(idx, results):
+                self._memo[memo_keys[i]] = r
+            self.bar.update(len(results))
         for i, (trial, key, _) in enumerate(todo):
             r = self._memo[memo_keys[i]]
             extra = {**r.get("extra", {}), "nearest_tokens": [space.tokens[j] for j in nearest[i]]}
@@ -535,6 +534,26 @@ class Study:
                 "packages": packages()}
         return json.loads(canonical_json(deps))      # as the store keeps it (tuples as lists), to compare
 
+    def _job(self, job: Job) -> None:
+        """Learn the words of one (dataset, task model) and score them in-domain and in every other task model."""
+        ds, data, train_task = job.dataset, job.data, job.task
+        words = self.learn_vectors(ds, data, train_task, self.depends["datasets"][ds.name])
+        if not words:
+            return
+        anchors = self.anchor_words(ds, train_task) if self.anchor_control else []
+        for eval_task in self.tasks:
+            if eval_task.name == train_task.name:
+                self.score(words, eval_task, data)
+                if anchors:
+                    self.score(anchors, eval_task, data, label="anchor")
+                continue
+            for method in self.methods:
+                self.score(words, eval_task, data, method)
+                if anchors:
+                    self.score(anchors, eval_task, data, method, label=f"anchor+{method_label(method)}")
+            for method in self.control_methods:
+                self.score(words, eval_task, data, method)
+
     def run(self) -> StudySummary:
         from vwbench.data.manifest import load_dataset
         from vwbench.method_spec import describe
@@ -558,28 +577,13 @@ class Study:
         self.bar = tqdm(total=self.work(datasets) if self.opt.progress else 0, disable=not self.opt.progress,
                         desc=f"vwbench {self.name}", unit="step", dynamic_ncols=True)
         try:
+            jobs = []
             for ds, manifest in datasets:
                 t = time.perf_counter()
                 data = load_dataset(ds, manifest)
                 self.summary.stage_seconds["data"] += time.perf_counter() - t
-                ds_id = self.depends["datasets"][ds.name]
-                for train_task in self.tasks:
-                    words = self.learn_vectors(ds, data, train_task, ds_id)
-                    if not words:
-                        continue
-                    anchors = self.anchor_words(ds, train_task) if self.anchor_control else []
-                    for eval_task in self.tasks:
-                        if eval_task.name == train_task.name:
-                            self.score(words, eval_task, data)
-                            if anchors:
-                                self.score(anchors, eval_task, data, label="anchor")
-                            continue
-                        for method in self.methods:
-                            self.score(words, eval_task, data, method)
-                            if anchors:
-                                self.score(anchors, eval_task, data, method, label=f"anchor+{method_label(method)}")
-                        for method in self.control_methods:
-                            self.score(words, eval_task, data, method)
+                jobs += [Job(ds, data, train_task) for train_task in self.tasks]
+            self.executor.map(self._job, jobs)
             status = "ok" if not self.summary.failures else "partial"
         finally:
             self.bar.close()
