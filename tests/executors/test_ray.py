@@ -184,3 +184,57 @@ def test_ray_options_without_the_ray_executor_are_an_error(specs, tmp_path, caps
     rc = main(run_args(specs, tmp_path / "store", tmp_path / "lb", "--ray-workers", "2"))
     err = capsys.readouterr().err
     assert rc != 0 and "--executor ray" in err and err.strip().count("\n") == 0
+
+
+def test_task_resources_are_validated_and_become_the_workers_requests(ray_address, specs, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from vwbench.errors import SpecError
+    from vwbench.executors.ray import RayExecutor
+    from vwbench.spec import SpecLibrary
+
+    root = tmp_path / "specs"
+    shutil.copytree(specs, root)
+    task = root / "tasks" / "tiny-detection.yaml"
+    task.write_text(task.read_text() + "resources: {num_gpus: 0.5, num_cpus: 2, memory_gb: 1.5}\n")
+    spec = SpecLibrary(root).task("tiny-detection")
+    assert spec.resources == {"num_gpus": 0.5, "num_cpus": 2, "memory_gb": 1.5}
+    # resources are not part of what results depend on
+    from vwbench.study import model_id
+
+    assert model_id(spec, "cpu") == model_id(SpecLibrary(specs).task("tiny-detection"), "cpu")
+
+    ex = RayExecutor()
+    ex.resolve_device("cpu")
+    assert ex.actor_options(spec, 3) == {
+        "max_restarts": 3, "max_task_retries": 3, "max_concurrency": 1, "num_gpus": 0.5, "num_cpus": 2,
+        "memory": int(1.5 * 2**30)}
+    plain = SpecLibrary(specs).task("tiny-classification")
+    assert "num_gpus" not in ex.actor_options(plain, 3)
+    # on cuda without a resources block: one GPU each when there are enough, else an equal share
+    ex.device = torch_device("cuda")
+    for gpus, n, want in ((4, 3, 1), (1, 3, 0.33), (2, 4, 0.5)):
+        monkeypatch.setattr(ex, "ray", SimpleNamespace(cluster_resources=lambda g=gpus: {"GPU": g}))
+        assert ex.actor_options(plain, n)["num_gpus"] == want
+
+    task.write_text(task.read_text().replace("num_gpus: 0.5", "num_gpus: -1"))
+    with pytest.raises(SpecError, match="resources.num_gpus"):
+        SpecLibrary(root).task("tiny-detection")
+
+
+def torch_device(name: str):
+    import torch
+
+    return torch.device(name)
+
+
+def test_a_worker_with_other_code_than_the_driver_is_refused(ray_address, specs, tmp_path, monkeypatch, capsys):
+    import vwbench.executors.ray as ray_executor
+
+    real = ray_executor.fingerprint
+    monkeypatch.setattr(ray_executor, "fingerprint", lambda task, device: {**real(task, device), "learn": "other"})
+    rc = main(run_args(specs, tmp_path / "store", tmp_path / "lb", "--executor", "ray"))
+    err = capsys.readouterr().err
+    assert rc != 0 and "runs other vwbench code" in err and "(learn differ)" in err
+    assert err.strip().count("\n") == 0
+    assert rows(tmp_path / "store", "SELECT COUNT(*) FROM scores") == [(0,)]

@@ -25,10 +25,19 @@ import torch
 from vwbench.errors import VWBenchError
 
 INSTALL = 'pip install "vwbench[ray]"'
-# passed on to the workers when this process starts Ray (a cluster's workers keep their own environment)
-ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "HF_HUB_OFFLINE", "HF_HOME", "HF_HUB_CACHE", "VWBENCH_SPECS",
-       "VWBENCH_MICRO_CACHE", "PYTHONPATH")
+# settings of this process that the workers get too (paths are not: a cluster node has its own)
+ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "HF_HUB_OFFLINE")
 START_WARN_S = 60.0        # an actor still not started after this long: say which resources it waits for
+
+
+def fingerprint(task, device_type: str) -> dict:
+    """What a worker's results depend on besides its inputs: the task's model id (spec, code, weights) and the
+    learning code. The driver's keys assume its own; a worker with other code or weights would make them lie."""
+    from vwbench import __version__
+    from vwbench.fingerprint import code
+    from vwbench.study import model_id
+
+    return {"version": __version__, "model": model_id(task, device_type), "learn": code("learn")}
 
 
 def import_ray():
@@ -46,6 +55,7 @@ class VWBenchWorker:
     def __init__(self, task, device: str):
         from vwbench.models.factory import build_task_model
 
+        self.fingerprint = fingerprint(task, torch.device(device).type)
         threads = os.environ.get("OMP_NUM_THREADS")
         if threads and threads.isdigit():
             torch.set_num_threads(int(threads))
@@ -60,6 +70,7 @@ class VWBenchWorker:
         return {"pid": os.getpid(), "node": ray.util.get_node_ip_address(), "load_s": self.load_s,
                 "device": str(self.model.device), "metric_name": self.model.metric_name,
                 "provenance": dict(getattr(self.model.loaded, "provenance", {}) or {}),
+                "fingerprint": self.fingerprint,
                 "vocabulary": self.model.vocabulary() if vocabulary else None}
 
     def _dataset(self, name: str, ref: list):
@@ -98,12 +109,29 @@ class RemoteModel:
         self.info_refs = [a.info.remote(vocabulary=(i == 0)) for i, a in enumerate(actors)]
         self.inflight = [0] * len(actors)
         self._info: dict | None = None
+        self._verified: dict[int, dict] = {}
+        self._mine: dict | None = None
 
     @property
     def info(self) -> dict:
         if self._info is None:
-            self._info = self.executor.get(self.info_refs[0], f"starting the worker of {self.task.name}", start=True)
+            self._info = self.verify(0)
         return self._info
+
+    def verify(self, i: int) -> dict:
+        """Actor i's info, once checked to compute what this driver's keys say (same code, same weights)."""
+        if i not in self._verified:
+            info = self.executor.get(self.info_refs[i], f"starting the worker of {self.task.name}", start=True)
+            if self._mine is None:
+                self._mine = fingerprint(self.task, self.executor.device.type)
+            mine = self._mine
+            if info["fingerprint"] != mine:
+                differ = sorted(k for k in mine if info["fingerprint"].get(k) != mine[k])
+                raise VWBenchError(f"the Ray worker of {self.task.name} on {info['node']} runs other vwbench code or "
+                                   f"model weights than this driver ({', '.join(differ)} differ); install the same "
+                                   "vwbench on every node")
+            self._verified[i] = info
+        return self._verified[i]
 
     @property
     def loaded(self):
@@ -259,6 +287,7 @@ class RayExecutor:
                                f"({text[0] if text else type(exc).__name__})") from None
 
     def _record(self, pool: RemoteModel, i: int, kind: str, stats: dict) -> None:
+        pool.verify(i)          # before its results are used
         s = self.stats[(pool.task.name, i)]
         s[kind] += 1
         s["seconds"] += stats["seconds"]
