@@ -370,8 +370,7 @@ class Study:
             t = time.perf_counter()
             keys = {trial: key for trial, key in todo}
             self.bar.set_postfix_str(f"learn {task.name} {ds.name}", refresh=False)
-            for res in self.executor.learn(model, data, [tr for tr, _ in todo], self.train,
-                                           step_hook=lambda v, step: self.bar.update(v.shape[0])):
+            for res in self.executor.learn(model, data, [tr for tr, _ in todo], self.train, progress=self.bar.update):
                 key = keys[res.trial]
                 meta = {"model": task.model.id, "revision": task.model.revision, "task": task.name,
                         "concept": res.trial.concept, "anchor": res.trial.anchor, "delta": res.trial.delta,

@@ -116,16 +116,23 @@ def busy_workers() -> list[int]:
     return out
 
 
-def test_ray_executor_gives_the_local_tables(ray_address, specs, local_tables, tmp_path, capsys):
+def test_ray_executor_gives_the_local_tables(ray_address, specs, local_tables, tmp_path):
+    from vwbench import SpecLibrary, Store, Study, StudyOptions, build_leaderboard
+    from vwbench.executors.ray import RayExecutor
+
     store, out = tmp_path / "store", tmp_path / "lb"
-    assert main(run_args(specs, store, out, "--executor", "ray")) == 0
-    text = capsys.readouterr().out
+    with Store(store) as st, RayExecutor() as executor:
+        study = Study(SpecLibrary(specs).suite("raymini"), st, StudyOptions(executor=executor, progress=True))
+        study.run()
+        workers = executor.report()
+        build_leaderboard(st, "raymini", out)
     assert_equal_tables(out, local_tables)
     assert_every_key_once(store)
-    # one actor per task model, each loaded once and given its chunks
-    workers = [line for line in text.splitlines() if line.startswith("worker ")]
+    # one bar over the cluster: every word-step (2 per word), the 6 fits and every score, no more
+    assert study.bar.n == study.bar.total == N_VECTORS * 2 + 6 + N_SCORES
+    # one actor per task model, each loaded once and given its chunks: 3 words, 2 per chunk
     assert len(workers) == 3 and all("restarted" not in w for w in workers)
-    assert all(" 2 learning" in w for w in workers)       # 3 words, 2 per chunk
+    assert all(" 2 learning" in w for w in workers), workers
 
 
 def test_a_worker_killed_while_it_holds_a_chunk_is_restarted_and_the_run_completes(ray_address, specs,

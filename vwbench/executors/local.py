@@ -34,11 +34,13 @@ class LocalExecutor:
         for job in jobs:
             fn(job)
 
-    def learn(self, model, data, trials, cfg, step_hook=None):
-        """LearnResults of `trials` (vwbench.learn.learn, chunks of cfg.concepts_per_batch), as they finish."""
+    def learn(self, model, data, trials, cfg, progress=None):
+        """LearnResults of `trials` (vwbench.learn.learn, chunks of cfg.concepts_per_batch), as they finish;
+        `progress(n)` after every training step of n words."""
         from vwbench.learn import learn
 
-        return learn(model, data, trials, cfg, progress=False, step_hook=step_hook)
+        hook = None if progress is None else (lambda vectors, step: progress(vectors.shape[0]))
+        return learn(model, data, trials, cfg, progress=False, step_hook=hook)
 
     def evaluate(self, model, data, batches):
         """For each batch (vectors [K, n, d], placeholder ids, concepts), in order: the model's K results."""

@@ -28,6 +28,7 @@ INSTALL = 'pip install "vwbench[ray]"'
 # settings of this process that the workers get too (paths are not: a cluster node has its own)
 ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "HF_HUB_OFFLINE")
 START_WARN_S = 60.0        # an actor still not started after this long: say which resources it waits for
+PROGRESS_S = 1.0           # how often workers report training steps and the driver moves the bar
 
 
 def fingerprint(task, device_type: str) -> dict:
@@ -80,11 +81,21 @@ class VWBenchWorker:
             self.data[name] = ray.get(ref[0])
         return self.data[name]
 
-    def learn(self, name: str, ref: list, trials: list, cfg) -> tuple[list, dict]:
+    def learn(self, name: str, ref: list, trials: list, cfg, chunk: int, progress) -> tuple[list, dict]:
+        """The chunk's LearnResults; word-steps done are sent to the `progress` actor about every second."""
         from vwbench.learn import learn
 
-        t = time.perf_counter()
-        out = list(learn(self.model, self._dataset(name, ref), trials, cfg, progress=False))
+        t = last = time.perf_counter()
+        unsent = 0
+
+        def hook(vectors, step):
+            nonlocal last, unsent
+            unsent += vectors.shape[0]
+            if time.perf_counter() - last >= PROGRESS_S:
+                progress.add.remote(chunk, unsent)
+                last, unsent = time.perf_counter(), 0
+
+        out = list(learn(self.model, self._dataset(name, ref), trials, cfg, progress=False, step_hook=hook))
         return out, {"pid": os.getpid(), "seconds": time.perf_counter() - t}
 
     def evaluate(self, name: str, ref: list, vectors: torch.Tensor, ids: list, concepts: list) -> tuple[list, dict]:
@@ -92,6 +103,20 @@ class VWBenchWorker:
         with torch.no_grad():
             out = self.model.evaluate(vectors.to(self.model.device), ids, concepts, self._dataset(name, ref))
         return out, {"pid": os.getpid(), "seconds": time.perf_counter() - t}
+
+
+class Progress:
+    """A small Ray actor: word-steps the workers have done per learning chunk, until the driver takes them."""
+
+    def __init__(self):
+        self.done: dict[int, int] = {}
+
+    def add(self, chunk: int, n: int) -> None:
+        self.done[chunk] = self.done.get(chunk, 0) + n
+
+    def take(self) -> dict[int, int]:
+        out, self.done = self.done, {}
+        return out
 
 
 class _Aborted(Exception):
@@ -170,6 +195,9 @@ class RayExecutor:
         self._held = threading.local()
         self._abort = False
         self._owns_ray = False
+        self._progress = None                       # the Progress actor, started with the first learning chunk
+        self._chunks = 0
+        self._reported: dict[int, int] = {}         # learning chunk -> word-steps the bar has been moved by
         self.stats: dict = defaultdict(lambda: {"learn": 0, "evaluate": 0, "seconds": 0.0, "pids": []})
         self._connect()
 
@@ -331,27 +359,51 @@ class RayExecutor:
         if errors:
             raise errors[0]
 
-    def learn(self, model: RemoteModel, data, trials, cfg, step_hook=None):
-        """Every chunk of K trials submitted at once; results as chunks finish (any order). `step_hook`, if
-        given, is called `cfg.steps` times with a finished chunk's vectors (progress)."""
+    def learn(self, model: RemoteModel, data, trials, cfg, progress=None):
+        """Every chunk of K trials submitted at once; results as chunks finish (any order). `progress(n)` as
+        the workers report n word-steps done (about every second), the rest when a chunk comes back."""
         k = max(1, cfg.concepts_per_batch)
         ref = self._put(data)
+        if self._progress is None:
+            self._progress = self.ray.remote(Progress).options(num_cpus=0).remote()
         pending = {}
         for start in range(0, len(trials), k):
-            i, out = model.submit("learn", data.name, ref, trials[start : start + k], cfg)
-            pending[out] = i
+            chunk = trials[start : start + k]
+            self._chunks += 1
+            self._reported[self._chunks] = [0, len(chunk) * cfg.steps]
+            i, out = model.submit("learn", data.name, ref, chunk, cfg, self._chunks, self._progress)
+            pending[out] = (i, self._chunks)
         while pending:
             with self._waiting():
-                done, _ = self.ray.wait(list(pending), num_returns=1)
-            i = pending.pop(done[0])
+                done, _ = self.ray.wait(list(pending), num_returns=1, timeout=PROGRESS_S)
+                counts = {} if done else self._take()
+            self._report_steps(counts, progress)
+            if not done:
+                continue
+            i, chunk_id = pending.pop(done[0])
             model.inflight[i] -= 1
             results, stats = self.get(done[0], f"learning in {model.task.name} on {data.name}")
             self._record(model, i, "learn", stats)
-            if step_hook is not None and results:
-                vectors = torch.stack([r.vector for r in results])
-                for step in range(cfg.steps):
-                    step_hook(vectors, step)
+            reported, total = self._reported.pop(chunk_id)
+            if progress is not None:
+                progress(total - reported)
             yield from results
+
+    def _take(self) -> dict:
+        try:
+            return self.ray.get(self._progress.take.remote(), timeout=10)
+        except Exception:  # noqa: BLE001 - progress is best effort: the chunk's results move the bar anyway
+            return {}
+
+    def _report_steps(self, counts: dict, progress) -> None:
+        """Move the bar by the word-steps of chunks still running (a late report of a finished one is dropped)."""
+        for chunk_id, n in counts.items():
+            if chunk_id in self._reported:
+                done, total = self._reported[chunk_id]
+                n = min(n, total - done)       # a retried chunk reports its steps again
+                self._reported[chunk_id][0] += n
+                if progress is not None and n:
+                    progress(n)
 
     def evaluate(self, model: RemoteModel, data, batches):
         """Every batch submitted at once; the results of each, in order."""
@@ -390,6 +442,10 @@ class RayExecutor:
             for actor in pool.actors:
                 with contextlib.suppress(Exception):
                     self.ray.kill(actor, no_restart=True)
+        if self._progress is not None:
+            with contextlib.suppress(Exception):
+                self.ray.kill(self._progress)
+            self._progress = None
         self.pools.clear()
         self._refs.clear()
         if self._owns_ray:
