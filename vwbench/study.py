@@ -413,7 +413,7 @@ class Study:
         if not todo:
             return
         if method is not None:  # fitted only when some score needs it
-            new_fit = (name, src.name, eval_task.name) not in self._fits
+            new_fit = (method_label(method), src.name, eval_task.name) not in self._fits   # as fit() keys them
             if new_fit:
                 self.bar.set_postfix_str(f"fit {name} {src.task}->{eval_task.task}", refresh=False)
             fitted = self.fit(method, src, eval_task)

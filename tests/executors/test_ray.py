@@ -69,8 +69,15 @@ def run_args(specs, store, out, *extra) -> list[str]:
 @pytest.fixture(scope="module")
 def local_tables(specs, tmp_path_factory) -> dict:
     """results.json of the local executor: the reference every Ray run must equal."""
+    from vwbench import SpecLibrary, Store, Study, StudyOptions, build_leaderboard
+
     base = tmp_path_factory.mktemp("local")
-    assert main(run_args(specs, base / "store", base / "lb")) == 0
+    with Store(base / "store") as st:
+        study = Study(SpecLibrary(specs).suite("raymini"), st, StudyOptions(progress=True))
+        study.run()
+        build_leaderboard(st, "raymini", base / "lb")
+    # the bar ends at its total: every word-step (2 per word), the 6 fits and every score, once
+    assert study.bar.n == study.bar.total == N_VECTORS * 2 + 6 + N_SCORES
     return json.loads((base / "lb" / "results.json").read_text())
 
 
@@ -240,7 +247,7 @@ def test_a_worker_with_other_code_than_the_driver_is_refused(ray_address, specs,
 
     real = ray_executor.fingerprint
     monkeypatch.setattr(ray_executor, "fingerprint", lambda task, device: {**real(task, device), "learn": "other"})
-    rc = main(run_args(specs, tmp_path / "store", tmp_path / "lb", "--executor", "ray"))
+    rc = main(run_args(specs, tmp_path / "store", tmp_path / "lb", "--executor", "ray", "--task", "classification"))
     err = capsys.readouterr().err
     assert rc != 0 and "runs other vwbench code" in err and "(learn differ)" in err
     assert err.strip().count("\n") == 0
