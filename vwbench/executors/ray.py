@@ -353,8 +353,9 @@ class RayExecutor:
             for t in threads:
                 while t.is_alive():
                     t.join(0.5)
-        except BaseException:
+        except BaseException:            # Ctrl-C: stop the jobs at their next wait, and keep them from the store
             self._abort = True
+            self._lock.acquire()
             raise
         if errors:
             raise errors[0]
@@ -411,8 +412,10 @@ class RayExecutor:
         pending = [model.submit("evaluate", data.name, ref, v.cpu(), list(ids), list(concepts))
                    for v, ids, concepts in batches]
         for i, out in pending:
-            with self._waiting():
-                self.ray.wait([out])
+            while True:
+                with self._waiting():         # a second at a time: a failed job elsewhere stops this one soon
+                    if self.ray.wait([out], timeout=PROGRESS_S)[0]:
+                        break
             model.inflight[i] -= 1
             results, stats = self.get(out, f"evaluating in {model.task.name} on {data.name}")
             self._record(model, i, "evaluate", stats)
