@@ -3,6 +3,8 @@ maps between every ordered pair of task models, and score every word in-domain a
 
 It knows only the TaskModel and TransferMethod interfaces. Every vector, fit and score is keyed by what it
 depends on and kept in the store as soon as it exists, so a killed run resumes where it stopped.
+Where the models run is an executor's business (vwbench.executors: in this process, or Ray actors); the study
+stays the only writer of the store.
 """
 
 from __future__ import annotations
