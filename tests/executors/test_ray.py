@@ -146,7 +146,7 @@ def test_a_worker_killed_while_it_holds_a_chunk_is_restarted_and_the_run_complet
                                                                                    local_tables, tmp_path):
     store, out = tmp_path / "store", tmp_path / "lb"
     proc = driver(specs, store, out, ray_address)
-    killed, deadline = None, time.time() + 240
+    killed, deadline = None, time.time() + 1200      # a loaded machine can take minutes to start the workers
     while killed is None and proc.poll() is None and time.time() < deadline:
         busy = busy_workers()
         if busy:
@@ -165,7 +165,7 @@ def test_a_worker_killed_while_it_holds_a_chunk_is_restarted_and_the_run_complet
 def test_a_killed_driver_resumes_from_the_store(ray_address, specs, local_tables, tmp_path, capsys):
     store, out = tmp_path / "store", tmp_path / "lb"
     proc = driver(specs, store, out, ray_address)
-    deadline = time.time() + 240
+    deadline = time.time() + 1200
     while time.time() < deadline and proc.poll() is None:
         if (store / "results.sqlite").exists() and rows(store, "SELECT COUNT(*) FROM scores")[0][0] >= 10:
             break

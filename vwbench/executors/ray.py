@@ -299,8 +299,9 @@ class RayExecutor:
                 while not ray.wait([ref], timeout=START_WARN_S)[0] and not warned:
                     from tqdm.auto import tqdm
 
-                    tqdm.write(f"vwbench: still waiting for a Ray worker to start ({where}); the cluster has "
-                               f"{ray.available_resources()} free; see docs/ray.md on `resources:`")
+                    tqdm.write(f"vwbench: {where}: not ready after {START_WARN_S:.0f}s (loading its model, or waiting "
+                               f"for resources: the cluster has {ray.available_resources()} free; docs/ray.md, "
+                               "`resources:`)")
                     warned = True
             return ray.get(ref)
         except ray.exceptions.RayTaskError as exc:
