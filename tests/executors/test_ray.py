@@ -100,6 +100,14 @@ def rows(store: Path, sql: str) -> list:
         return db.execute(sql).fetchall()
 
 
+def stored_scores(store: Path) -> int:
+    """Scores in a store a running driver may still be creating (0 until its tables exist)."""
+    try:
+        return rows(store, "SELECT COUNT(*) FROM scores")[0][0] if (store / "results.sqlite").exists() else 0
+    except sqlite3.OperationalError:
+        return 0
+
+
 def assert_every_key_once(store: Path) -> None:
     for table, n in (("vectors", N_VECTORS), ("scores", N_SCORES)):
         assert rows(store, f"SELECT COUNT(*), COUNT(DISTINCT key) FROM {table}") == [(n, n)]
@@ -167,7 +175,7 @@ def test_a_killed_driver_resumes_from_the_store(ray_address, specs, local_tables
     proc = driver(specs, store, out, ray_address)
     deadline = time.time() + 1200
     while time.time() < deadline and proc.poll() is None:
-        if (store / "results.sqlite").exists() and rows(store, "SELECT COUNT(*) FROM scores")[0][0] >= 10:
+        if stored_scores(store) >= 10:
             break
         time.sleep(0.1)
     proc.send_signal(signal.SIGKILL)
