@@ -168,4 +168,4 @@ def learn(model: TaskModel, data: ConceptDataset, trials: list[Trial], cfg: Trai
             dist = float((final[k] - anchors[k].cpu()).norm(dim=-1).max()) / float(d_nn[k])
             yield LearnResult(trial=trial, vector=final[k].clone(), loss_start=float(loss_start[k]),
                               loss_end=float(loss_end[k]), nearest_token=word, anchor_distance=dist,
-                              extra={"d_nn": float(d_nn[k]), "steps": cfg.steps})
+                              extra={"d_nn": float(d_nn[k]), "steps": cfg.steps, "chunk_size": len(chunk)})

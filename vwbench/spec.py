@@ -75,6 +75,7 @@ class TaskSpec:
     evaluator: dict | None = None
     source: str = ""
     train: dict = field(default_factory=dict)     # the task's `train:` block: execution settings (EXECUTION)
+    resources: dict = field(default_factory=dict)   # what one worker asks a cluster for (docs/ray.md); not in keys
 
 
 @dataclass(frozen=True)
@@ -320,6 +321,7 @@ class SpecLibrary:
             metric={**SETTINGS[d["task"]]["metric"], **d.get("metric", {})},
             dtype=d.get("dtype", dict(DEFAULT_DTYPE)), evaluator=d.get("evaluator"),
             source=str(self.path("tasks", name)), train=self._own_train(name),
+            resources=dict(d.get("resources", {})),
         )
 
     def _own_train(self, name: str) -> dict:

@@ -3,6 +3,8 @@ maps between every ordered pair of task models, and score every word in-domain a
 
 It knows only the TaskModel and TransferMethod interfaces. Every vector, fit and score is keyed by what it
 depends on and kept in the store as soon as it exists, so a killed run resumes where it stopped.
+Where the models run is an executor's business (vwbench.executors: in this process, or Ray actors); the study
+stays the only writer of the store.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from tqdm.auto import tqdm
 
 from vwbench import __version__
 from vwbench.errors import SpecError, VWBenchError
+from vwbench.executors import Job
 from vwbench.learn import learn
 from vwbench.records import Score, Trial
 from vwbench.shard import check_shard, shard_of
@@ -43,6 +46,7 @@ class StudyOptions:
     seeds: tuple[int, ...] | None = None             # trial seeds, each a full set of trials (None: the suite's)
     overrides: dict = field(default_factory=dict)    # TrainConfig field -> value; see `resolve_overrides`
     shard: tuple[int, int] | None = None             # (I, N): only the I-th of N disjoint parts of the trials
+    executor: object = None                          # where the work runs (vwbench.executors; None: locally)
 
 
 @dataclass
@@ -195,10 +199,11 @@ class Study:
     """One suite run against one store."""
 
     def __init__(self, suite: SuiteSpec, store, options: StudyOptions):
-        from vwbench.models.factory import resolve_device
+        from vwbench.executors import LocalExecutor
 
         self.suite, self.store, self.opt = suite, store, options
-        self.device = resolve_device(options.device)
+        self.executor = options.executor or LocalExecutor()
+        self.device = self.executor.resolve_device(options.device)
         # a run that overrides training settings is its own variant: "<suite>@steps=5", never mixed into the suite
         self.overrides = resolve_overrides(suite, options)
         self.train = dataclasses.replace(suite.train, **self.overrides)
@@ -271,10 +276,8 @@ class Study:
 
     def model(self, task: TaskSpec):
         if task.name not in self._models:
-            from vwbench.models.factory import build_task_model
-
             t = time.perf_counter()
-            self._models[task.name] = build_task_model(task, self.device)
+            self._models[task.name] = self.executor.build_model(task, self.device)
             self.summary.stage_seconds["load_models"] += time.perf_counter() - t
             self._check_anchor_words(task)
             self.store.update_run(self.run_id, {"provenance": {task.name: self.provenance(task)}})
@@ -284,13 +287,13 @@ class Study:
         """A suite's literal anchor words must be single tokens the task model has trained rows for."""
         policy = self.suite.anchors if isinstance(self.suite.anchors, tuple) else ()
         words = [w for w in policy if isinstance(w, str) and w not in ("own", "all")]
-        untrained = set(self._models[task.name].untrained_ids())
+        usable = self.vocabulary(task).usable if words else None     # untrained rows are not usable
         for w in words:
             try:
                 i = single_token_id(w)
             except ValueError as exc:
                 raise SpecError(self.suite.path, "anchors", str(exc)) from None
-            if i in untrained:
+            if not bool(usable[i]):
                 raise SpecError(self.suite.path, "anchors", f"anchor {w!r} is not a trained word of {task.name} "
                                 f"({task.model.id}): it would start from a random row")
 
@@ -392,30 +395,40 @@ class Study:
             keys = {trial: key for trial, key in todo}
             cfg = self.train_for(task)
             self.bar.set_postfix_str(f"learn {task.name} {ds.name}", refresh=False)
-            d_cache: dict = {}
-            k = max(1, cfg.concepts_per_batch)
-            for i in range(0, len(todo), k):
-                chunk = [tr for tr, _ in todo[i : i + k]]
-                results, micro = self.learn_chunk(model, data, chunk, cfg, task, d_cache)
-                for res in results:
-                    key = keys[res.trial]
-                    meta = {"model": task.model.id, "revision": task.model.revision, "task": task.name,
-                            "concept": res.trial.concept, "anchor": res.trial.anchor, "delta": res.trial.delta,
-                            "seed": res.trial.seed, "steps": self.train.steps, "loss_start": res.loss_start,
-                            "loss_end": res.loss_end, "nearest_token": res.nearest_token,
-                            "anchor_distance": res.anchor_distance, "d_nn": res.extra["d_nn"],
-                            "provenance": self.provenance(task),
-                            "execution": {"concepts_per_batch": len(chunk), "micro_batch": micro,
-                                          "gradient_checkpointing": cfg.gradient_checkpointing}}
-                    self.store.put_vector(key, res.trial, res.vector, meta, self.run_id)
-                    out[key] = (res.trial, key, res.vector)
-                    self.summary.computed["vectors"] += 1
+            for res, micro in self._learned(model, data, [tr for tr, _ in todo], cfg, task):
+                key = keys[res.trial]
+                meta = {"model": task.model.id, "revision": task.model.revision, "task": task.name,
+                        "concept": res.trial.concept, "anchor": res.trial.anchor, "delta": res.trial.delta,
+                        "seed": res.trial.seed, "steps": self.train.steps, "loss_start": res.loss_start,
+                        "loss_end": res.loss_end, "nearest_token": res.nearest_token,
+                        "anchor_distance": res.anchor_distance, "d_nn": res.extra["d_nn"],
+                        "provenance": self.provenance(task),
+                        "execution": {"concepts_per_batch": res.extra.get("chunk_size"), "micro_batch": micro,
+                                      "gradient_checkpointing": cfg.gradient_checkpointing}}
+                self.store.put_vector(key, res.trial, res.vector, meta, self.run_id)
+                out[key] = (res.trial, key, res.vector)
+                self.summary.computed["vectors"] += 1
             self.summary.stage_seconds["learn"] += time.perf_counter() - t
         return [out[self.vector_key(tr, task, ds_id)] for tr in self.trials(ds, task)]
 
     def train_for(self, task: TaskSpec):
         """The run's train config with the task's `train:` block (K, micro-batch, checkpointing) over it."""
         return effective_train(self.suite, task, self.train)
+
+    def _learned(self, model, data, trials: list[Trial], cfg, task: TaskSpec):
+        """(LearnResult, micro-batch used) of every trial, chunk by chunk. In this process each chunk backs off on
+        out-of-memory (`learn_chunk`); another executor learns its chunks where it runs them, at `cfg`'s
+        micro-batch."""
+        if self.executor.name != "local":
+            for res in self.executor.learn(model, data, trials, cfg, progress=self.bar.update):
+                yield res, cfg.micro_batch
+            return
+        d_cache: dict = {}
+        k = max(1, cfg.concepts_per_batch)
+        for i in range(0, len(trials), k):
+            results, micro = self.learn_chunk(model, data, trials[i : i + k], cfg, task, d_cache)
+            for res in results:
+                yield res, micro
 
     def learn_chunk(self, model, data, chunk: list[Trial], cfg, task: TaskSpec, d_cache: dict):
         """Learn one chunk of words: (results, micro-batch used). On CUDA out-of-memory the chunk is retried
@@ -479,7 +492,7 @@ class Study:
         if not todo:
             return
         if method is not None:  # fitted only when some score needs it
-            new_fit = (name, src.name, eval_task.name) not in self._fits
+            new_fit = (method_label(method), src.name, eval_task.name) not in self._fits   # as fit() keys them
             if new_fit:
                 self.bar.set_postfix_str(f"fit {name} {src.task}->{eval_task.task}", refresh=False)
             fitted = self.fit(method, src, eval_task)
@@ -524,14 +537,13 @@ class Study:
                 first.setdefault(m, i)
         unique = list(first.values())
         chunk = max(1, self.train_for(eval_task).concepts_per_batch)
-        with torch.no_grad():
-            for start in range(0, len(unique), chunk):
-                idx = unique[start : start + chunk]
-                results = model.evaluate(vectors[idx].to(model.device), [single_token_id(todo[i][0].anchor) for i in idx],
-                                         [todo[i][0].concept for i in idx], data)
-                for i, r in zip(idx, results):
-                    self._memo[memo_keys[i]] = r
-                self.bar.update(len(results))
+        chunks = [unique[start : start + chunk] for start in range(0, len(unique), chunk)]
+        batches = ((vectors[idx], [single_token_id(todo[i][0].anchor) for i in idx], [todo[i][0].concept for i in idx])
+                   for idx in chunks)
+        for idx, results in zip(chunks, self.executor.evaluate(model, data, batches)):
+            for i, r in zip(idx, results):
+                self._memo[memo_keys[i]] = r
+            self.bar.update(len(results))
         for i, (trial, key, _) in enumerate(todo):
             r = self._memo[memo_keys[i]]
             extra = {**r.get("extra", {}), "nearest_tokens": [space.tokens[j] for j in nearest[i]]}
@@ -600,6 +612,26 @@ class Study:
                 "packages": packages()}
         return json.loads(canonical_json(deps))      # as the store keeps it (tuples as lists), to compare
 
+    def _job(self, job: Job) -> None:
+        """Learn the words of one (dataset, task model) and score them in-domain and in every other task model."""
+        ds, data, train_task = job.dataset, job.data, job.task
+        words = self.learn_vectors(ds, data, train_task, self.depends["datasets"][ds.name])
+        if not words:
+            return
+        anchors = self.anchor_words(ds, train_task) if self.anchor_control else []
+        for eval_task in self.tasks:
+            if eval_task.name == train_task.name:
+                self.score(words, eval_task, data)
+                if anchors:
+                    self.score(anchors, eval_task, data, label="anchor")
+                continue
+            for method in self.methods:
+                self.score(words, eval_task, data, method)
+                if anchors:
+                    self.score(anchors, eval_task, data, method, label=f"anchor+{method_label(method)}")
+            for method in self.control_methods:
+                self.score(words, eval_task, data, method)
+
     def run(self) -> StudySummary:
         from vwbench.data.manifest import load_dataset
         from vwbench.method_spec import describe
@@ -624,28 +656,13 @@ class Study:
         self.bar = tqdm(total=self.work(datasets) if self.opt.progress else 0, disable=not self.opt.progress,
                         desc=f"vwbench {self.name}", unit="step", dynamic_ncols=True)
         try:
+            jobs = []
             for ds, manifest in datasets:
                 t = time.perf_counter()
                 data = load_dataset(ds, manifest)
                 self.summary.stage_seconds["data"] += time.perf_counter() - t
-                ds_id = self.depends["datasets"][ds.name]
-                for train_task in self.tasks:
-                    words = self.learn_vectors(ds, data, train_task, ds_id)
-                    if not words:
-                        continue
-                    anchors = self.anchor_words(ds, train_task) if self.anchor_control else []
-                    for eval_task in self.tasks:
-                        if eval_task.name == train_task.name:
-                            self.score(words, eval_task, data)
-                            if anchors:
-                                self.score(anchors, eval_task, data, label="anchor")
-                            continue
-                        for method in self.methods:
-                            self.score(words, eval_task, data, method)
-                            if anchors:
-                                self.score(anchors, eval_task, data, method, label=f"anchor+{method_label(method)}")
-                        for method in self.control_methods:
-                            self.score(words, eval_task, data, method)
+                jobs += [Job(ds, data, train_task) for train_task in self.tasks]
+            self.executor.map(self._job, jobs)
             status = "ok" if not self.summary.failures else "partial"
         finally:
             self.bar.close()

@@ -41,6 +41,15 @@ def add_common(p, default_deltas: str = "suite"):
     p.add_argument("--no-controls", action="store_true",
                    help="skip the suite's controls (the untrained anchor word, nearest_token, constant, random_map; "
                         "docs/metrics.md): faster, but the corrected ratios and significance marks need them")
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="where the work runs: in this process (local), or as Ray actors on a Ray cluster or a local "
+                        "Ray (ray; needs `pip install \"vwbench[ray]\"`; docs/ray.md); the same keys and tables")
+    p.add_argument("--ray-address", metavar="ADDRESS",
+                   help="with --executor ray: a running cluster (auto, HOST:PORT or ray://HOST:10001; default: "
+                        "$RAY_ADDRESS, else a local Ray started for the run)")
+    p.add_argument("--ray-workers", action="append", metavar="[TASK=]N",
+                   help="with --executor ray: actors per task model (default 1); TASK=N for one task name or kind, "
+                        "repeatable (e.g. generation=6)")
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bar (one bar over the run with an ETA; units: a training step of one word, "
                         "a fit or a score)")
@@ -66,6 +75,25 @@ def parse_data(items: list[str]) -> dict:
             raise VWBenchError(f"--data expects NAME=PATH, got {item!r}")
         out[name] = path
     return out
+
+
+def make_executor(args):
+    """The executor --executor names (local unless ray), with its options checked."""
+    from vwbench.errors import VWBenchError
+    from vwbench.executors import make
+
+    name = getattr(args, "executor", "local") or "local"
+    if name != "ray":
+        if getattr(args, "ray_address", None) or getattr(args, "ray_workers", None):
+            raise VWBenchError("--ray-address and --ray-workers need --executor ray")
+        return make(name)
+    workers: dict = {}
+    for item in args.ray_workers or []:
+        task, sep, n = item.rpartition("=")
+        if not n.isdigit() or int(n) < 1 or (sep and not task):
+            raise VWBenchError(f"--ray-workers expects N or TASK=N with N >= 1, got {item!r}")
+        workers[task or "*"] = int(n)
+    return make("ray", address=args.ray_address, workers=workers or None)
 
 
 def execute(args, unconstrained: bool, deltas) -> int:
@@ -100,6 +128,7 @@ def execute(args, unconstrained: bool, deltas) -> int:
         suite = lib.suite(args.suite or DEFAULT_SUITE)
     select.check(suite)          # before the store is opened: a typo creates nothing
     parse_data(args.data)
+    executor = make_executor(args)
     from vwbench.shard import check_shard
 
     shard = check_shard(getattr(args, "shard", None))
@@ -108,10 +137,11 @@ def execute(args, unconstrained: bool, deltas) -> int:
     options = StudyOptions(methods=args.method or ["linear_transfer"], unconstrained=unconstrained, deltas=deltas,
                            device=args.device, data=parse_data(args.data), progress=not args.no_progress,
                            steps=args.steps, embeddings=submission, select=select, seeds=seeds,
-                           controls=not args.no_controls, shard=shard)
-    with store:
+                           controls=not args.no_controls, shard=shard, executor=executor)
+    with store, executor:
         study = Study(suite, store, options)
         summary = study.run()
+        workers = executor.report()
         out = Path(args.out) if args.out else default_out(store.root, study.name)
         write_tables(store, study.name, out, select=select.bind(suite) if select.active else None)
         scores = store.scores(study.name)
@@ -130,6 +160,8 @@ def execute(args, unconstrained: bool, deltas) -> int:
     if summary.replaced:
         print(summary.replaced_note())
     print(f"stages: {stages}; total {time.perf_counter() - started:.1f}s")
+    for line in workers:
+        print(line)
     print(f"leaderboard: {out}/{{{', '.join(FILES.values())}}}" + ("" if args.out else " (in the store; --out DIR "
                                                                         "puts it elsewhere)"))
     if shard:
