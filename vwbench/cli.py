@@ -18,6 +18,7 @@ COMMANDS = {
     "learn": "learn",
     "probe": "probe",
     "leaderboard": "leaderboard",
+    "analyze": "analyze",
     "check": "check",
     "data": "data_cmd",
     "zoo": "zoo_cmd",
