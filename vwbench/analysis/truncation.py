@@ -93,11 +93,13 @@ def plot(result: dict, path: Path) -> None:
     plt = _pyplot()
     with plt.rc_context(RC):
         fig, ax = plt.subplots(figsize=(6.4, 3.8))
-        for i, (label, pts) in enumerate(result["curves"].items()):
+        for label, pts in result["curves"].items():
             color = f"C{0 if label.startswith('learned') else 1}"
             ls = "-" if "LayerNorm" not in label else "--"
             xs = [p["blocks"] for p in pts]
-            ax.plot(xs, [p["mean"] for p in pts], marker="o", ls=ls, color=color, label=label + " word")
+            kind, _, rest = label.partition(", ")
+            ax.plot(xs, [p["mean"] for p in pts], marker="o", ls=ls, color=color,
+                    label=f"{kind} word" + (f", {rest}" if rest else ", final LayerNorm"))
             ax.fill_between(xs, [p["ci"][0] for p in pts], [p["ci"][1] for p in pts], color=color, alpha=0.12, lw=0)
         ax.axhline(result["chance"], color="k", ls=":", lw=1, label="chance (1/K)")
         ax.set_xlabel(f"text-encoder blocks kept, N (of {result['blocks_total']})")
