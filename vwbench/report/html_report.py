@@ -105,8 +105,8 @@ def report_page(suite: str, doc: dict, sections: dict[str, list[Section]], figur
             body.append(figure(out, figs["heatmap"], "Transfer matrix of unconstrained words per method: diagonal "
                                "in-domain, off-diagonal transferred; mean, [95% CI over concepts], n trials."))
         body += [section_html(s, out) for s in sections["matrix"] if s.title == f"Controls: {ds}"]
-        body += [section_html(s, out, collapsed=True) for s in sections["matrix"]
-                 if s.title.startswith(f"Transfer matrix: {ds}, ")]
+        body += [section_html(Section(s.title, s.note, s.headers, s.rows, None, 3), out, collapsed=True)
+                 for s in sections["matrix"] if s.title.startswith(f"Transfer matrix: {ds}, ")]
         for s in sections["delta"]:
             if s.title == f"δ-curves: {ds}":
                 body.append(section_html(Section(s.title, s.note, s.headers, s.rows, None, 3), out, collapsed=True))
