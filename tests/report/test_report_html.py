@@ -78,3 +78,26 @@ def test_report_renders_in_headless_chromium(mini_run, tmp_path):
     result = json.loads(html.unescape(found.group(1)))
     assert result["title"] == "vwbench report: minirep"
     assert result["images"] == 4 and result["broken"] == [] and result["errors"] == []
+
+
+def test_report_shows_the_analyses_in_the_store(tmp_path):
+    from PIL import Image
+
+    from vwbench.records import Score, Trial
+
+    store_root = tmp_path / "store"
+    with Store(store_root) as store:
+        for ev, v in (("generation", 0.5), ("detection", 0.4)):
+            t = Trial("s", "d", "c", "a", ev, None, 0)
+            store.put_score(store.key("score", ev=ev), Score(t, ev, "in_domain", "ap50", v, {}))
+        build_leaderboard(store, "s", tmp_path / "a")
+        assert 'id="analyses"' not in (tmp_path / "a" / "report.html").read_text()
+        folder = store_root / "analysis" / "s" / "truncation"
+        folder.mkdir(parents=True)
+        Image.new("RGB", (20, 10), (255, 0, 0)).save(folder / "truncation-d.png")
+        build_leaderboard(store, "s", tmp_path / "b")
+    page = (tmp_path / "b" / "report.html").read_text()
+    assert 'id="analyses"' in page and '<a href="#analyses">' in page and "<h3>truncation</h3>" in page
+    from vwbench.report.html_report import data_uri
+
+    assert data_uri(folder / "truncation-d.png") in page

@@ -36,7 +36,7 @@ def words(suite, store, select, device: str | None = None, progress: bool = True
     from vwbench.tokenizer import single_token_id
 
     study = Study(suite, store, StudyOptions(methods=[], deltas=(), controls=False, select=select,
-                                             device=device or "cpu", progress=progress))
+                                             device=device, progress=progress))
     summary = study.run()
     if summary.failures:
         raise VWBenchError(f"learning the words failed: {summary.failures[0]}")

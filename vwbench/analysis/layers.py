@@ -115,8 +115,8 @@ def plot_probe(results: list[dict], path: Path) -> None:
         fig, axes = plt.subplots(1, len(results), figsize=(3.6 * len(results), 3.4), squeeze=False)
         for ax, r in zip(axes[0], results):
             xs = list(range(1, r["layers"] + 1))
-            for kind, color in (("learned", "C0"), ("anchor", "C1")):
-                ax.plot(xs, r["probe_accuracy"][kind], "o-", color=color, label=f"{kind} word")
+            for kind, color, style in (("learned", "C0", "o-"), ("anchor", "C1", "s--")):
+                ax.plot(xs, r["probe_accuracy"][kind], style, color=color, label=f"{kind} word", mfc="none")
             ax.axhline(r["chance"], color="k", ls=":", lw=1, label="chance (1/K)")
             ax.set_title(f"{r['kind']} ({r['task']})", fontsize=9)
             ax.set_xlabel("text-tower block")

@@ -86,10 +86,30 @@ def provenance_html(prov: dict | None) -> str:
     return "<table>" + "".join(rows) + "</table>"
 
 
+ANALYSES = {"truncation": "Text-encoder truncation (`vwbench analyze truncation`): score against the number of "
+                          "blocks kept, and one concept's generations at each.",
+            "layers": "Per-layer pooled token (`vwbench analyze layers`): probe accuracy by block in every text "
+                      "tower, and t-SNE at four blocks."}
+
+
+def analyses_html(folder: Path | None) -> str:
+    """The figures `vwbench analyze` left under STORE/analysis/SUITE/, if any (docs/report.md)."""
+    if folder is None or not folder.is_dir():
+        return ""
+    parts = []
+    for name, caption in ANALYSES.items():
+        pngs = sorted((folder / name).glob("*.png")) if (folder / name).is_dir() else []
+        if pngs:
+            parts.append(f"<h3>{html.escape(name)}</h3>"
+                         + "".join(figure(p.parent, p.name, caption if i == 0 else p.stem) for i, p in enumerate(pngs)))
+    return '<h2 id="analyses">Analyses</h2>' + "".join(parts) if parts else ""
+
+
 def report_page(suite: str, doc: dict, sections: dict[str, list[Section]], figures: dict[str, dict[str, str]],
-                out: Path) -> str:
+                out: Path, analyses: Path | None = None) -> str:
     """The page: `sections` are render.py's sections grouped as intro/matrix/method/delta/snap/concept;
-    `figures` {dataset: {heatmap|delta|generation|detection: file name in out}}."""
+    `figures` {dataset: {heatmap|delta|generation|detection: file name in out}}; `analyses` the folder of
+    `vwbench analyze` outputs for this suite."""
     datasets = doc["datasets"]
     nav = ['<a href="#overview">overview</a>', '<a href="#method-leaderboard">methods</a>']
     nav += [f'<a href="#{_slug(ds)}">{html.escape(ds)}</a>' for ds in datasets]
@@ -126,6 +146,10 @@ def report_page(suite: str, doc: dict, sections: dict[str, list[Section]], figur
     for s in sections["concept"]:
         body.append(f"<details><summary>{html.escape(s.title)} ({len(s.rows)} trials)</summary>"
                     + section_html(s, out) + "</details>")
+    extra = analyses_html(analyses)
+    if extra:
+        body.append(extra)
+        nav.insert(-1, '<a href="#analyses">analyses</a>')
     body.append('<h2 id="provenance">Run provenance</h2>' + provenance_html(doc.get("provenance")))
     if doc.get("filters"):
         body.append(f"<p>Filtered run: <code>{html.escape(json.dumps(doc['filters'], sort_keys=True))}</code></p>")
