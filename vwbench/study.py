@@ -467,7 +467,7 @@ class Study:
         with torch.no_grad():
             for start in range(0, len(unique), chunk):
                 idx = unique[start : start + chunk]
-                with kept.capture(model, eval_task.task) as cap:
+                with kept.capture(model, eval_task.task, [memo_keys[i] in want for i in idx]) as cap:
                     results = model.evaluate(vectors[idx].to(model.device),
                                              [single_token_id(todo[i][0].anchor) for i in idx],
                                              [todo[i][0].concept for i in idx], data)

@@ -30,6 +30,9 @@ def test_capture_generation_keeps_the_images_evaluate_scored():
     with kept.capture(m, "generation") as cap:
         m.evaluate(torch.zeros(2, 1, 4), [1, 2], ["a", "b"], None)
     assert "generate" not in vars(m)                        # the instance is restored
+    with kept.capture(m, "generation", wanted=[False, True]) as skip:
+        m.evaluate(torch.zeros(2, 1, 4), [1, 2], ["a", "b"], None)
+    assert skip.pictures(0) == [] and len(skip.pictures(1)) == kept.KEEP
     assert len(cap.words) == 2 and len(cap.pictures(1)) == kept.KEEP
     kind, data, meta = cap.pictures(1)[2]
     im = Image.open(io.BytesIO(data))

@@ -42,10 +42,15 @@ def wanted(trial, method: str | None, first_anchor: str, first_seed: int, contro
 
 
 class Capture:
-    """What one `evaluate` call produced, per word in call order: [(kind, png, meta)]."""
+    """What one `evaluate` call produced, per word in call order: [(kind, png, meta)]; `wanted` (a bool per
+    word, None: all) skips the work for words whose pictures nobody keeps."""
 
-    def __init__(self):
+    def __init__(self, wanted=None):
         self.words: list[list[tuple[str, bytes, dict]]] = []
+        self.wanted = None if wanted is None else list(wanted)
+
+    def wants(self, k: int) -> bool:
+        return self.wanted is None or (k < len(self.wanted) and self.wanted[k])
 
     def pictures(self, k: int) -> list[tuple[str, bytes, dict]]:
         return self.words[k] if k < len(self.words) else []
@@ -56,7 +61,7 @@ def _generated(cap: Capture, original):
         out = original(vectors, placeholder_ids)
         for images in out:
             cap.words.append([("generated", png(im)[0], {"index": i, "size": list(im.size)})
-                              for i, im in enumerate(images[:KEEP])])
+                              for i, im in enumerate(images[:KEEP])] if cap.wants(len(cap.words)) else [])
         return out
     return generate
 
@@ -70,7 +75,9 @@ def _detections(cap: Capture, model, original_ap, original_chance, state: dict):
             state["chance"] = False
 
     def ap(images, concept, data, scores_of):
-        if not state["chance"]:
+        if not state["chance"] and not cap.wants(len(cap.words)):
+            cap.words.append([])
+        elif not state["chance"]:
             test = model.cache(data.name)["test"]
             kept = []
             for e in [e for e in images if e.target_boxes(concept)][:KEEP]:
@@ -91,9 +98,9 @@ def _detections(cap: Capture, model, original_ap, original_chance, state: dict):
 
 
 @contextlib.contextmanager
-def capture(model, task: str):
+def capture(model, task: str, wanted=None):
     """Within the block, `model.evaluate` records what each word's score was computed from (a Capture)."""
-    cap = Capture()
+    cap = Capture(wanted)
     patched = []
     if task == "generation" and hasattr(model, "generate"):
         patched.append(("generate", _generated(cap, model.generate)))
