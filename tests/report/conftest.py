@@ -15,7 +15,7 @@ datasets: [tiny-objects]
 anchors: own
 deltas: [0.5]
 train: {steps: 2, lr: 0.05, batch_size: 4, seed: 0, concepts_per_batch: 9}
-controls: [anchor, constant]
+controls: [anchor, constant, nearest_token]
 """
 
 

@@ -106,6 +106,9 @@ def test_wanted_words_only():
     assert not kept.wanted(Trial("s", "d", "c", "other", "generation", None, 0), "in_domain", "own", 0)
     assert not kept.wanted(Trial("s", "d", "c", "own", "generation", 0.5, 0), "in_domain", "own", 0)
     assert not kept.wanted(Trial("s", "d", "c", "own", "generation", None, 1), "in_domain", "own", 0)
+    # captured (not stored) for every evaluation of the trial's words: a δ-word's nearest token may be the anchor
+    assert kept.wanted(Trial("s", "d", "c", "own", "generation", 0.5, 0), None, "own", 0)
+    assert not kept.wanted(Trial("s", "d", "c", "other", "generation", None, 0), None, "own", 0)
 
 
 def test_the_run_keeps_pictures_for_the_grids(mini_run):
@@ -123,6 +126,8 @@ def test_the_run_keeps_pictures_for_the_grids(mini_run):
                 for m in want:
                     assert (c, src, ev, m) in got, (c, src, ev, m)
     assert not any(k[3] in ("constant", "anchor+linear_transfer") for k in got)
+    assert all((c, t, t, "anchor") in got for c in ("red_square", "green_triangle", "blue_circle")
+               for t in ("generation", "detection"))
     for r in rows:                                          # each picture carries the score it was scored with
         if r["kind"] != "train":
             m = r["meta"]

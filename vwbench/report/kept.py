@@ -34,11 +34,13 @@ def png(image, max_side: int = MAX_SIDE) -> tuple[bytes, float]:
 
 
 def wanted(trial, method: str | None, first_anchor: str, first_seed: int, controls=()) -> bool:
-    """Whether the grids show this word's pictures (see the module docstring); method None: whether they may
-    show some word of this trial (its pictures are captured, since a control's identical vector, such as a
-    nearest token that is the anchor itself, may be evaluated first and then reused)."""
+    """Whether the grids show this word's pictures (see the module docstring). method None: whether to capture
+    the pictures of an evaluation of this trial's words, δ-ball ones included: the study evaluates a vector once
+    per concept, and a control's vector (a nearest token that is the anchor itself) may come first."""
+    if method is None:
+        return trial.anchor == first_anchor and trial.seed == first_seed
     return (trial.delta is None and trial.anchor == first_anchor and trial.seed == first_seed
-            and (method is None or (method not in controls and not method.startswith("anchor+"))))
+            and method not in controls and not method.startswith("anchor+"))
 
 
 class Capture:
