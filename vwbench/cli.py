@@ -18,6 +18,7 @@ COMMANDS = {
     "learn": "learn",
     "probe": "probe",
     "leaderboard": "leaderboard",
+    "analyze": "analyze",
     "check": "check",
     "store": "store_cmd",
     "data": "data_cmd",

@@ -39,6 +39,13 @@ CREATE TABLE IF NOT EXISTS scores (
 CREATE INDEX IF NOT EXISTS scores_suite ON scores (suite);
 CREATE TABLE IF NOT EXISTS fits (key TEXT PRIMARY KEY, report_json TEXT NOT NULL, run_id TEXT, created REAL NOT NULL);
 """
+# Tables added after schema version 1 shipped: created in old stores when they are opened for writing, so the
+# schema version stays 1 and old stores open; readers treat a missing table as empty (report/kept.py).
+ADDITIVE = (
+    "CREATE TABLE IF NOT EXISTS images (key TEXT PRIMARY KEY, suite TEXT, dataset TEXT, concept TEXT, "
+    "kind TEXT NOT NULL, meta_json TEXT NOT NULL, data BLOB NOT NULL, run_id TEXT, created REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS images_suite ON images (suite)",
+)
 
 
 def _name(exc: Exception) -> str:
@@ -150,10 +157,13 @@ def _connect(db_path: Path, root: Path, timeout_s: float, readonly: bool) -> sql
         if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
+        if tables and "images" not in tables:
+            for stmt in ADDITIVE:
+                conn.execute(stmt)
         if not tables:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for stmt in filter(str.strip, TABLES.split(";")):
+                for stmt in (*filter(str.strip, TABLES.split(";")), *ADDITIVE):
                     conn.execute(stmt)
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('created_by', ?)", (f"vwbench {__version__}",))

@@ -9,6 +9,7 @@ stays the only writer of the store.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sys
@@ -221,6 +222,7 @@ class Study:
         self._models: dict[str, object] = {}
         self._spaces: dict[str, object] = {}
         self._memo: dict[tuple, dict] = {}
+        self._pictures: dict[tuple, list] = {}           # memo key -> kept pictures (report/kept.py)
         self._fits: dict[tuple, object] = {}
         self.summary: StudySummary | None = None
         self.bar = tqdm(disable=True)      # the run's one progress bar (see run)
@@ -525,6 +527,8 @@ class Study:
         constant control and words that snap to their anchor cost one evaluation each."""
         import hashlib
 
+        from vwbench.report import kept
+
         model = self.model(eval_task)
         space = self.vocabulary(eval_task)
         nearest = nearest_tokens(space, vectors[:, 0, :], k=3)[0].tolist() if len(vectors) else []
@@ -537,21 +541,50 @@ class Study:
                 first.setdefault(m, i)
         unique = list(first.values())
         chunk = max(1, self.train_for(eval_task).concepts_per_batch)
+        keep = [self._keeps(tr, name) for tr, _, _ in todo]
+        want = {m for m, (tr, _, _) in zip(memo_keys, todo) if self._keeps(tr, None)}
         chunks = [unique[start : start + chunk] for start in range(0, len(unique), chunk)]
         batches = ((vectors[idx], [single_token_id(todo[i][0].anchor) for i in idx], [todo[i][0].concept for i in idx])
                    for idx in chunks)
-        for idx, results in zip(chunks, self.executor.evaluate(model, data, batches)):
-            for i, r in zip(idx, results):
+        results_of = self.executor.evaluate(model, data, batches)
+        local = self.executor.name == "local"     # pictures are kept where the model runs in this process
+        for idx in chunks:
+            flags = [memo_keys[i] in want for i in idx]
+            with kept.capture(model, eval_task.task, flags) if local else contextlib.nullcontext() as cap:
+                results = next(results_of)        # the local executor evaluates the batch here, inside the capture
+            for n, (i, r) in enumerate(zip(idx, results)):
                 self._memo[memo_keys[i]] = r
+                if local and memo_keys[i] in want:
+                    self._pictures[memo_keys[i]] = cap.pictures(n)
             self.bar.update(len(results))
         for i, (trial, key, _) in enumerate(todo):
             r = self._memo[memo_keys[i]]
             extra = {**r.get("extra", {}), "nearest_tokens": [space.tokens[j] for j in nearest[i]]}
             self.store.put_score(key, Score(trial, eval_task.task, name, model.metric_name, float(r["value"]), extra),
                                  self.run_id)
+            if keep[i] and self._pictures.get(memo_keys[i]):
+                kept.put(self.store, kept.word_rows(key, trial, eval_task.task, name, float(r["value"]),
+                                                    self._pictures[memo_keys[i]]), self.run_id)
             self.summary.computed["scores"] += 1
         self.summary.reused["evaluations"] += len(todo) - len(unique)
         self.bar.update(len(todo) - len(unique))
+
+    def _keeps(self, trial: Trial, method: str | None) -> bool:
+        """Whether the pictures this word's score is computed from are kept for the grids (report/kept.py)."""
+        from vwbench.report import kept
+
+        ds = next(d for d in self.suite.datasets if d.name == trial.dataset)
+        concept = next(c for c in ds.concepts if c.id == trial.concept)
+        return kept.wanted(trial, method, ds.anchors_for(concept, self.suite.anchors)[0], self.seeds[0],
+                           [method_label(m) for m in self.control_methods])
+
+    def keep_training_images(self, ds: DatasetSpec, data) -> None:
+        """A few training images of each selected concept, beside the kept generations (Fig 4's first columns)."""
+        from vwbench.report import kept
+
+        ds_key = self.store.key("train-images", dataset=self.depends["datasets"][ds.name])
+        kept.put(self.store, kept.train_rows(self.store, self.name, data,
+                                             [c.id for c in self.select.concept_specs(ds)], ds_key), self.run_id)
 
     def work(self, datasets: list[tuple[DatasetSpec, str | None]]) -> int:
         """Units of work left in this run, given what the store holds: `steps` per word to learn (the bar moves
@@ -661,6 +694,7 @@ class Study:
                 t = time.perf_counter()
                 data = load_dataset(ds, manifest)
                 self.summary.stage_seconds["data"] += time.perf_counter() - t
+                self.keep_training_images(ds, data)
                 jobs += [Job(ds, data, train_task) for train_task in self.tasks]
             self.executor.map(self._job, jobs)
             status = "ok" if not self.summary.failures else "partial"

@@ -27,7 +27,9 @@ def built(tmp_path_factory, make_scores, fill_store):
 def test_rebuild_is_byte_identical(built):
     root, _ = built
     names = sorted(p.name for p in (root / "a").iterdir())
-    assert names == ["delta-tiny-objects.png", "leaderboard.html", "leaderboard.md", "results.json", "scores.jsonl"]
+    # fake scores keep no pictures, so no image grids; the figures come as PNG and SVG
+    assert names == ["delta-tiny-objects.png", "delta-tiny-objects.svg", "leaderboard.html", "leaderboard.md",
+                     "matrix-tiny-objects.png", "matrix-tiny-objects.svg", "report.html", "results.json", "scores.jsonl"]
     for name in names:
         assert (root / "a" / name).read_bytes() == (root / "b" / name).read_bytes(), name
 
@@ -129,7 +131,7 @@ def test_leaderboard_cli(tmp_path, make_scores, fill_store, capsys):
     fill_store(Store(tmp_path / "store"), make_scores(deltas=(None,)))
     assert cli.main(["leaderboard", "--store", str(tmp_path / "store"), "--out", str(tmp_path / "out")]) == 0
     assert "tiny:" in capsys.readouterr().out
-    assert (tmp_path / "out" / "results.json").exists() and not list((tmp_path / "out").glob("*.png"))
+    assert (tmp_path / "out" / "results.json").exists() and not list((tmp_path / "out").glob("delta-*.png"))
     assert cli.main(["leaderboard", "--store", str(tmp_path / "store"), "--suite", "paper",
                      "--out", str(tmp_path / "o2")]) == 2
     assert "no scores of suite 'paper'" in capsys.readouterr().err

@@ -1,7 +1,9 @@
 """Leaderboards rebuilt from a store alone: transfer matrices, δ-curves, the method leaderboard.
 
 `build_leaderboard(store, suite, out_dir)` writes `leaderboard.md`, `leaderboard.html`, `results.json` (validated by
-`schemas/leaderboard.schema.json`) and `delta-<dataset>.png` plots; two builds from the same store are
+`schemas/leaderboard.schema.json`), `scores.jsonl`, the figures (`delta-<dataset>.png/.svg`, `matrix-<dataset>.png/.svg`,
+the image grids `grid-<dataset>.png` and `detections-<dataset>.png` from the pictures the scoring pass kept) and
+`report.html`, one self-contained page of all of them (docs/report.md); two builds from the same store are
 byte-identical. `format_matrix` / `print_matrix` give the run loop a quick text matrix per dataset.
 """
 
@@ -45,7 +47,8 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 2
-FILES = {"markdown": "leaderboard.md", "html": "leaderboard.html", "json": "results.json", "jsonl": "scores.jsonl"}
+FILES = {"markdown": "leaderboard.md", "html": "leaderboard.html", "json": "results.json", "jsonl": "scores.jsonl",
+         "report": "report.html"}
 
 
 def _paper_method_row() -> dict:
@@ -131,6 +134,7 @@ def build_leaderboard(store, suite_name: str, out_dir, reference: bool | None = 
 
     `select` (a `vwbench.selection.SuiteSelection`, for a filtered run) keeps only the scores of the selected
     trials and labels the leaderboard as filtered. `scores.jsonl` beside results.json lists every kept score."""
+    from vwbench.report import html_report
     from vwbench.report import plots as plotting
     from vwbench.report import provenance as prov
     from vwbench.report import render
@@ -145,11 +149,14 @@ def build_leaderboard(store, suite_name: str, out_dir, reference: bool | None = 
     reference = (suite_name == "paper") if reference is None else reference
     kept, superseded = latest_scores(scores)
     cells = aggregate(kept)
-    plots = {}
+    plots, figures = {}, {}
     for ds in datasets_of(cells):
         name = f"delta-{ds}.png"
         if plotting.delta_plot(cells, ds, out / name, reference=reference) is not None:
             plots[ds] = name
+            figures.setdefault(ds, {})["delta"] = name
+        if plotting.matrix_heatmap(cells, ds, out / f"matrix-{ds}.png") is not None:
+            figures.setdefault(ds, {})["heatmap"] = f"matrix-{ds}.png"
     ids = prov.run_ids(store, suite_name)
     doc = leaderboard_doc(scores, suite_name, reference=reference, plots=plots,
                           provenance=prov.provenance(store, suite_name, kept, ids),
@@ -158,18 +165,38 @@ def build_leaderboard(store, suite_name: str, out_dir, reference: bool | None = 
     validate_doc(doc)
     datasets = datasets_of(cells)
     paper_row = doc["paper"]["method_row"] if doc["paper"] else None
-    sections = [render.intro(suite_name, len(kept), superseded, reference),
-                *render.matrix_sections(cells, datasets, reference),
-                render.method_section(doc["method_leaderboard"], paper_row),
-                *render.delta_sections(cells, datasets, plots, reference),
-                render.snap_section(doc["per_concept"]["snap"]),
-                *render.concept_sections(doc["per_concept"]["trials"], datasets)]
-    sections[0].note += prov.filter_note(store, suite_name, select)     # "" unless filtered
+    parts = {"intro": [render.intro(suite_name, len(kept), superseded, reference)],
+             "matrix": render.matrix_sections(cells, datasets, reference),
+             "method": [render.method_section(doc["method_leaderboard"], paper_row)],
+             "delta": render.delta_sections(cells, datasets, plots, reference),
+             "snap": [render.snap_section(doc["per_concept"]["snap"])],
+             "concept": render.concept_sections(doc["per_concept"]["trials"], datasets)}
+    parts["intro"][0].note += prov.filter_note(store, suite_name, select)     # "" unless filtered
+    sections = [s for group in parts.values() for s in group]
+    _grids(store, suite_name, doc, datasets, out, figures)
     _write(out / FILES["json"], _dump(doc))
     _write(out / FILES["jsonl"], prov.jsonl(kept, ids))
     _write(out / FILES["markdown"], render.markdown(sections))
-    _write(out / FILES["html"], render.html_page(sections))
+    _write(out / FILES["html"], render.html_page(sections, report=FILES["report"]))
+    _write(out / FILES["report"], html_report.report_page(suite_name, doc, parts, figures, out,
+                                                          Path(store.root) / "analysis" / suite_name))
     return doc
+
+
+def _grids(store, suite: str, doc: dict, datasets: list[str], out: Path, figures: dict) -> None:
+    """The image grids of the pictures the scoring pass kept (report/grids.py), into `figures`."""
+    from vwbench.report import grids, kept
+
+    rows = kept.rows(store, suite)
+    if not rows:
+        return
+    order: dict[str, list[str]] = {}
+    for t in doc["per_concept"]["trials"]:
+        order.setdefault(t["dataset"], [])
+        if t["concept"] not in order[t["dataset"]]:
+            order[t["dataset"]].append(t["concept"])
+    for ds, files in grids.grids(rows, datasets, order, {}, out).items():
+        figures.setdefault(ds, {}).update(files)
 
 
 def format_matrix(scores: Iterable[Score], dataset: str, method: str | None = None) -> str:
