@@ -68,6 +68,8 @@ class TaskSpec:
     dtype: dict = field(default_factory=lambda: {"cuda": "float16", "cpu": "float32"})
     evaluator: dict | None = None
     source: str = ""
+    safety_checker: dict | None = None   # {id, revision} of the checker a run may turn on (docs/gpu.md)
+    safety: bool = False                 # whether this run screens generations with it (off by default)
 
 
 @dataclass(frozen=True)
@@ -282,13 +284,20 @@ class SpecLibrary:
         model = ModelRef(**d["model"])
         if model.revision is None and not model.is_builtin:
             raise SpecError(self.path("tasks", name), "model.revision", "hub models need a pinned revision")
+        from vwbench.hub import withdrawn_message
+
+        ids = {"model.id": model.id, "evaluator.model.id": (d.get("evaluator") or {}).get("model", {}).get("id"),
+               "safety_checker.id": (d.get("safety_checker") or {}).get("id")}
+        for where, model_id in ids.items():
+            if model_id and withdrawn_message(model_id):
+                raise SpecError(self.path("tasks", name), where, withdrawn_message(model_id))
         return TaskSpec(
             name=d["name"], task=d["task"], family=d["family"], model=model,
             image_size=d["image_size"], template=d["template"],
             loss={**SETTINGS[d["task"]]["loss"], **d.get("loss", {})},
             metric={**SETTINGS[d["task"]]["metric"], **d.get("metric", {})},
             dtype=d.get("dtype", {"cuda": "float16", "cpu": "float32"}), evaluator=d.get("evaluator"),
-            source=str(self.path("tasks", name)),
+            source=str(self.path("tasks", name)), safety_checker=d.get("safety_checker"),
         )
 
     def dataset(self, name: str, referrer=None) -> DatasetSpec:

@@ -255,6 +255,10 @@ def load(family: str, ref: ModelRef, device: str | torch.device = "cpu", dtype: 
     prov = {"id": ref.id, "revision": ref.revision, "family": family, "dtype": str(dtype).replace("torch.", ""),
             "device": str(device)}
     trained_ids = None
+    if not ref.is_builtin:
+        from vwbench.hub import check_not_withdrawn
+
+        check_not_withdrawn(ref.id)     # one line naming the mirror, before any download is tried
     if ref.is_micro:
         model, processor, trained_ids, prov["weights_sha256"] = _micro(family, ref)
     elif ref.is_tiny:
