@@ -166,7 +166,7 @@ def default_lock_path(suite) -> Path:
     """Where a suite's lock file lives: beside a suite file of the user's (`my.yaml` -> `my.lock.json`); for the
     suites shipped inside the package, `./vwbench-locks/<suite>.lock.json` (the package may be read-only)."""
     path = Path(suite.path) if suite.path else None
-    shipped = Path(__file__).resolve().parents[1] / "specs"
+    shipped = Path(__file__).resolve().parent / "specs"
     if path is not None and path.is_file() and shipped not in path.resolve().parents:
         return path.with_name(path.name.rsplit(".", 1)[0] + ".lock.json")
     return Path(LOCK_DIR) / f"{suite.name}.lock.json"
@@ -303,3 +303,34 @@ def verify(ref, lock: dict | None) -> dict | None:
                            f"({'; '.join(parts)}); download them again or run `vwbench models lock` if the change is "
                            "intended")
     return {"revision": entry["revision"], "files": len(entry["files"]), "lock": lock.get("path")}
+
+
+def enable_safety_checker(suite):
+    """The suite with its generation task screening generated images with its declared safety checker."""
+    import dataclasses
+
+    gen = [t for t in suite.tasks if t.task == "generation"]
+    if not gen:
+        raise VWBenchError(f"--safety-checker: suite {suite.name!r} has no generation task")
+    if not gen[0].safety_checker:
+        raise VWBenchError(f"--safety-checker: task {gen[0].name!r} declares no safety_checker ({{id, revision}})")
+    return dataclasses.replace(suite, tasks=tuple(dataclasses.replace(t, safety=True) if t is gen[0] else t
+                                                  for t in suite.tasks))
+
+
+def prepare(suite, lock=None, allow_unpinned: bool = False, safety_checker: bool = False):
+    """(suite, lock) as a run uses them: the lock read (a path) or as given (a dict), the suite at its locked
+    commits and with the safety checker on when asked; refused (one line) for withdrawn or unpinned models."""
+    if isinstance(lock, (str, os.PathLike)):
+        lock = read_lock(lock)
+    suite = apply_lock(suite, lock)
+    if safety_checker:
+        suite = enable_safety_checker(suite)
+    check_pins(suite, lock, allow_unpinned)
+    return suite, lock
+
+
+def verify_task(task, lock: dict | None) -> list[dict]:
+    """Verify every hub model of a loaded task against the lock; what was checked, by role."""
+    return [{"role": role, "id": ref.id, **got} for role, ref in task_refs(task)
+            if is_hub(ref) and (got := verify(ref, lock)) is not None]

@@ -41,6 +41,9 @@ class StudyOptions:
     select: object = None                            # a vwbench.selection.Selection: only these trials (None: all)
     seeds: tuple[int, ...] | None = None             # trial seeds, each a full set of trials (None: the suite's)
     overrides: dict = field(default_factory=dict)    # TrainConfig field -> value; see `resolve_overrides`
+    lock: object = None                              # a lock file (path or read dict): pins and verifies hub models
+    allow_unpinned: bool = False                     # run hub models whose revision is a branch (recorded as resolved)
+    safety_checker: bool = False                     # screen generated images with the task's safety checker
 
 
 @dataclass
@@ -192,8 +195,10 @@ class Study:
     """One suite run against one store."""
 
     def __init__(self, suite: SuiteSpec, store, options: StudyOptions):
+        from vwbench import hub
         from vwbench.models.factory import resolve_device
 
+        suite, self.lock = hub.prepare(suite, options.lock, options.allow_unpinned, options.safety_checker)
         self.suite, self.store, self.opt = suite, store, options
         self.device = resolve_device(options.device)
         # a run that overrides training settings is its own variant: "<suite>@steps=5", never mixed into the suite
@@ -271,6 +276,11 @@ class Study:
 
             t = time.perf_counter()
             self._models[task.name] = build_task_model(task, self.device)
+            from vwbench.hub import verify_task
+
+            checked = verify_task(task, self.lock)       # cached weights against the lock, before any use
+            if checked:
+                self._models[task.name].loaded.provenance["lock"] = checked
             self.summary.stage_seconds["load_models"] += time.perf_counter() - t
             self.store.update_run(self.run_id, {"provenance": {task.name: self.provenance(task)}})
         return self._models[task.name]
@@ -306,8 +316,9 @@ class Study:
     def score_key(self, vkey: str, eval_task: TaskSpec, method: str, fit_key: str | None) -> str:
         from vwbench.fingerprint import packages
 
+        screened = {"safety_checker": eval_task.safety_checker} if eval_task.safety else {}  # none when off
         return self.store.key("score", vector=vkey, model=self.model_ids[eval_task.name], method=method,
-                              fit=fit_key, version=__version__, packages=packages())
+                              fit=fit_key, version=__version__, packages=packages(), **screened)
 
     def fit_key(self, method, src: TaskSpec, tgt: TaskSpec) -> str:
         from vwbench.fingerprint import code, packages
@@ -550,6 +561,11 @@ class Study:
                 "depends": self.depends, "argv": sys.argv}
         meta.update(filters=self.select.as_dict() or None, seeds=list(self.seeds),
                     method_info=[describe(m) for m in self.methods])
+        if self.lock or self.opt.allow_unpinned or self.opt.safety_checker:
+            from vwbench.hub import unpinned
+
+            meta.update(lock=(self.lock or {}).get("path"), unpinned=unpinned(self.suite, self.lock),
+                        safety_checker=self.opt.safety_checker)
         self._stored, self._replaced_runs = self.store.records(self.name), set()
         self.run_id = self.summary.run_id = self.store.begin_run(meta)
         status = "failed"
