@@ -490,6 +490,14 @@ class Study:
     def work(self, datasets: list[tuple[DatasetSpec, str | None]]) -> int:
         """Units of work left in this run, given what the store holds: `steps` per word to learn (the bar moves
         with every training step), one per transfer fit and one per score to compute (controls included)."""
+        left = self.counts(datasets)
+        return left["words"] * self.train.steps + left["fits"] + left["scores"]
+
+    def counts(self, datasets: list[tuple[DatasetSpec, str | None]], by_task: bool = False) -> dict:
+        """{words, fits, scores} this run has left to compute given what the store holds (`vwbench plan` asks an
+        empty store); with `by_task`, also {task name: {words, fits, scores, evaluations}}: words, fits and scores
+        by the task that learns the word, evaluations (the same scores) by the task model that computes them."""
+        per: dict = defaultdict(lambda: {"words": 0, "fits": 0, "scores": 0, "evaluations": 0})
         words, scores, fits = 0, 0, set()
         for ds, manifest in datasets:
             ds_id = self.depends["datasets"][ds.name]
@@ -498,7 +506,9 @@ class Study:
                 anchors = [self.anchor_key(tr, task) for tr in self.trials(ds, task) if tr.delta is None]
                 anchors = anchors if self.anchor_control else []
                 if self.submitted is None:
-                    words += sum(not self.store.has_vector(k) for k in keys)
+                    learn = sum(not self.store.has_vector(k) for k in keys)
+                    words += learn
+                    per[task.name]["words"] += learn
                 for ev in self.tasks:
                     if ev.name == task.name:
                         jobs = [(None, "in_domain", keys), (None, "anchor", anchors)]
@@ -509,9 +519,14 @@ class Study:
                         fit_id = None if method is None else self.fit_key(method, task, ev)
                         missing = sum(self.store.get_score(self.score_key(k, ev, name, fit_id)) is None for k in ks)
                         scores += missing
+                        per[task.name]["scores"] += missing          # by the task that learned the word
+                        per[ev.name]["evaluations"] += missing       # by the task model that scores it
                         if missing and method is not None:
                             fits.add((method_label(method), task.name, ev.name))
-        return words * self.train.steps + len(fits) + scores
+        for _, src, _ in fits:
+            per[src]["fits"] += 1
+        out = {"words": words, "fits": len(fits), "scores": scores}
+        return {**out, "by_task": dict(per)} if by_task else out
 
     # ---- records of older code or settings ------------------------------------------------------------
 
