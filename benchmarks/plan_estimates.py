@@ -23,7 +23,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import gpu_check  # noqa: E402
+import gpu_check
 
 ATTENTION_FLOPS = [0]
 
@@ -83,24 +83,24 @@ def main() -> None:
         return torch.zeros(*shape, dtype=dtype, device="meta", requires_grad=grad)
 
     text.get_input_embeddings().weight.requires_grad_(True)     # the path to the learned word
-    print("generation UNet per sample at 96x96 latents: saved GiB %.3f, forward TFLOP %.3f" % per_item(
-        lambda n: unet(meta(n, 4, 96, 96), meta(n, dtype=torch.long), meta(n, 77, 1024, grad=True)).sample))
-    print("generation text encoder per word: saved GiB %.3f, forward TFLOP %.4f" %
-          per_item(lambda n: text(meta(n, 77, dtype=torch.long))[0]))
-    print("generation VAE decode per 768px image: forward TFLOP %.3f" %
-          per_item(lambda n: vae.decode(meta(n, 4, 96, 96)).sample, grad=False)[1])
+    gib, tflop = per_item(lambda n: unet(meta(n, 4, 96, 96), meta(n, dtype=torch.long), meta(n, 77, 1024, grad=True)).sample)
+    print(f"generation UNet per sample at 96x96 latents: saved GiB {gib:.3f}, forward TFLOP {tflop:.3f}")
+    gib, tflop = per_item(lambda n: text(meta(n, 77, dtype=torch.long))[0])
+    print(f"generation text encoder per word: saved GiB {gib:.3f}, forward TFLOP {tflop:.4f}")
+    tflop = per_item(lambda n: vae.decode(meta(n, 4, 96, 96)).sample, grad=False)[1]
+    print(f"generation VAE decode per 768px image: forward TFLOP {tflop:.3f}")
     owl, _ = gpu_check.owlv2_b16("meta")
     owl = owl.to(dt).requires_grad_(False)
     owl.owlv2.text_model.embeddings.token_embedding.weight.requires_grad_(True)
-    print("detection text tower per word: saved GiB %.4f, forward TFLOP %.4f" %
-          per_item(lambda n: owl.owlv2.text_model(input_ids=meta(n, 16, dtype=torch.long))[1]))
+    gib, tflop = per_item(lambda n: owl.owlv2.text_model(input_ids=meta(n, 16, dtype=torch.long))[1])
+    print(f"detection text tower per word: saved GiB {gib:.4f}, forward TFLOP {tflop:.4f}")
     clip, _ = gpu_check.clip_l14("meta")
     clip = clip.to(dt).requires_grad_(False)
     clip.token_embedding.weight.requires_grad_(True)
-    print("classification text tower per word: saved GiB %.4f, forward TFLOP %.4f" %
-          per_item(lambda n: clip.encode_text(meta(n, 77, dtype=torch.long))))
-    print("parameters (M): UNet %.1f, SD text %.1f, VAE %.1f, OWLv2 %.1f, CLIP L/14 %.1f" % tuple(
-        sum(p.numel() for p in m.parameters()) / 1e6 for m in (unet, text, vae, owl, clip)))
+    gib, tflop = per_item(lambda n: clip.encode_text(meta(n, 77, dtype=torch.long)))
+    print(f"classification text tower per word: saved GiB {gib:.4f}, forward TFLOP {tflop:.4f}")
+    params = [sum(p.numel() for p in m.parameters()) / 1e6 for m in (unet, text, vae, owl, clip)]
+    print("parameters (M): UNet {:.1f}, SD text {:.1f}, VAE {:.1f}, OWLv2 {:.1f}, CLIP L/14 {:.1f}".format(*params))
 
 
 if __name__ == "__main__":

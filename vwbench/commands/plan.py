@@ -81,8 +81,8 @@ def _h(x) -> str:
 def render(doc: dict) -> str:
     left = f" not yet in {doc['against_store']}" if doc["against_store"] else ""
     lines = [f"plan for {doc['suite']} ({doc['path']})",
-             f"  {doc['words']:,} words to learn ({doc['steps']:,} steps each), {doc['fits']:,} transfer fits, "
-             f"{doc['scores']:,} scores{left}"]
+             (f"  {doc['words']:,} words to learn ({doc['steps']:,} steps each), {doc['fits']:,} transfer fits, "
+              f"{doc['scores']:,} scores{left}")]
     lines.append("per task (words and scores by the task a word is learned in; evaluations by the model scoring):")
     for name, t in doc["tasks"].items():
         mem = "n/a" if t["memory_gib"] is None else f"{t['memory_gib']:,.1f} GiB"

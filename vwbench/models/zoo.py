@@ -148,8 +148,8 @@ def tiny_safety_checker(image_size: int = 32):
     from transformers import CLIPConfig, CLIPImageProcessor
 
     config = CLIPConfig(text_config=_tiny_text_config(32).to_dict(), projection_dim=32,
-                        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                           num_attention_heads=4, image_size=image_size, patch_size=8))
+                        vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+                                       "num_attention_heads": 4, "image_size": image_size, "patch_size": 8})
     with _seeded(TINY_SEEDS["tiny:safety-checker"]):
         model = StableDiffusionSafetyChecker(config)
     processor = CLIPImageProcessor(size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size})
