@@ -231,6 +231,17 @@ def test_run_refuses_an_unpinned_hub_model_and_writes_nothing(unpinned_specs, ca
     assert "vwbench models lock" in err and not store.exists()
 
 
+def test_learn_and_the_api_refuse_it_too(unpinned_specs, cache, tmp_path, capsys):
+    import vwbench
+
+    out = tmp_path / "words"
+    assert main(["--specs", str(unpinned_specs), "learn", "--suite", "paper", "--out", str(out), "--no-progress"]) == 2
+    assert "apple/DFN2B-CLIP-ViT-L-14@main" in capsys.readouterr().err and not out.exists()
+    with pytest.raises(VWBenchError, match="--allow-unpinned"):
+        vwbench.run("paper", specs=unpinned_specs, store=tmp_path / "store")
+    assert not (tmp_path / "store").exists()
+
+
 def test_a_lock_pins_an_unpinned_model_and_the_flag_lets_it_run(unpinned_specs, cache, tmp_path):
     suite = SpecLibrary(unpinned_specs).suite("paper")
     with pytest.raises(VWBenchError, match="unpinned"):
