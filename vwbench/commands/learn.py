@@ -60,8 +60,8 @@ def plan(args):
     suite = SpecLibrary(args.specs).suite(args.suite)
     from vwbench import hub
 
-    lock = hub.find_lock(suite, args.lock)
-    suite, lock = hub.prepare(suite, lock, args.allow_unpinned)     # as `run`: withdrawn or unpinned models refused
+    lock = hub.find_lock(suite, getattr(args, "lock", None))
+    suite, lock = hub.prepare(suite, lock, getattr(args, "allow_unpinned", False))   # as `run`: refused when unpinned
     args._lock = lock
     device = resolve_device(args.device)
     from vwbench.commands.run import parse_data
