@@ -15,7 +15,8 @@ def run(suite: str = "micro", methods: Sequence = ("linear_transfer",), *, store
         tasks: Sequence[str] = (), datasets: Sequence[str] = (), concepts: Sequence[str] = (),
         limit: int | None = None, seeds: Sequence[int] | None = None, steps: int | None = None,
         unconstrained: bool = True, deltas: Sequence[float] | None = None, data: dict | None = None,
-        embeddings: str | os.PathLike | None = None, overwrite: str = "never", progress: bool = True) -> dict:
+        embeddings: str | os.PathLike | None = None, overwrite: str = "never", progress: bool = True,
+        lock: str | os.PathLike | None = None, allow_unpinned: bool = False, safety_checker: bool = False) -> dict:
     """Learn, transfer and score a suite (or the selected part of it); return its results.json document.
 
     suite        a suite name from the spec folder (`specs`, default $VWBENCH_SPECS or the checkout's tasks/)
@@ -36,6 +37,9 @@ def run(suite: str = "micro", methods: Sequence = ("linear_transfer",), *, store
     embeddings   an embeddings submission folder whose vectors are scored instead of learning
     overwrite    never | always | only-missing (as `--overwrite`)
     progress     show the run's progress bar
+    lock, allow_unpinned, safety_checker
+                 as `vwbench run --lock/--allow-unpinned/--safety-checker` (docs/gpu.md); lock None: the suite's
+                 lock file when `vwbench models lock` wrote one
 
     Bad input raises `vwbench.errors.VWBenchError`. Methods that fail are reported on stderr and in
     `doc["provenance"]`'s run status ("partial"); the others' results are returned.
@@ -43,6 +47,7 @@ def run(suite: str = "micro", methods: Sequence = ("linear_transfer",), *, store
     from pathlib import Path
 
     from vwbench.errors import VWBenchError
+    from vwbench.hub import find_lock, prepare
     from vwbench.report import build_leaderboard, leaderboard_doc
     from vwbench.report import provenance as prov
     from vwbench.report.aggregate import latest_scores
@@ -60,10 +65,13 @@ def run(suite: str = "micro", methods: Sequence = ("linear_transfer",), *, store
     select = Selection(tuple(tasks), tuple(datasets), tuple(concepts), limit)
     spec = SpecLibrary(specs).suite(suite)
     select.check(spec)
+    lock = find_lock(spec, lock)
+    prepare(spec, lock, allow_unpinned, safety_checker)      # withdrawn or unpinned models: no store is created
     options = StudyOptions(methods=list(methods), unconstrained=unconstrained,
                            deltas=None if deltas is None else tuple(float(d) for d in deltas), device=device,
                            data=dict(data or {}), progress=progress, steps=steps, embeddings=embeddings,
-                           select=select, seeds=None if seeds is None else tuple(seeds))
+                           select=select, seeds=None if seeds is None else tuple(seeds),
+                           lock=lock, allow_unpinned=allow_unpinned, safety_checker=safety_checker)
     bound = select.bind(spec) if select.active else None
     with Store(Path(store) if store is not None else default_root(spec.name), overwrite=overwrite) as st:
         study = Study(spec, st, options)

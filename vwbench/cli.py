@@ -14,6 +14,7 @@ from vwbench.errors import VWBenchError
 
 # subcommand name -> module under vwbench.commands (order is the order shown in --help)
 COMMANDS = {
+    "plan": "plan",
     "run": "run",
     "learn": "learn",
     "probe": "probe",
@@ -23,6 +24,7 @@ COMMANDS = {
     "store": "store_cmd",
     "data": "data_cmd",
     "zoo": "zoo_cmd",
+    "models": "models",
     "bench": "bench",
     "list": "list_cmd",
     "validate": "validate",

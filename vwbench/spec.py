@@ -76,6 +76,8 @@ class TaskSpec:
     source: str = ""
     train: dict = field(default_factory=dict)     # the task's `train:` block: execution settings (EXECUTION)
     resources: dict = field(default_factory=dict)   # what one worker asks a cluster for (docs/ray.md); not in keys
+    safety_checker: dict | None = None   # {id, revision} of the checker a run may turn on (docs/gpu.md)
+    safety: bool = False                 # whether this run screens generations with it (off by default)
 
 
 @dataclass(frozen=True)
@@ -314,6 +316,13 @@ class SpecLibrary:
         model = ModelRef(**d["model"])
         if model.revision is None and not model.is_builtin:
             raise SpecError(self.path("tasks", name), "model.revision", "hub models need a pinned revision")
+        from vwbench.hub import withdrawn_message
+
+        ids = {"model.id": model.id, "evaluator.model.id": (d.get("evaluator") or {}).get("model", {}).get("id"),
+               "safety_checker.id": (d.get("safety_checker") or {}).get("id")}
+        for where, model_id in ids.items():
+            if model_id and withdrawn_message(model_id):
+                raise SpecError(self.path("tasks", name), where, withdrawn_message(model_id))
         return TaskSpec(
             name=d["name"], task=d["task"], family=d["family"], model=model,
             image_size=d["image_size"], template=d["template"],
@@ -322,6 +331,7 @@ class SpecLibrary:
             dtype=d.get("dtype", dict(DEFAULT_DTYPE)), evaluator=d.get("evaluator"),
             source=str(self.path("tasks", name)), train=self._own_train(name),
             resources=dict(d.get("resources", {})),
+            safety_checker=d.get("safety_checker"),
         )
 
     def _own_train(self, name: str) -> dict:

@@ -48,6 +48,9 @@ class StudyOptions:
     overrides: dict = field(default_factory=dict)    # TrainConfig field -> value; see `resolve_overrides`
     shard: tuple[int, int] | None = None             # (I, N): only the I-th of N disjoint parts of the trials
     executor: object = None                          # where the work runs (vwbench.executors; None: locally)
+    lock: object = None                              # a lock file (path or read dict): pins and verifies hub models
+    allow_unpinned: bool = False                     # run hub models whose revision is a branch (recorded as resolved)
+    safety_checker: bool = False                     # screen generated images with the task's safety checker
 
 
 @dataclass
@@ -200,8 +203,10 @@ class Study:
     """One suite run against one store."""
 
     def __init__(self, suite: SuiteSpec, store, options: StudyOptions):
+        from vwbench import hub
         from vwbench.executors import LocalExecutor
 
+        suite, self.lock = hub.prepare(suite, options.lock, options.allow_unpinned, options.safety_checker)
         self.suite, self.store, self.opt = suite, store, options
         self.executor = options.executor or LocalExecutor()
         self.device = self.executor.resolve_device(options.device)
@@ -280,6 +285,11 @@ class Study:
         if task.name not in self._models:
             t = time.perf_counter()
             self._models[task.name] = self.executor.build_model(task, self.device)
+            from vwbench.hub import verify_task
+
+            checked = verify_task(task, self.lock)       # cached weights against the lock, before any use
+            if checked and hasattr(self._models[task.name], "loaded"):
+                self._models[task.name].loaded.provenance["lock"] = checked
             self.summary.stage_seconds["load_models"] += time.perf_counter() - t
             self._check_anchor_words(task)
             self.store.update_run(self.run_id, {"provenance": {task.name: self.provenance(task)}})
@@ -332,8 +342,9 @@ class Study:
     def score_key(self, vkey: str, eval_task: TaskSpec, method: str, fit_key: str | None) -> str:
         from vwbench.fingerprint import packages
 
+        screened = {"safety_checker": eval_task.safety_checker} if eval_task.safety else {}  # none when off
         return self.store.key("score", vector=vkey, model=self.model_ids[eval_task.name], method=method,
-                              fit=fit_key, version=__version__, packages=packages())
+                              fit=fit_key, version=__version__, packages=packages(), **screened)
 
     def fit_key(self, method, src: TaskSpec, tgt: TaskSpec) -> str:
         from vwbench.fingerprint import code, packages
@@ -589,6 +600,14 @@ class Study:
     def work(self, datasets: list[tuple[DatasetSpec, str | None]]) -> int:
         """Units of work left in this run, given what the store holds: `steps` per word to learn (the bar moves
         with every training step), one per transfer fit and one per score to compute (controls included)."""
+        left = self.counts(datasets)
+        return left["words"] * self.train.steps + left["fits"] + left["scores"]
+
+    def counts(self, datasets: list[tuple[DatasetSpec, str | None]], by_task: bool = False) -> dict:
+        """{words, fits, scores} this run has left to compute given what the store holds (`vwbench plan` asks an
+        empty store); with `by_task`, also {task name: {words, fits, scores, evaluations}}: words, fits and scores
+        by the task that learns the word, evaluations (the same scores) by the task model that computes them."""
+        per: dict = defaultdict(lambda: {"words": 0, "fits": 0, "scores": 0, "evaluations": 0})
         words, scores, fits = 0, 0, set()
         for ds, manifest in datasets:
             ds_id = self.depends["datasets"][ds.name]
@@ -597,7 +616,9 @@ class Study:
                 anchors = [self.anchor_key(tr, task) for tr in self.trials(ds, task) if tr.delta is None]
                 anchors = anchors if self.anchor_control else []
                 if self.submitted is None:
-                    words += sum(not self.store.has_vector(k) for k in keys)
+                    learn = sum(not self.store.has_vector(k) for k in keys)
+                    words += learn
+                    per[task.name]["words"] += learn
                 for ev in self.tasks:
                     if ev.name == task.name:
                         jobs = [(None, "in_domain", keys), (None, "anchor", anchors)]
@@ -608,9 +629,14 @@ class Study:
                         fit_id = None if method is None else self.fit_key(method, task, ev)
                         missing = sum(self.store.get_score(self.score_key(k, ev, name, fit_id)) is None for k in ks)
                         scores += missing
+                        per[task.name]["scores"] += missing          # by the task that learned the word
+                        per[ev.name]["evaluations"] += missing       # by the task model that scores it
                         if missing and method is not None:
                             fits.add((method_label(method), task.name, ev.name))
-        return words * self.train.steps + len(fits) + scores
+        for _, src, _ in fits:
+            per[src]["fits"] += 1
+        out = {"words": words, "fits": len(fits), "scores": scores}
+        return {**out, "by_task": dict(per)} if by_task else out
 
     # ---- records of older code or settings ------------------------------------------------------------
 
@@ -681,6 +707,11 @@ class Study:
         meta.update(filters=self.select.as_dict() or None, seeds=list(self.seeds),
                     shard=f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
                     method_info=[describe(m) for m in self.methods])
+        if self.lock or self.opt.allow_unpinned or self.opt.safety_checker:
+            from vwbench.hub import unpinned
+
+            meta.update(lock=(self.lock or {}).get("path"), unpinned=unpinned(self.suite, self.lock),
+                        safety_checker=self.opt.safety_checker)
         self._stored, self._replaced_runs = self.store.records(self.name), set()
         self.run_id = self.summary.run_id = self.store.begin_run(meta)
         status = "failed"

@@ -23,6 +23,8 @@ def add_arguments(p):
                    help="prepared manifest of a dataset (overrides the suite's `data:`)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: vwbench-runs/<suite>/learned)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--lock", metavar="FILE", help="lock file of the suite's hub models (default: the suite's, if any)")
+    p.add_argument("--allow-unpinned", action="store_true", help="use hub models whose revision is a branch")
 
 
 def _fmt(x: float) -> str:
@@ -56,6 +58,11 @@ def plan(args):
     if args.delta is not None and not (math.isfinite(args.delta) and args.delta > 0):
         raise VWBenchError(f"--delta must be a positive number, got {args.delta:g}")
     suite = SpecLibrary(args.specs).suite(args.suite)
+    from vwbench import hub
+
+    lock = hub.find_lock(suite, getattr(args, "lock", None))
+    suite, lock = hub.prepare(suite, lock, getattr(args, "allow_unpinned", False))   # as `run`: refused when unpinned
+    args._lock = lock
     device = resolve_device(args.device)
     from vwbench.commands.run import parse_data
 
@@ -138,6 +145,9 @@ def run(args) -> int:
         if task.name not in models:
             models.clear()   # one frozen model in memory at a time
             models[task.name] = build_task_model(task, device)
+            from vwbench.hub import verify_task
+
+            verify_task(task, args._lock)             # cached weights against the lock, before any use
         model = models[task.name]
         from vwbench.spec import effective_train
 

@@ -53,6 +53,14 @@ def add_common(p, default_deltas: str = "suite"):
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bar (one bar over the run with an ETA; units: a training step of one word, "
                         "a fit or a score)")
+    p.add_argument("--lock", metavar="FILE", help="lock file pinning and verifying the hub models (default: "
+                                                  "the suite's, if `vwbench models lock` wrote one; docs/gpu.md)")
+    p.add_argument("--allow-unpinned", action="store_true",
+                   help="run hub models whose revision is a branch (e.g. main) and no lock pins; the run records the "
+                        "commit it resolved")
+    p.add_argument("--safety-checker", action="store_true",
+                   help="screen generated images with the generation task's safety_checker; flagged images are "
+                        "counted in each score's extra (safety_flags), scores are unchanged (off by default)")
 
 
 def add_arguments(p):
@@ -127,6 +135,10 @@ def execute(args, unconstrained: bool, deltas) -> int:
     else:
         suite = lib.suite(args.suite or DEFAULT_SUITE)
     select.check(suite)          # before the store is opened: a typo creates nothing
+    from vwbench import hub
+
+    lock = hub.find_lock(suite, args.lock)
+    hub.prepare(suite, lock, args.allow_unpinned, args.safety_checker)   # withdrawn or unpinned: nothing written
     parse_data(args.data)
     executor = make_executor(args)
     from vwbench.shard import check_shard
@@ -137,7 +149,8 @@ def execute(args, unconstrained: bool, deltas) -> int:
     options = StudyOptions(methods=args.method or ["linear_transfer"], unconstrained=unconstrained, deltas=deltas,
                            device=args.device, data=parse_data(args.data), progress=not args.no_progress,
                            steps=args.steps, embeddings=submission, select=select, seeds=seeds,
-                           controls=not args.no_controls, shard=shard, executor=executor)
+                           controls=not args.no_controls, shard=shard, executor=executor,
+                           lock=lock, allow_unpinned=args.allow_unpinned, safety_checker=args.safety_checker)
     with store, executor:
         study = Study(suite, store, options)
         summary = study.run()

@@ -44,7 +44,15 @@ def build_task_model(spec: TaskSpec, device: str | torch.device = "cpu") -> Task
         ev_size = spec.image_size if ev_ref.is_builtin else 224
         ev_loaded = zoo.load(ev["family"], ev_ref, device, dtype, ev_size)
         loaded.provenance["evaluator"] = ev_loaded.provenance
+        screen = None
+        if spec.safety and spec.safety_checker:          # off by default: `vwbench run --safety-checker`
+            from vwbench.models.generation import SafetyScreen
+
+            sc_ref = ModelRef(spec.safety_checker["id"], spec.safety_checker.get("revision"))
+            sc_loaded = zoo.load("sd_safety_checker", sc_ref, device, dtype, spec.image_size if sc_ref.is_builtin else 224)
+            loaded.provenance["safety_checker"] = sc_loaded.provenance
+            screen = SafetyScreen(sc_loaded, device)
         return GenerationModel(spec, loaded, device, CLIPEvaluator(ev_loaded, ev["template"], device,
-                                                                 ev.get("classes", "names")))
+                                                                 ev.get("classes", "names")), screen)
     adapters = {"detection": DetectionModel, "classification": ClassificationModel}
     return adapters[spec.task](spec, loaded, device)

@@ -64,12 +64,31 @@ class CLIPEvaluator:
         return (self.image_features(images) @ classes.T).argmax(-1).cpu()
 
 
+class SafetyScreen:
+    """Stable Diffusion's safety checker (diffusers StableDiffusionSafetyChecker with its CLIP image processor)
+    run on generated images: it only flags them; the images are scored as generated."""
+
+    def __init__(self, loaded, device):
+        self.model, self.processor, self.device = loaded.model, loaded.processor, device
+
+    @torch.no_grad()
+    def flags(self, images) -> list[bool]:
+        import numpy as np
+
+        dtype = next(self.model.parameters()).dtype
+        pixels = self.processor(images=images, return_tensors="pt").pixel_values.to(self.device, dtype)
+        arrays = np.stack([np.asarray(im.convert("RGB"), dtype=np.float32) / 255 for im in images])
+        _, nsfw = self.model(clip_input=pixels, images=arrays)      # it blanks flagged images in `arrays` only
+        return [bool(x) for x in nsfw]
+
+
 class GenerationModel(TaskModel):
     task = "generation"
     metric_name = "generation_accuracy"
 
-    def __init__(self, spec, loaded, device, evaluator: CLIPEvaluator | None = None):
+    def __init__(self, spec, loaded, device, evaluator: CLIPEvaluator | None = None, safety: SafetyScreen | None = None):
         self.pipe = loaded.model
+        self.safety = safety
         super().__init__(spec, loaded, device)
         from diffusers import DDPMScheduler
         from diffusers.image_processor import VaeImageProcessor
@@ -191,6 +210,8 @@ class GenerationModel(TaskModel):
         for concept, images in zip(concepts, self.generate(vectors, placeholder_ids)):
             labels = self.evaluator.classify(images, classes)
             hit = (labels == data.concepts.index(concept)).float()
-            results.append({"value": hit.mean().item(),
-                            "extra": {"n_images": len(hit), "chance": 1 / len(data.concepts)}})
+            extra = {"n_images": len(hit), "chance": 1 / len(data.concepts)}
+            if self.safety is not None:
+                extra["safety_flags"] = sum(self.safety.flags(images))
+            results.append({"value": hit.mean().item(), "extra": extra})
         return results

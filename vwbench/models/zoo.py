@@ -21,7 +21,7 @@ from vwbench.tokenizer import BOS_ID, EOS_ID, VOCAB_SIZE, clip_tokenizer
 
 # text widths of the tiny models differ on purpose, so transfer maps are not square identities
 TINY_WIDTHS = {"tiny:sd": 32, "tiny:owlv2": 48, "tiny:open_clip": 64, "tiny:clip-evaluator": 32}
-TINY_SEEDS = {"tiny:sd": 1, "tiny:owlv2": 2, "tiny:open_clip": 3, "tiny:clip-evaluator": 4}
+TINY_SEEDS = {"tiny:sd": 1, "tiny:owlv2": 2, "tiny:open_clip": 3, "tiny:clip-evaluator": 4, "tiny:safety-checker": 5}
 
 
 @dataclass
@@ -142,11 +142,26 @@ def tiny_clip_evaluator(image_size: int = 32):
     return model, processor
 
 
+def tiny_safety_checker(image_size: int = 32):
+    """diffusers' StableDiffusionSafetyChecker on a tiny CLIP vision tower (random weights, default thresholds)."""
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+    from transformers import CLIPConfig, CLIPImageProcessor
+
+    config = CLIPConfig(text_config=_tiny_text_config(32).to_dict(), projection_dim=32,
+                        vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+                                       "num_attention_heads": 4, "image_size": image_size, "patch_size": 8})
+    with _seeded(TINY_SEEDS["tiny:safety-checker"]):
+        model = StableDiffusionSafetyChecker(config)
+    processor = CLIPImageProcessor(size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size})
+    return model, processor
+
+
 TINY = {
     ("stable_diffusion", "tiny:sd"): lambda size: (tiny_stable_diffusion(size), None),
     ("owlv2", "tiny:owlv2"): tiny_owlv2,
     ("open_clip", "tiny:open_clip"): tiny_open_clip,
     ("hf_clip", "tiny:clip-evaluator"): tiny_clip_evaluator,
+    ("sd_safety_checker", "tiny:safety-checker"): tiny_safety_checker,
 }
 
 # ------------------------------------------------------------------------------------------- micro models
@@ -255,6 +270,10 @@ def load(family: str, ref: ModelRef, device: str | torch.device = "cpu", dtype: 
     prov = {"id": ref.id, "revision": ref.revision, "family": family, "dtype": str(dtype).replace("torch.", ""),
             "device": str(device)}
     trained_ids = None
+    if not ref.is_builtin:
+        from vwbench.hub import check_not_withdrawn
+
+        check_not_withdrawn(ref.id)     # one line naming the mirror, before any download is tried
     if ref.is_micro:
         model, processor, trained_ids, prov["weights_sha256"] = _micro(family, ref)
     elif ref.is_tiny:
@@ -278,6 +297,12 @@ def load(family: str, ref: ModelRef, device: str | torch.device = "cpu", dtype: 
         from transformers import CLIPImageProcessor, CLIPModel
 
         model = _from_pretrained(CLIPModel.from_pretrained, ref, torch_dtype=dtype)
+        processor = _from_pretrained(CLIPImageProcessor.from_pretrained, ref)
+    elif family == "sd_safety_checker":
+        from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+        from transformers import CLIPImageProcessor
+
+        model = _from_pretrained(StableDiffusionSafetyChecker.from_pretrained, ref, torch_dtype=dtype)
         processor = _from_pretrained(CLIPImageProcessor.from_pretrained, ref)
     elif family == "open_clip":
         model, processor, folder = _open_clip_from_hub(ref, dtype)

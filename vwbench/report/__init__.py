@@ -93,6 +93,11 @@ def leaderboard_doc(scores: list[Score], suite: str, reference: bool | None = No
         "filters": filters or None,          # --task/--dataset/--concept/--limit of a filtered run; None: no filter
         "provenance": provenance,            # report/provenance.py; None when built from scores alone
     }
+    screened = [s for s in scores if "safety_flags" in (s.extra or {})]
+    if screened:                             # only runs with --safety-checker add this key
+        doc["safety_flags"] = {"flagged_images": sum(int(s.extra["safety_flags"]) for s in screened),
+                               "screened_images": sum(int(s.extra.get("n_images", 0)) for s in screened),
+                               "scores": len(screened)}
     if reference:
         doc["paper"] = {
             "method": paper_reference.METHOD,
