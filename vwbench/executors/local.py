@@ -16,7 +16,9 @@ class Job:
 
 
 class LocalExecutor:
-    """Runs everything in the calling process; the reference every other executor must match."""
+    """Runs everything in the calling process; the reference every other executor must match. Words are learned
+    by the study itself, chunk by chunk with its out-of-memory back-off (`Study.learn_chunk`); only an executor
+    that learns elsewhere implements `learn(model, data, trials, cfg, progress)`."""
 
     name = "local"
 
@@ -33,14 +35,6 @@ class LocalExecutor:
     def map(self, fn, jobs: list[Job]) -> None:
         for job in jobs:
             fn(job)
-
-    def learn(self, model, data, trials, cfg, progress=None):
-        """LearnResults of `trials` (vwbench.learn.learn, chunks of cfg.concepts_per_batch), as they finish;
-        `progress(n)` after every training step of n words."""
-        from vwbench.learn import learn
-
-        hook = None if progress is None else (lambda vectors, step: progress(vectors.shape[0]))
-        return learn(model, data, trials, cfg, progress=False, step_hook=hook)
 
     def evaluate(self, model, data, batches):
         """For each batch (vectors [K, n, d], placeholder ids, concepts), in order: the model's K results."""

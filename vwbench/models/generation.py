@@ -175,12 +175,11 @@ class GenerationModel(TaskModel):
         """N images per word with fixed seeds (image i of every word uses seed + i). The images depend on the
         vector alone (the placeholder's own embedding is replaced), so a vector generated before, for another
         concept or another control, is not generated again."""
-        import hashlib
+        from vwbench.fingerprint import tensor_digest
 
         m = self.spec.metric
         n, seed, chunk = int(m.get("images_per_trial", 8)), int(m.get("seed", 0)), int(m.get("batch_size", 16))
-        keys = [hashlib.blake2b(v.detach().float().cpu().contiguous().numpy().tobytes(), digest_size=16).hexdigest()
-                for v in vectors]
+        keys = [tensor_digest(v) for v in vectors]
         new = [i for i, k in enumerate(keys) if k not in self._generated and keys.index(k) == i]
         if new:
             hidden = self.encode_with_vectors(vectors[new], [placeholder_ids[i] for i in new]).repeat_interleave(n, 0)
