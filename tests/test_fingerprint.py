@@ -46,15 +46,15 @@ def test_the_copy_has_the_same_fingerprints(package):
     ("spec.py", set()),
     ("learn.py", {"learn"}),
     ("data/synthetic.py", {"data"}),
-    ("micro/world.py", {"data", "model:generation:micro:sd,micro:clip-evaluator"}),
+    ("data/micro/world.py", {"data", "model:generation:micro:sd,micro:clip-evaluator"}),
     ("transfer/base.py", {"transfer"}),
-    ("transfer/space.py", {"transfer", "model:generation", "model:detection", "model:classification",
+    ("models/space.py", {"transfer", "model:generation", "model:detection", "model:classification",
                            "model:generation:micro:sd,micro:clip-evaluator"}),
     ("models/detection.py", {"model:detection"}),
     ("models/generation.py", {"model:generation", "model:generation:micro:sd,micro:clip-evaluator"}),
-    # micro/clip.py (the micro evaluator) encodes text with the classification adapter's encode_text
+    # models/micro/clip.py (the micro evaluator) encodes text with the classification adapter's encode_text
     ("models/classification.py", {"model:classification", "model:generation:micro:sd,micro:clip-evaluator"}),
-    ("micro/sd.py", {"model:generation:micro:sd,micro:clip-evaluator"}),
+    ("models/micro/sd.py", {"model:generation:micro:sd,micro:clip-evaluator"}),
     ("models/base.py", {"model:generation", "model:detection", "model:classification",
                         "model:generation:micro:sd,micro:clip-evaluator"}),
     ("models/metrics.py", {"model:generation", "model:detection", "model:classification",   # a new helper module

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from vwbench.learn import learn, project
+from vwbench.models.space import nn_distance
 from vwbench.records import Trial
 from vwbench.spec import TrainConfig
 from vwbench.tokenizer import single_token_id
-from vwbench.transfer.space import nn_distance
 
 TASKS = ["generation", "detection", "classification"]
 

@@ -174,8 +174,9 @@ def test_the_train_block_is_not_inherited_through_extends():
 
 
 def test_execution_settings_stay_out_of_vector_keys(tiny_suite, tmp_path):
+    from vwbench.keys import dataset_id
     from vwbench.store import Store
-    from vwbench.study import Study, StudyOptions, dataset_id
+    from vwbench.study import Study, StudyOptions
 
     ds = tiny_suite.dataset("tiny-objects")
 

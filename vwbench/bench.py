@@ -307,8 +307,8 @@ class TransferRow:
 
 def random_spaces(n: int, d_src: int, d_tgt: int, seed: int = 0):
     """Two random float32 tables over the real CLIP vocabulary (first n tokens): stand-ins for real models' tables."""
+    from vwbench.models.space import EmbeddingSpace
     from vwbench.tokenizer import BOS_ID, EOS_ID, token_strings
-    from vwbench.transfer.space import EmbeddingSpace
 
     g = torch.Generator().manual_seed(seed)
     tokens = token_strings()[:n]

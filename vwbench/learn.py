@@ -122,7 +122,7 @@ def learn(model: TaskModel, data: ConceptDataset, trials: list[Trial], cfg: Trai
     """Train the vectors of `trials` (all on `data`), `cfg.concepts_per_batch` at a time; yields results as
     each chunk finishes. `step_hook(vectors, step)` is called after every projected step (for tests).
     `d_cache` ({token id: d_nn}) may be shared between calls on the same model."""
-    from vwbench.transfer.space import nearest_tokens, nn_distance
+    from vwbench.models.space import nearest_tokens, nn_distance
 
     model.prepare(data)
     space = model.vocabulary()

@@ -316,7 +316,7 @@ class SpecLibrary:
         model = ModelRef(**d["model"])
         if model.revision is None and not model.is_builtin:
             raise SpecError(self.path("tasks", name), "model.revision", "hub models need a pinned revision")
-        from vwbench.hub import withdrawn_message
+        from vwbench.withdrawn import withdrawn_message
 
         ids = {"model.id": model.id, "evaluator.model.id": (d.get("evaluator") or {}).get("model", {}).get("id"),
                "safety_checker.id": (d.get("safety_checker") or {}).get("id")}

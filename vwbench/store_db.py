@@ -40,7 +40,7 @@ CREATE INDEX IF NOT EXISTS scores_suite ON scores (suite);
 CREATE TABLE IF NOT EXISTS fits (key TEXT PRIMARY KEY, report_json TEXT NOT NULL, run_id TEXT, created REAL NOT NULL);
 """
 # Tables added after schema version 1 shipped: created in old stores when they are opened for writing, so the
-# schema version stays 1 and old stores open; readers treat a missing table as empty (report/kept.py).
+# schema version stays 1 and old stores open; readers treat a missing table as empty (pictures.py).
 ADDITIVE = (
     "CREATE TABLE IF NOT EXISTS images (key TEXT PRIMARY KEY, suite TEXT, dataset TEXT, concept TEXT, "
     "kind TEXT NOT NULL, meta_json TEXT NOT NULL, data BLOB NOT NULL, run_id TEXT, created REAL NOT NULL)",

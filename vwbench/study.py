@@ -24,12 +24,13 @@ from tqdm.auto import tqdm
 from vwbench import __version__
 from vwbench.errors import SpecError, VWBenchError
 from vwbench.executors import Job
+from vwbench.keys import dataset_id, model_id
 from vwbench.learn import learn
+from vwbench.models.space import nearest_tokens
 from vwbench.records import Score, Trial
 from vwbench.shard import check_shard, shard_of
-from vwbench.spec import DatasetSpec, ModelRef, SuiteSpec, TaskSpec, effective_train, learning_settings
+from vwbench.spec import DatasetSpec, SuiteSpec, TaskSpec, effective_train, learning_settings
 from vwbench.tokenizer import single_token_id
-from vwbench.transfer.space import nearest_tokens
 
 
 @dataclass
@@ -72,38 +73,6 @@ class StudySummary:
         counts = ", ".join(f"{v} {k}" for k, v in self.replaced.items())
         why = "; ".join(self.changes) or "their keys differ"
         return f"{counts} in the store came from older code or settings and were recomputed (what changed: {why})"
-
-
-def model_id(task: TaskSpec, device_type: str | None = None) -> dict:
-    """Everything a task's results depend on: its spec (with the dtype used on `device_type`, all of them when
-    None), the adapter and loader code (`fingerprint.model_code`); shipped micro models add their weights' hashes."""
-    from vwbench import fingerprint
-
-    refs = [task.model] + ([ModelRef(**task.evaluator["model"])] if task.evaluator else [])
-    key = {"task": task.name, "kind": task.task, "id": task.model.id, "revision": task.model.revision,
-           "template": task.template, "image_size": task.image_size, "loss": task.loss, "metric": task.metric,
-           "evaluator": task.evaluator,
-           "dtype": task.dtype if device_type is None else task.dtype.get(device_type, "float32"),
-           "code": fingerprint.model_code(task.task, [r.id for r in refs if r.is_micro])}
-    if any(r.is_micro for r in refs):
-        from vwbench.micro.store import fingerprint as weights_sha256
-        from vwbench.models.zoo import MICRO
-
-        names = {i: n for (_, i), n in MICRO.items()}
-        key["weights"] = [weights_sha256(names[r.id]) for r in refs if r.is_micro and r.id in names]
-    return key
-
-
-def dataset_id(ds: DatasetSpec, manifest: str | None) -> dict:
-    """A dataset's spec, the data code, and the CONTENT hash of its manifest (which holds every image's sha256)
-    when it is read from one; the manifest's path is not part of it (the run metadata records it)."""
-    from vwbench import fingerprint
-
-    reads_manifest = ds.source.get("format") not in ("synthetic", "micro")
-    return {"name": ds.name, "source": ds.source, "split": ds.split,
-            "manifest_sha256": fingerprint.file_digest(manifest) if reads_manifest and manifest and Path(manifest).is_file()
-            else None,
-            "concepts": [dataclasses.asdict(c) for c in ds.concepts], "code": fingerprint.code("data")}
 
 
 def method_label(method) -> str:
@@ -227,7 +196,7 @@ class Study:
         self._models: dict[str, object] = {}
         self._spaces: dict[str, object] = {}
         self._memo: dict[tuple, dict] = {}
-        self._pictures: dict[tuple, list] = {}           # memo key -> kept pictures (report/kept.py)
+        self._pictures: dict[tuple, list] = {}           # memo key -> kept pictures (pictures.py)
         self._fits: dict[tuple, object] = {}
         self.summary: StudySummary | None = None
         self.bar = tqdm(disable=True)      # the run's one progress bar (see run)
@@ -538,7 +507,7 @@ class Study:
         constant control and words that snap to their anchor cost one evaluation each."""
         import hashlib
 
-        from vwbench.report import kept
+        from vwbench import pictures as kept
 
         model = self.model(eval_task)
         space = self.vocabulary(eval_task)
@@ -581,8 +550,8 @@ class Study:
         self.bar.update(len(todo) - len(unique))
 
     def _keeps(self, trial: Trial, method: str | None) -> bool:
-        """Whether the pictures this word's score is computed from are kept for the grids (report/kept.py)."""
-        from vwbench.report import kept
+        """Whether the pictures this word's score is computed from are kept for the grids (pictures.py)."""
+        from vwbench import pictures as kept
 
         ds = next(d for d in self.suite.datasets if d.name == trial.dataset)
         concept = next(c for c in ds.concepts if c.id == trial.concept)
@@ -591,7 +560,7 @@ class Study:
 
     def keep_training_images(self, ds: DatasetSpec, data) -> None:
         """A few training images of each selected concept, beside the kept generations (Fig 4's first columns)."""
-        from vwbench.report import kept
+        from vwbench import pictures as kept
 
         ds_key = self.store.key("train-images", dataset=self.depends["datasets"][ds.name])
         kept.put(self.store, kept.train_rows(self.store, self.name, data,

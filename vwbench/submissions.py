@@ -210,8 +210,8 @@ def smoke_test(method, seed: int = 0):
     Catches a fit that raises, outputs of the wrong shape or dtype, and NaN/Inf, as VWBenchError naming
     the method. Used by the tests and worth running on a new method before a long run.
     """
+    from vwbench.models.space import EmbeddingSpace
     from vwbench.transfer.base import fit_with_report, transfer
-    from vwbench.transfer.space import EmbeddingSpace
 
     g = torch.Generator().manual_seed(seed)
     tokens = [f"w{i}</w>" for i in range(200)]

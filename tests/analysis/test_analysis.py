@@ -36,9 +36,8 @@ def test_truncated_encoder_matches_hidden_states(gen):
             assert torch.allclose(normed, tm.final_layer_norm(ref.hidden_states[n]), atol=1e-5), n
         assert torch.allclose(normed, ref.last_hidden_state, atol=1e-5)       # N = all, with LN: untouched
     assert len(tm.encoder.layers) == total and not isinstance(tm.final_layer_norm, torch.nn.Identity)
-    with pytest.raises(VWBenchError, match="blocks"):
-        with truncation.truncated(gen, total + 1):
-            pass
+    with pytest.raises(VWBenchError, match="blocks"), truncation.truncated(gen, total + 1):
+        pass
     assert truncation.default_blocks(2) == [0, 1, 2] and truncation.default_blocks(23) == [0, 4, 8, 12, 15, 19, 23]
 
 

@@ -222,7 +222,7 @@ def test_task_resources_are_validated_and_become_the_workers_requests(ray_addres
     spec = SpecLibrary(root).task("tiny-detection")
     assert spec.resources == {"num_gpus": 0.5, "num_cpus": 2, "memory_gb": 1.5}
     # resources are not part of what results depend on
-    from vwbench.study import model_id
+    from vwbench.keys import model_id
 
     assert model_id(spec, "cpu") == model_id(SpecLibrary(specs).task("tiny-detection"), "cpu")
 

@@ -2,8 +2,8 @@
 
 import torch
 
-from vwbench.micro import clip
-from vwbench.micro.training import caption_ids
+from vwbench.models.micro import clip
+from vwbench.models.micro.training import caption_ids
 
 
 def test_short_context_text_features_equal_open_clips_encode_text():
@@ -15,7 +15,7 @@ def test_short_context_text_features_equal_open_clips_encode_text():
 
 
 def test_tiny_training_saves_and_loads_both_clips(tmp_path):
-    from vwbench.micro.store import read_meta
+    from vwbench.models.micro.store import read_meta
 
     for name in ("clip", "clip-evaluator"):
         config = {**clip.CONFIGS[name], "steps": 3, "batch": 16, "pool": 64}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from vwbench.micro import owlv2, world
+from vwbench.models.micro import owlv2, world
 from vwbench.tokenizer import BOS_ID, EOS_ID, encode
 
 KEY = "owlv2.text_model.embeddings.token_embedding.weight"

@@ -7,8 +7,8 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from vwbench.micro import sd, world
-from vwbench.micro.training import trained_token_ids
+from vwbench.models.micro import sd, world
+from vwbench.models.micro.training import trained_token_ids
 from vwbench.tokenizer import VOCAB_SIZE
 
 EMB = "text_encoder.embeddings.token_embedding.weight"  # transformers 5 CLIPTextModel keys

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from vwbench.cli import main
-from vwbench.micro import check
 from vwbench.spec import SpecLibrary
+from vwbench.tools import micro_check as check
 
 
 def test_shipped_clip_and_owlv2_pass_their_gates_on_a_reduced_sample():
@@ -22,7 +22,7 @@ def test_shipped_sd_passes_its_gate_on_a_reduced_sample():
 
 
 def test_shipped_sd_generates_the_prompted_colour_above_chance():
-    from vwbench.micro import sd
+    from vwbench.models.micro import sd
 
     pipe = sd.load()
     pipe.set_progress_bar_config(disable=True)

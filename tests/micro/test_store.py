@@ -3,7 +3,7 @@
 import torch
 from safetensors.torch import load_file
 
-from vwbench.micro.store import fingerprint, load_weights, save_weights
+from vwbench.models.micro.store import fingerprint, load_weights, save_weights
 from vwbench.tokenizer import VOCAB_SIZE
 
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from vwbench.data.manifest import load_dataset
+from vwbench.data.micro import world
+from vwbench.data.micro.datasets import KINDS, parse_source_id
 from vwbench.errors import VWBenchError
-from vwbench.micro import world
-from vwbench.micro.datasets import KINDS, parse_source_id
 from vwbench.spec import SpecLibrary
 from vwbench.tokenizer import single_token_id
 
@@ -14,7 +14,7 @@ MICRO_DATASETS = ["micro-objects", "micro-instances", "micro-clutter", "micro-sc
 
 
 def test_known_vocabulary_is_single_tokens_and_wider_than_every_micro_text_width():
-    from vwbench.micro.clip import CONFIGS
+    from vwbench.models.micro.clip import CONFIGS
 
     vocab = world.known_vocabulary()
     assert len({single_token_id(w) for w in vocab}) == len(vocab)
@@ -84,7 +84,7 @@ def test_bad_source_ids_are_clear_errors():
 def test_concept_size_sets_the_side_of_the_labelled_object_and_is_validated():
     from dataclasses import replace
 
-    from vwbench.micro.datasets import micro_dataset
+    from vwbench.data.micro.datasets import micro_dataset
 
     spec = SpecLibrary().dataset("micro-clutter")
     lo, hi = spec.source["concept_size"]
@@ -97,7 +97,7 @@ def test_concept_size_sets_the_side_of_the_labelled_object_and_is_validated():
 
 
 def test_fresh_test_set_renders_new_images_of_the_same_concepts():
-    from vwbench.micro.check import fresh_test_set
+    from vwbench.tools.micro_check import fresh_test_set
 
     spec = SpecLibrary().dataset("micro-instances")
     data, fresh = load_dataset(spec), fresh_test_set(spec, 5)
@@ -110,7 +110,7 @@ def test_fresh_test_set_renders_new_images_of_the_same_concepts():
 def test_named_captions_use_withheld_single_token_names():
     """Trained with a word per novel attribute, shipped without it: every name is one CLIP token, none known,
     all distinct, named captions carry them, and the rows to store leave them out."""
-    from vwbench.micro.training import trained_token_ids
+    from vwbench.models.micro.training import trained_token_ids
     from vwbench.tokenizer import encode
 
     assert set(world.NAMES) == set(world.NOVEL_COLOURS) | set(world.NOVEL_SHAPES_A + world.NOVEL_SHAPES_B)

@@ -10,7 +10,7 @@ from vwbench.spec import ModelRef, SpecLibrary
 @pytest.fixture(scope="module")
 def micro_zoo(tmp_path_factory):
     """All four micro models trained for a handful of steps into a temporary zoo folder."""
-    from vwbench.micro import clip, owlv2, sd
+    from vwbench.models.micro import clip, owlv2, sd
 
     folder = tmp_path_factory.mktemp("zoo")
     for name in ("clip", "clip-evaluator"):
@@ -45,8 +45,8 @@ def test_untrained_tokens_are_excluded_from_the_vocabulary_space(use_zoo):
 
 
 def test_result_keys_change_when_micro_weights_change(use_zoo):
-    from vwbench.micro.store import load_weights, save_weights
-    from vwbench.study import model_id
+    from vwbench.keys import model_id
+    from vwbench.models.micro.store import load_weights, save_weights
 
     task = SpecLibrary().task("micro-generation")
     before = model_id(task)
@@ -80,7 +80,7 @@ def test_zoo_build_cli_trains_into_the_given_folder(tmp_path):
 
 
 def test_parallel_build_gives_the_same_weights_as_a_sequential_one(tmp_path):
-    from vwbench.micro.build import build
+    from vwbench.tools.micro_build import build
 
     models = ["clip", "clip-evaluator"]
     reports = {jobs: list(build(tmp_path / str(jobs), models, scale=0.002, progress=False, jobs=jobs))

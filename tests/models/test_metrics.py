@@ -221,8 +221,8 @@ def test_generation_accuracy(tiny_models, objects, monkeypatch):
 
 
 def test_prototype_evaluator_labels_each_concepts_own_image_as_that_concept():
+    from vwbench.data.micro import world
     from vwbench.data.types import ConceptDataset, Example
-    from vwbench.micro import world
     from vwbench.models.generation import CLIPEvaluator
     from vwbench.models.zoo import Loaded, tiny_clip_evaluator
 

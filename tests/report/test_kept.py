@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import torch
 from PIL import Image
 
+from vwbench import pictures as kept
 from vwbench.records import Trial
-from vwbench.report import kept
 from vwbench.store import Store
 
 

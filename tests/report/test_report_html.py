@@ -31,7 +31,7 @@ window.addEventListener('load', () => {
 
 
 def visible_text(page: str) -> str:
-    page = re.sub(r"<(style|script)[^>]*>.*?</\1>", "", page, flags=re.S)
+    page = re.sub(r"<(style|script)[^>]*>.*?</\1>", "", page, flags=re.DOTALL)
     return html.unescape(re.sub(r"<[^>]+>", " ", page))
 
 
@@ -73,7 +73,7 @@ def test_report_renders_in_headless_chromium(mini_run, tmp_path):
            "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000",
            "--dump-dom", probe.as_uri()]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
-    found = re.search(r'<pre id="vwbench-probe">(.*?)</pre>', done.stdout, flags=re.S)
+    found = re.search(r'<pre id="vwbench-probe">(.*?)</pre>', done.stdout, flags=re.DOTALL)
     assert found, f"chromium rendered no probe result (rc {done.returncode}): {done.stderr[-2000:]}"
     result = json.loads(html.unescape(found.group(1)))
     assert result["title"] == "vwbench report: minirep"

@@ -51,7 +51,7 @@ class _Plugin(TransferMethod):
 def test_plugins_load_lazily_from_entry_points(monkeypatch):
     ep = metadata.EntryPoint("test_plugin", f"{__name__}:_Plugin", registry.ENTRY_POINT_GROUP)
     broken = metadata.EntryPoint("test_broken", "no_such_module_xyz:Nope", registry.ENTRY_POINT_GROUP)
-    monkeypatch.setattr(registry, "_entry_points", lambda: {"test_plugin": ep, "test_broken": broken})
+    monkeypatch.setattr(registry.METHODS, "_entry_points", lambda: {"test_plugin": ep, "test_broken": broken})
     try:
         assert "test_plugin" in registry.names()
         assert isinstance(registry.get("test_plugin"), _Plugin)

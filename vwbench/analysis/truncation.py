@@ -50,8 +50,8 @@ def default_blocks(total: int, count: int = 7) -> list[int]:
 
 def run(words, out: Path, blocks: list[int] | None = None, progress: bool = True) -> dict:
     """Score every word at every truncation; write truncation-<dataset>.json/.png/.svg and the images figure."""
+    from vwbench import pictures as kept
     from vwbench.models.base import TaskModel  # noqa: F401 - the adapters' interface
-    from vwbench.report import kept
     from vwbench.report.aggregate import bootstrap_ci
     from vwbench.tokenizer import single_token_id
 

@@ -55,7 +55,7 @@ def _prepare(args, lib, spec) -> int:
     if boxes == "owlv2":
         if spec.source.get("format") != "dreambooth":
             raise VWBenchError(f"--boxes applies to DreamBooth only; dataset {spec.name!r} ships its own boxes")
-        from vwbench.data.autoboxes import owlv2_from_task
+        from vwbench.tools.autoboxes import owlv2_from_task
 
         task = lib.task(args.detection_task)
         if task.family != "owlv2":

@@ -12,7 +12,7 @@ def add_arguments(p):
     p.add_argument("zoo", choices=["micro"], help="which zoo (only `micro` is trained)")
     p.add_argument("--only", action="append", metavar="MODEL",
                    help="build: clip, clip-evaluator, owlv2 or sd (repeatable; default: all four)")
-    p.add_argument("--out", metavar="DIR", help="build: weights folder (default: the shipped vwbench/micro/weights)")
+    p.add_argument("--out", metavar="DIR", help="build: weights folder (default: the shipped vwbench/models/micro/weights)")
     p.add_argument("--scale", type=float, default=1.0, help="build: multiply every step count (smoke tests)")
     p.add_argument("--jobs", type=int, default=2,
                    help="build: models trained at once, one thread each (default 2; any value gives the same weights)")
@@ -31,8 +31,8 @@ def run(args):
     if args.action == "build":
         from pathlib import Path
 
-        from vwbench.micro.build import MODELS, build
-        from vwbench.micro.store import zoo_dir
+        from vwbench.models.micro.store import zoo_dir
+        from vwbench.tools.micro_build import MODELS, build
 
         bad = [m for m in args.only or [] if m not in MODELS]
         if bad:
@@ -53,8 +53,8 @@ def _check(args):
     from tabulate import tabulate
 
     from vwbench.errors import VWBenchError
-    from vwbench.micro import check
     from vwbench.spec import SpecLibrary
+    from vwbench.tools import micro_check as check
 
     if args.samples < 10:
         raise VWBenchError(f"--samples must be at least 10, got {args.samples}")

@@ -341,7 +341,7 @@ def load_dataset(spec: DatasetSpec, manifest_path: str | Path | None = None, **k
 
         return synthetic_dataset(spec)
     if spec.source.get("format") == "micro":
-        from vwbench.micro.datasets import micro_dataset
+        from vwbench.data.micro.datasets import micro_dataset
 
         return micro_dataset(spec)
     hint = (f"prepare it first: `vwbench data prepare {spec.name} --root PATH/TO/{spec.name.upper()}"

@@ -16,7 +16,7 @@ def fingerprint(task, device_type: str) -> dict:
     learning code. The driver's keys assume its own; a worker with other code or weights would make them lie."""
     from vwbench import __version__
     from vwbench.fingerprint import code
-    from vwbench.study import model_id
+    from vwbench.keys import model_id
 
     return {"version": __version__, "model": model_id(task, device_type), "learn": code("learn")}
 

@@ -105,7 +105,7 @@ class TaskModel(ABC):
 
     def vocabulary(self):
         """This model's input-embedding space: token strings, table, and a mask of usable tokens."""
-        from vwbench.transfer.space import EmbeddingSpace
+        from vwbench.models.space import EmbeddingSpace
 
         table = self.token_embeddings()
         usable = torch.ones(table.shape[0], dtype=torch.bool)

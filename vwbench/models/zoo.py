@@ -175,24 +175,32 @@ MICRO = {
 }
 
 
+def weights_sha256(ref: ModelRef) -> str | None:
+    """sha256 of a shipped `micro:` model's weights file (part of every result key), None for other models."""
+    from vwbench.models.micro import store
+
+    names = {i: n for (_, i), n in MICRO.items()}
+    return store.fingerprint(names[ref.id]) if ref.id in names else None
+
+
 def _micro(family: str, ref: ModelRef):
-    from vwbench.micro import store
+    from vwbench.models.micro import store
 
     name = MICRO.get((family, ref.id))
     if name is None:
         known = ", ".join(sorted(i for f, i in MICRO if f == family))
         raise VWBenchError(f"unknown micro model {ref.id!r} for family {family!r} (known: {known})")
     if name == "sd":
-        from vwbench.micro import sd
+        from vwbench.models.micro import sd
 
         model, processor = sd.load(), None
         model.set_progress_bar_config(disable=True)
     elif name == "owlv2":
-        from vwbench.micro import owlv2
+        from vwbench.models.micro import owlv2
 
         model, processor = owlv2.load()
     else:
-        from vwbench.micro import clip
+        from vwbench.models.micro import clip
 
         model, processor = clip.load(name)
     meta = store.read_meta(name)
@@ -271,7 +279,7 @@ def load(family: str, ref: ModelRef, device: str | torch.device = "cpu", dtype: 
             "device": str(device)}
     trained_ids = None
     if not ref.is_builtin:
-        from vwbench.hub import check_not_withdrawn
+        from vwbench.withdrawn import check_not_withdrawn
 
         check_not_withdrawn(ref.id)     # one line naming the mirror, before any download is tried
     if ref.is_micro:

@@ -139,10 +139,9 @@ def build_leaderboard(store, suite_name: str, out_dir, reference: bool | None = 
 
     `select` (a `vwbench.selection.SuiteSelection`, for a filtered run) keeps only the scores of the selected
     trials and labels the leaderboard as filtered. `scores.jsonl` beside results.json lists every kept score."""
-    from vwbench.report import html_report
+    from vwbench.report import html_report, render
     from vwbench.report import plots as plotting
     from vwbench.report import provenance as prov
-    from vwbench.report import render
 
     scores = prov.selected_scores(store, suite_name, select)
     if not scores:
@@ -190,7 +189,8 @@ def build_leaderboard(store, suite_name: str, out_dir, reference: bool | None = 
 
 def _grids(store, suite: str, doc: dict, datasets: list[str], out: Path, figures: dict) -> None:
     """The image grids of the pictures the scoring pass kept (report/grids.py), into `figures`."""
-    from vwbench.report import grids, kept
+    from vwbench import pictures as kept
+    from vwbench.report import grids
 
     rows = kept.rows(store, suite)
     if not rows:

@@ -1,4 +1,4 @@
-"""Image grids from the pictures kept by the scoring pass (report/kept.py), one pair per dataset:
+"""Image grids from the pictures kept by the scoring pass (pictures.py), one pair per dataset:
 
 - `grid-<dataset>.png` (the paper's Fig 4): per concept, training images, then generations from the untrained
   anchor word, the learned word, and the words transferred from detection and from classification;

@@ -9,9 +9,13 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "EmbeddingSpace": "space", "shared_pairs": "space", "nearest_tokens": "space", "nn_distance": "space",
-    "TransferMethod": "base", "FitReport": "base", "fit_with_report": "base", "transfer": "base",
-    "fit_checked": "base", "get": "registry", "register": "registry", "describe": "registry",
+    # the vocabulary space lives with the models (vwbench/models/space.py); methods meet it here
+    "EmbeddingSpace": "vwbench.models.space", "shared_pairs": "vwbench.models.space",
+    "nearest_tokens": "vwbench.models.space", "nn_distance": "vwbench.models.space",
+    "TransferMethod": "vwbench.transfer.base", "FitReport": "vwbench.transfer.base",
+    "fit_with_report": "vwbench.transfer.base", "transfer": "vwbench.transfer.base",
+    "fit_checked": "vwbench.transfer.base", "get": "vwbench.transfer.registry",
+    "register": "vwbench.transfer.registry", "describe": "vwbench.transfer.registry",
 }
 
 __all__ = list(_EXPORTS)
@@ -19,5 +23,5 @@ __all__ = list(_EXPORTS)
 
 def __getattr__(name: str):
     if name in _EXPORTS:
-        return getattr(importlib.import_module(f"vwbench.transfer.{_EXPORTS[name]}"), name)
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'vwbench.transfer' has no attribute {name!r}")

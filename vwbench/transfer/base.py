@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from vwbench.errors import VWBenchError
-from vwbench.transfer.space import EmbeddingSpace, nearest_tokens, shared_pairs
+from vwbench.models.space import EmbeddingSpace, nearest_tokens, shared_pairs
 
 
 class TransferMethod:

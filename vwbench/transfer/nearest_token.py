@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from vwbench.models.space import nearest_rows
 from vwbench.transfer.base import TransferMethod
 from vwbench.transfer.registry import register
-from vwbench.transfer.space import nearest_rows
 
 
 @register("nearest_token")

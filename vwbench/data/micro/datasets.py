@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from vwbench.data.micro import world
 from vwbench.data.types import ConceptDataset, Example
 from vwbench.errors import VWBenchError
-from vwbench.micro import world
 from vwbench.spec import DatasetSpec
 
 KINDS = {"objects": (1, 1), "instances": (1, 1), "clutter": (3, 5), "scenes": (1, 3)}

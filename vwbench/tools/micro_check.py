@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vwbench.micro import world
+from vwbench.data.micro import world
 
 GATES = {"clip": 0.95, "owlv2": 0.60, "sd": 0.90}
 NEWNESS_MARGIN = 0.2  # a dataset's learned words beat the best known-word prompts by this much AP, on average
@@ -45,7 +45,7 @@ def _timed(fn):
 
 
 def check_clip(n: int) -> list[Row]:
-    from vwbench.micro import clip
+    from vwbench.models.micro import clip
 
     rows = []
     for name, gate in (("clip", GATES["clip"]), ("clip-evaluator", None)):
@@ -57,8 +57,8 @@ def check_clip(n: int) -> list[Row]:
 
 
 def _evaluator():
-    from vwbench.micro import clip
     from vwbench.models.generation import CLIPEvaluator
+    from vwbench.models.micro import clip
     from vwbench.models.zoo import Loaded
 
     model, proc = clip.load("clip-evaluator")
@@ -66,7 +66,7 @@ def _evaluator():
 
 
 def check_owlv2(n: int) -> list[Row]:
-    from vwbench.micro import owlv2
+    from vwbench.models.micro import owlv2
 
     model, proc = owlv2.load()
     res, secs = _timed(lambda: owlv2.evaluate_ap50(model, proc, n_images=n, seed=777))
@@ -97,7 +97,7 @@ def generation_accuracy(pipe, evaluator, n: int, steps: int, guidance: float, se
 
 
 def check_sd(n: int, lib) -> list[Row]:
-    from vwbench.micro import sd
+    from vwbench.models.micro import sd
 
     spec = lib.task("micro-generation")
     pipe = sd.load()
@@ -138,7 +138,7 @@ def fresh_test_set(ds, n: int, seed_offset: int = 1000):
     use, so a check does not reuse the images anything was chosen on."""
     from dataclasses import replace
 
-    from vwbench.micro.datasets import micro_dataset
+    from vwbench.data.micro.datasets import micro_dataset
 
     # one throw-away training image per concept: a ConceptDataset needs examples in both splits
     split = {**ds.split, "train_images": 1, "test_images": n, "seed": int(ds.split["seed"]) + seed_offset}

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vwbench.micro import world
-from vwbench.micro.store import load_weights, save_weights
-from vwbench.micro.training import EMA, Clock, render_pool, seeded, trained_token_ids
+from vwbench.data.micro import world
+from vwbench.models.micro.store import load_weights, save_weights
+from vwbench.models.micro.training import EMA, Clock, render_pool, seeded, trained_token_ids
 from vwbench.tokenizer import BOS_ID, EOS_ID, VOCAB_SIZE, clip_tokenizer, encode
 
 NAME = "sd"

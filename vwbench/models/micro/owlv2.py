@@ -30,9 +30,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vwbench.micro import world
-from vwbench.micro.store import load_weights, save_weights
-from vwbench.micro.training import AppearanceHeads, Clock, render_pool, seeded, trained_token_ids
+from vwbench.data.micro import world
+from vwbench.models.micro.store import load_weights, save_weights
+from vwbench.models.micro.training import AppearanceHeads, Clock, render_pool, seeded, trained_token_ids
 from vwbench.tokenizer import BOS_ID, EOS_ID, VOCAB_SIZE, encode
 
 NAME = "owlv2"

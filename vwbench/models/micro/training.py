@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vwbench.micro import world
+from vwbench.data.micro import world
 from vwbench.tokenizer import BOS_ID, EOS_ID, encode
 
 

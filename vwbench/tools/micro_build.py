@@ -23,15 +23,15 @@ def train_one(name: str, folder: Path, scale: float = 1.0, progress: bool = True
     torch.set_num_threads(1)
     try:
         if name in ("clip", "clip-evaluator"):
-            from vwbench.micro import clip
+            from vwbench.models.micro import clip
 
             return clip.train(name, folder, progress=progress, scale=scale)
         if name == "owlv2":
-            from vwbench.micro import owlv2
+            from vwbench.models.micro import owlv2
 
             return {"model": "owlv2", **owlv2.train(folder, progress=progress, scale=scale)}
         if name == "sd":
-            from vwbench.micro import sd
+            from vwbench.models.micro import sd
 
             return {"model": "sd", **sd.train(folder, progress=progress, scale=scale)}
         raise ValueError(name)
