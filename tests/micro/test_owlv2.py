@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from vwbench.models.micro import owlv2, world
+from vwbench.data.micro import world
+from vwbench.models.micro import owlv2, set_loss
 from vwbench.tokenizer import BOS_ID, EOS_ID, encode
 
 KEY = "owlv2.text_model.embeddings.token_embedding.weight"
@@ -79,7 +80,7 @@ def test_heads_start_unsaturated():
 @pytest.mark.parametrize("seed", range(5))
 def test_hungarian_matches_brute_force(seed):
     cost = torch.rand(3, 3, generator=torch.Generator().manual_seed(seed))
-    rows, cols = owlv2.hungarian(cost)
+    rows, cols = set_loss.hungarian(cost)
     best = min(itertools.permutations(range(3)), key=lambda p: sum(float(cost[i, p[i]]) for i in range(3)))
     assert rows.tolist() == [0, 1, 2] and cols.tolist() == list(best)
 
@@ -96,18 +97,18 @@ def _case():
 
 def test_set_loss_prefers_perfect_predictions():
     logits, boxes, gt, query = _case()
-    perfect, parts = owlv2.set_prediction_loss(logits, boxes, None, [gt], [query])
+    perfect, parts = set_loss.set_prediction_loss(logits, boxes, None, [gt], [query], None, owlv2.TRAIN)
     rows, cols = parts["matches"][0]
     assert dict(zip(rows.tolist(), cols.tolist())) == {1: 0, 4: 1}
     assert parts["l1"] < 1e-6 and parts["giou"] < 1e-6
     # the same boxes at the wrong regions, the classes swapped, or the boxes moved: all cost more
     swapped_boxes = boxes[:, [0, 4, 2, 3, 1, 5]]
     for lg, bx in ((logits, swapped_boxes), (logits[..., [1, 0]], boxes), (logits, boxes[:, torch.randperm(6)])):
-        worse, _ = owlv2.set_prediction_loss(lg, bx, None, [gt], [query])
+        worse, _ = set_loss.set_prediction_loss(lg, bx, None, [gt], [query], None, owlv2.TRAIN)
         assert worse > perfect
     shuffled = boxes.clone()
     shuffled[0, [1, 4]] = torch.tensor([[0.6, 0.3, 0.2, 0.2], [0.3, 0.7, 0.3, 0.2]])
-    worse, _ = owlv2.set_prediction_loss(logits, shuffled, None, [gt], [query])
+    worse, _ = set_loss.set_prediction_loss(logits, shuffled, None, [gt], [query], None, owlv2.TRAIN)
     assert worse > perfect
 
 
@@ -116,7 +117,7 @@ def test_set_loss_gradients_and_positive_queries():
     logits, boxes = logits.clone().requires_grad_(), boxes.clone().requires_grad_()
     objectness = torch.zeros(1, 6, requires_grad=True)
     positive = torch.tensor([[True, True], [False, True]])  # query 1 also describes object 0
-    loss, parts = owlv2.set_prediction_loss(logits, boxes, objectness, [gt], [query], [positive])
+    loss, parts = set_loss.set_prediction_loss(logits, boxes, objectness, [gt], [query], [positive], owlv2.TRAIN)
     loss.backward()
     assert logits.grad[0, 1, 1] < 0  # region 1 is pushed up on query 1 too
     assert objectness.grad[0, 1] < 0 and objectness.grad[0, 0] > 0
@@ -160,5 +161,5 @@ def test_adapter_reads_the_same_regions():
         query = owlv2.text_queries(model, ["a photo of a dotted blue ring"])
         logits = owlv2.class_logits(model, feats, query)[0, :, 0]
     text = torch.nn.functional.normalize(query[0], dim=-1)
-    torch.testing.assert_close(r["boxes"], owlv2.cxcywh_to_xyxy(boxes[0]) * world.SIZE, rtol=1e-4, atol=1e-3)
+    torch.testing.assert_close(r["boxes"], set_loss.cxcywh_to_xyxy(boxes[0]) * world.SIZE, rtol=1e-4, atol=1e-3)
     torch.testing.assert_close((r["embeds"] @ text + r["shift"]) * r["scale"], logits, rtol=1e-4, atol=1e-4)

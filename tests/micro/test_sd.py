@@ -7,7 +7,8 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from vwbench.models.micro import sd, world
+from vwbench.data.micro import world
+from vwbench.models.micro import sd
 from vwbench.models.micro.training import trained_token_ids
 from vwbench.tokenizer import VOCAB_SIZE
 
