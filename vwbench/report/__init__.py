@@ -181,7 +181,7 @@ def build_leaderboard(store, suite_name: str, out_dir, reference: bool | None = 
     _write(out / FILES["json"], _dump(doc))
     _write(out / FILES["jsonl"], prov.jsonl(kept, ids))
     _write(out / FILES["markdown"], render.markdown(sections))
-    _write(out / FILES["html"], render.html_page(sections, report=FILES["report"]))
+    _write(out / FILES["html"], html_report.html_page(sections, report=FILES["report"]))
     _write(out / FILES["report"], html_report.report_page(suite_name, doc, parts, figures, out,
                                                           Path(store.root) / "analysis" / suite_name))
     return doc

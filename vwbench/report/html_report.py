@@ -156,3 +156,23 @@ def report_page(suite: str, doc: dict, sections: dict[str, list[Section]], figur
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f"<title>vwbench report: {html.escape(suite)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
             f"<nav>{''.join(nav)}</nav>\n<main>\n" + "\n".join(body) + "\n</main>\n</body>\n</html>\n")
+
+
+def html_page(sections: list[Section], report: str | None = None) -> str:
+    """The tables as a plain page (notes' `code` spans rendered); `report`: a link to the full report page."""
+    title = html.escape(sections[0].title) if sections else "vwbench leaderboard"
+    body = []
+    for s in sections:
+        body.append(f"<h{s.level}>{html.escape(s.title)}</h{s.level}>")
+        if s.note:
+            body.append(f"<p>{inline(s.note)}</p>")
+        if s.rows:
+            body.append(tabulate(s.rows, headers=s.headers, tablefmt="html", disable_numparse=True))
+        if s.image:
+            body.append(f'<p><img src="{html.escape(s.image)}" alt="{html.escape(s.title)}"></p>')
+    if report:
+        body.insert(1, f'<p>Figures, image grids and provenance: <a href="{html.escape(report)}">{html.escape(report)}</a></p>')
+    style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
+             "td,th{border:1px solid #ccc;padding:4px 8px;font-size:90%}")
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}</title>\n'
+            f"<style>{style}</style>\n</head>\n<body>\n" + "\n".join(body) + "\n</body>\n</html>\n")
