@@ -10,6 +10,8 @@ name in a task's `metric:` block (docs/metrics.md); no adapter changes.
 
 from __future__ import annotations
 
+import difflib
+
 from vwbench.errors import SpecError, VWBenchError
 from vwbench.registry import Registry
 
@@ -47,29 +49,37 @@ def metric(name: str, task: str, chance=None):
 
 def check_task(spec) -> None:
     """Every metric a task spec names (`metric.name`, `metric.also`, `metric.table`) is a registered metric of
-    its kind; else a one-line SpecError naming the file and field."""
+    its kind; else a one-line SpecError naming the file and field (and the close names of its kind)."""
     m = spec.metric
-    for field, names in (("metric.name", [m["name"]]), ("metric.also", m.get("also", [])),
+    mine = names(spec.task)
+    for field, named in (("metric.name", [m["name"]]), ("metric.also", m.get("also", [])),
                          ("metric.table", m.get("table", []))):
-        for name in names:
-            try:
-                fn = METRICS.get(name)
-            except VWBenchError as exc:
-                raise SpecError(spec.source, field, str(exc)) from None
-            if fn.task != spec.task:
-                mine = ", ".join(n for n in METRICS.names() if _task_of(n) == spec.task)
-                raise SpecError(spec.source, field, f"{name!r} is a {fn.task} metric; {spec.task} metrics: {mine}")
+        for name in named:
+            if name not in METRICS:
+                close = difflib.get_close_matches(name, mine, n=2, cutoff=0.5)
+                hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+                raise SpecError(spec.source, field, f"unknown metric {name!r}{hint} ({spec.task} metrics: "
+                                                    f"{', '.join(mine) or 'none'})")
+            task = METRICS.get(name).task
+            if task != spec.task:
+                raise SpecError(spec.source, field, f"{name!r} is a {task} metric; {spec.task} metrics: "
+                                                    f"{', '.join(mine) or 'none'}")
     stray = [n for n in m.get("table", []) if n not in m.get("also", [])]
     if stray:
         raise SpecError(spec.source, "metric.table", f"{', '.join(map(repr, stray))} not among metric.also "
                                                      f"({', '.join(m.get('also', [])) or 'none'})")
 
 
-def _task_of(name: str) -> str | None:
-    try:
-        return METRICS.get(name).task
-    except VWBenchError:
-        return None
+def names(task: str) -> list[str]:
+    """The registered metrics of one task kind, built-ins first."""
+    out = []
+    for name in METRICS.names():
+        try:
+            if METRICS.get(name).task == task:
+                out.append(name)
+        except VWBenchError:        # a broken plugin is no metric of any kind
+            continue
+    return out
 
 
 def score(spec, outputs: dict, info: dict) -> dict:
