@@ -138,3 +138,12 @@ def test_the_shipped_specs_tabulate_no_secondaries_but_record_them():
 def test_every_builtin_metric_is_documented():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text()
     assert all(f"`{n}`" in doc for n in metrics.BUILTINS)
+
+
+def test_list_metrics_shows_every_builtin_with_its_kind(capsys):
+    from vwbench.cli import main
+
+    assert main(["list", "metrics"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for name in metrics.BUILTINS:
+        assert any(line.split()[:2] == [name, METRICS.get(name).task] for line in lines), name
