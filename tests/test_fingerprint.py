@@ -59,6 +59,11 @@ def test_the_copy_has_the_same_fingerprints(package):
                         "model:generation:micro:sd,micro:clip-evaluator"}),
     ("models/metrics.py", {"model:generation", "model:detection", "model:classification",   # a new helper module
                            "model:generation:micro:sd,micro:clip-evaluator"}),
+    # the metrics: every task model's results depend on the metrics its spec names
+    ("metrics/classification.py", {"model:generation", "model:detection", "model:classification",
+                                   "model:generation:micro:sd,micro:clip-evaluator"}),
+    ("metrics/__init__.py", {"model:generation", "model:detection", "model:classification",
+                             "model:generation:micro:sd,micro:clip-evaluator"}),
 ])
 def test_an_edit_changes_exactly_its_groups(package, rel, groups):
     assert changed_by(package, rel) == groups

@@ -7,7 +7,8 @@ source files that compute it (`code(group)`), grouped so that a change recompute
   data             vwbench/data/*.py, vwbench/data/micro/*.py: how images and boxes are read or rendered
   model:<kind>     vwbench/models/*.py except the other two kinds' adapters (so base.py, zoo.py, factory.py,
                    <kind>.py and any helper module added there), vwbench/tokenizer.py, vwbench/models/space.py
-                   (the vocabulary); for `micro:` models also vwbench/models/micro/{store,training}.py, data/micro/world.py and the
+                   (the vocabulary), vwbench/metrics/*.py (the metrics; the names a task uses are in its spec);
+                   for `micro:` models also vwbench/models/micro/{store,training}.py, data/micro/world.py and the
                    model's own module (sd.py, owlv2.py, clip.py); the weights themselves are hashed by
                    `keys.model_id`
   transfer         vwbench/transfer/base.py, vwbench/models/space.py: pair finding, fit reports, output checks
@@ -74,7 +75,7 @@ def model_files(kind: str, model_ids=(), root: Path = PACKAGE) -> list[Path]:
     """The source files behind a task model of `kind` (see the module docstring)."""
     others = {f"{k}.py" for k in KINDS if k != kind}
     files = [f for f in group_files(("models/*.py",), root) if f.name not in others]
-    files += group_files(("tokenizer.py",), root)
+    files += group_files(("tokenizer.py", "metrics/*.py"), root)
     micro = [MICRO_MODULES[i] for i in model_ids if i in MICRO_MODULES]
     if micro:
         files += group_files(GROUPS["micro"] + tuple(f"models/micro/{m}" for m in micro), root)

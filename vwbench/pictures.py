@@ -1,6 +1,6 @@
 """Pictures kept from the scoring pass: a few generations and detections per word, for the leaderboard's grids.
 
-`capture(model)` wraps a task model's `generate` (generation) or `ap` (detection) on the instance for one
+`capture(model)` wraps a task model's `generate` (generation) or `predictions` (detection) on the instance for one
 `evaluate` call, so the images and boxes are those the score was computed from, not a second sampling. Only the
 words a grid shows are kept (`wanted`): unconstrained trials of a concept's first anchor and first seed, scored
 in-domain, as the untrained anchor, or transferred by a non-control method. Each keeps `KEEP` small PNGs, so the
@@ -68,15 +68,15 @@ def _generated(cap: Capture, original):
     return generate
 
 
-def _detections(cap: Capture, model, original_ap, original_chance, state: dict):
-    def chance(*args, **kwargs):
-        state["chance"] = True          # the zero query's AP is no word's: not kept
+def _detections(cap: Capture, model, original_predictions, original_zero, state: dict):
+    def zero_query(*args, **kwargs):
+        state["chance"] = True          # the zero query's predictions are no word's: not kept
         try:
-            return original_chance(*args, **kwargs)
+            return original_zero(*args, **kwargs)
         finally:
             state["chance"] = False
 
-    def ap(images, concept, data, scores_of):
+    def predictions(images, concept, data, scores_of):
         if not state["chance"] and not cap.wants(len(cap.words)):
             cap.words.append([])
         elif not state["chance"]:
@@ -94,9 +94,9 @@ def _detections(cap: Capture, model, original_ap, original_chance, state: dict):
                     "scores": [round(float(s), 4) for s in scores[top]],
                     "targets": [[round(v * scale, 2) for v in b] for b in e.target_boxes(concept)]}))
             cap.words.append(kept)
-        return original_ap(images, concept, data, scores_of)
+        return original_predictions(images, concept, data, scores_of)
 
-    return ap, chance
+    return predictions, zero_query
 
 
 @contextlib.contextmanager
@@ -106,9 +106,9 @@ def capture(model, task: str, wanted=None):
     patched = []
     if task == "generation" and hasattr(model, "generate"):
         patched.append(("generate", _generated(cap, model.generate)))
-    elif task == "detection" and hasattr(model, "ap"):
-        ap, chance = _detections(cap, model, model.ap, model.chance, {"chance": False})
-        patched += [("ap", ap), ("chance", chance)]
+    elif task == "detection" and hasattr(model, "predictions"):
+        predictions, zero = _detections(cap, model, model.predictions, model.zero_query, {"chance": False})
+        patched += [("predictions", predictions), ("zero_query", zero)]
     for name, fn in patched:
         setattr(model, name, fn)           # instance attributes shadow the class's methods
     try:

@@ -28,12 +28,17 @@ KINDS = {"tasks": "task", "datasets": "dataset", "suites": "suite"}
 # The `loss` and `metric` settings of each task kind and their defaults: the only keys a task spec may give
 # (schemas/task.schema.json types the same keys with the same defaults; tests/test_spec.py checks they agree).
 # The loader fills in every default, so an adapter reads a complete block and keys hold every setting.
+# `metric.name` is the headline, `metric.also` the secondaries each score records, `metric.table` those of them the
+# leaderboard tabulates (registered names: vwbench/metrics/, checked where the task model is built).
 SETTINGS = {
     "generation": {"loss": {"prediction_type": "auto"},
-                   "metric": {"images_per_trial": 8, "inference_steps": 50, "guidance_scale": 7.5, "seed": 0,
+                   "metric": {"name": "generation_accuracy", "also": [], "table": [],
+                              "images_per_trial": 8, "inference_steps": 50, "guidance_scale": 7.5, "seed": 0,
                               "batch_size": 16}},
-    "detection": {"loss": {"positive_iou": 0.5}, "metric": {"negatives_per_positive": "all"}},
-    "classification": {"loss": {"target_weight": -1.0, "other_weight": 1.0}, "metric": {}},
+    "detection": {"loss": {"positive_iou": 0.5},
+                  "metric": {"name": "ap50", "also": ["map"], "table": [], "negatives_per_positive": "all"}},
+    "classification": {"loss": {"target_weight": -1.0, "other_weight": 1.0},
+                       "metric": {"name": "auroc", "also": ["accuracy", "false_positive_rate"], "table": []}},
 }
 
 

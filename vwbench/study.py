@@ -26,6 +26,7 @@ from vwbench.errors import SpecError, VWBenchError
 from vwbench.executors import Job
 from vwbench.keys import dataset_id, model_id
 from vwbench.learn import learn
+from vwbench.metrics import check_task
 from vwbench.models.space import nearest_tokens
 from vwbench.records import Score, Trial
 from vwbench.shard import check_shard, shard_of
@@ -192,6 +193,8 @@ class Study:
         self.shard = check_shard(options.shard)
         self.method_ids = {method_label(m): method_id(m, src) for m, src in zip(self.methods, options.methods)}
         self.method_ids.update({method_label(m): method_id(m) for m in self.control_methods})
+        for t in suite.tasks:                              # the metrics each task names, before any work
+            check_task(t)
         self.model_ids = {t.name: model_id(t, self.device.type) for t in suite.tasks}
         self._models: dict[str, object] = {}
         self._spaces: dict[str, object] = {}

@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 from torchvision.ops import box_iou
 
+from vwbench.metrics.detection import ap50
 from vwbench.models.detection import region_weights
 from vwbench.tokenizer import single_token_id
 
@@ -134,8 +135,8 @@ def test_detection_constant_query_scores_chance_not_the_learned_word(tiny_models
     for c in objects.concepts:
         for seed in range(8):
             g = torch.Generator().manual_seed(seed)
-            objects_only.append(model.ap(model.eval_images(c, objects), c, objects,
-                                         lambda r, g=g: torch.cat([torch.rand(1, generator=g) + 1, torch.zeros(3)]))["ap50"])
+            objects_only.append(ap50(model.predictions(model.eval_images(c, objects), c, objects,
+                                         lambda r, g=g: torch.cat([torch.rand(1, generator=g) + 1, torch.zeros(3)]))))
     assert mean_ap == pytest.approx(float(np.mean(objects_only)), abs=0.08)
     assert mean_ap < 0.5
     monkeypatch.setitem(model.spec.metric, "negatives_per_positive", 1)      # the old protocol: one negative each

@@ -50,17 +50,17 @@ def test_capture_detection_top_boxes_and_not_the_zero_query():
         def cache(self, name):
             return {"test": {"e1": {"boxes": boxes}, "e2": {"boxes": boxes}}}
 
-        def ap(self, images, concept, data, scores_of):
-            return 0.5
+        def predictions(self, images, concept, data, scores_of):
+            return {"preds": [], "targets": []}
 
-        def chance(self, concept, data, images):
-            return self.ap(images, concept, data, lambda r: torch.zeros(4))
+        def zero_query(self, concept, data, images):
+            return self.predictions(images, concept, data, lambda r: torch.zeros(4))
 
         def evaluate(self, vectors, ids, concepts, data):
             out = []
             for c in concepts:
-                out.append(self.ap([other, example], c, data, lambda r: torch.tensor([0.1, 0.9, 0.3, 0.2])))
-                self.chance(c, data, [example])
+                out.append(self.predictions([other, example], c, data, lambda r: torch.tensor([0.1, 0.9, 0.3, 0.2])))
+                self.zero_query(c, data, [example])
             return out
 
     m = Det()

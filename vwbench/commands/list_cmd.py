@@ -1,12 +1,12 @@
-"""List the tasks, datasets, concepts, suites or transfer methods that vwbench knows."""
+"""List the tasks, datasets, concepts, suites, transfer methods or metrics that vwbench knows."""
 
 from __future__ import annotations
 
-HELP = "list tasks, datasets, concepts, suites or methods"
+HELP = "list tasks, datasets, concepts, suites, methods or metrics"
 
 
 def add_arguments(p):
-    p.add_argument("what", choices=["tasks", "datasets", "concepts", "suites", "methods"])
+    p.add_argument("what", choices=["tasks", "datasets", "concepts", "suites", "methods", "metrics"])
     p.add_argument("--suite", help="only what this suite uses")
 
 
@@ -46,4 +46,11 @@ def run(args) -> int:
 
         rows = [(name, doc) for name, doc in registry.describe().items()]
         print(tabulate(rows, headers=["method", "description"]))
+    elif args.what == "metrics":
+        from vwbench.metrics import METRICS
+
+        rows = []
+        for name, doc in METRICS.describe().items():
+            rows.append((name, "?" if doc.startswith("(unavailable") else METRICS.get(name).task, doc))
+        print(tabulate(rows, headers=["metric", "task", "description"]))
     return 0

@@ -57,7 +57,9 @@ def validate_path(path: Path) -> list[str]:
         lib = SpecLibrary(f.resolve().parent.parent)
         try:
             if kind == "tasks":
-                lib.task(f.stem)
+                from vwbench.metrics import check_task
+
+                check_task(lib.task(f.stem))
             elif kind == "suites":
                 lib.suite(f.stem)
             else:

@@ -51,6 +51,15 @@ def pooled(out) -> torch.Tensor:
     return out if isinstance(out, torch.Tensor) else out.pooler_output
 
 
+def chunked(fn, n: int, size: int):
+    """`fn(slice)` over consecutive slices of `n` items, at most `size` each (how the frozen towers evaluate many
+    images or prompts): tensors are concatenated, lists chained."""
+    outs = [fn(slice(i, i + size)) for i in range(0, n, size)]
+    if outs and isinstance(outs[0], torch.Tensor):
+        return torch.cat(outs)
+    return [x for out in outs for x in out]
+
+
 def sample_indices(n: int, size: int, generator: torch.Generator) -> torch.Tensor:
     """`size` indices into `n` items: a random subset, or draws with repetition when there are fewer than `size`."""
     if n >= size:
@@ -60,16 +69,18 @@ def sample_indices(n: int, size: int, generator: torch.Generator) -> torch.Tenso
 
 class TaskModel(ABC):
     """One frozen task model behind a uniform interface (DESIGN.md). Subclasses set `task` and implement the
-    text tower access, `prepare`, `loss` and `evaluate`; everything about prompts and injection is shared."""
+    text tower access, `prepare`, `loss` and `outputs`; everything about prompts, injection and metrics is shared."""
 
     task: str = ""
-    metric_name: str = ""
     # The text tower is causal and its output is pooled at the end token, so prompts can stop at the longest
     # row's end instead of padding to the full context (same features, far less work). Not for generation:
     # the UNet attends to every position.
     trim_prompts: bool = False
 
     def __init__(self, spec: TaskSpec, loaded, device: torch.device):
+        from vwbench.metrics import check_task
+
+        check_task(spec)
         self.spec, self.loaded, self.device = spec, loaded, torch.device(device)
         self.model = loaded.model
         self.dtype = next(iter(self.text_embedding().parameters())).dtype
@@ -185,7 +196,21 @@ class TaskModel(ABC):
     def set_gradient_checkpointing(self, enabled: bool) -> None:
         """Recompute the towers' activations in the backward pass instead of keeping them (no-op by default)."""
 
+    @property
+    def metric_name(self) -> str:
+        """The headline metric the task spec names (`metric.name`)."""
+        return self.spec.metric["name"]
+
     @abstractmethod
+    def outputs(self, vectors: torch.Tensor, placeholder_ids: list[int], concepts: list[str],
+                data: ConceptDataset) -> list[tuple[dict, dict]]:
+        """Per word: what its metrics are computed from (vwbench/metrics/<task>.py names the keys) and facts stored
+        with its score as they are (image counts)."""
+
+    @torch.no_grad()
     def evaluate(self, vectors: torch.Tensor, placeholder_ids: list[int], concepts: list[str],
                  data: ConceptDataset) -> list[dict]:
-        """The task metric of each of K words for its concept: [{'value': float, 'extra': {...}}]."""
+        """The metrics the task spec names for each of K words and its concept: [{'value': float, 'extra': {...}}]."""
+        from vwbench.metrics import score
+
+        return [score(self.spec, out, info) for out, info in self.outputs(vectors, placeholder_ids, concepts, data)]

@@ -4,11 +4,12 @@ Loss (PROTOCOL.md 14.7): cosine between the word's text feature and image featur
 the target concept and +1 for images of the dataset's other concepts, a mean over each group. Image features are
 computed once per dataset; since the loss is linear in the normalized text feature, a batch reduces to the
 mean feature of its positives and of its negatives.
-Metric (docs/metrics.md): the headline is the AUROC of the word's cosine similarity to every held-out image of the
-dataset, target-concept images against the others (torchmetrics). A word that fires for every image ranks nothing and
-gets 0.5; averaged over a dataset's concepts any fixed vector gets exactly 0.5 on balanced test sets. The paper's
-10-way zero-shot accuracy on held-out target images (the target's class text uses the learned vector, the others
-their names) and the false-positive rate on held-out images of the other concepts are kept as secondary metrics.
+Outputs (vwbench/metrics/classification.py computes the metrics the task names, docs/metrics.md): the word's cosine
+similarity to every held-out image of the dataset, and the class each image picks among the concepts' names with
+the target's replaced by the word. The default headline is the AUROC of the similarity, target-concept images
+against the others: a word that fires for every image ranks nothing and gets 0.5, and averaged over a dataset's
+concepts any fixed vector gets exactly 0.5 on balanced test sets. The paper's 10-way zero-shot accuracy and the
+false-positive rate on the other concepts' images are its secondaries.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from vwbench.data.types import ConceptDataset
-from vwbench.models.base import TaskModel, sample_indices
+from vwbench.models.base import TaskModel, chunked, sample_indices
 
 
 def encode_text(model, ids: torch.Tensor) -> torch.Tensor:
@@ -36,7 +37,6 @@ def encode_text(model, ids: torch.Tensor) -> torch.Tensor:
 
 class ClassificationModel(TaskModel):
     task = "classification"
-    metric_name = "auroc"
     trim_prompts = True
 
     def text_embedding(self):
@@ -50,11 +50,11 @@ class ClassificationModel(TaskModel):
         return F.normalize(encode_text(self.model, ids).float(), dim=-1)
 
     def image_features(self, images) -> torch.Tensor:
-        out = []
-        for i in range(0, len(images), 32):
-            pixels = torch.stack([self.loaded.processor(im) for im in images[i : i + 32]]).to(self.device, self.dtype)
-            out.append(F.normalize(self.model.encode_image(pixels).float(), dim=-1))
-        return torch.cat(out)
+        def encode(s):
+            pixels = torch.stack([self.loaded.processor(im) for im in images[s]]).to(self.device, self.dtype)
+            return F.normalize(self.model.encode_image(pixels).float(), dim=-1)
+
+        return chunked(encode, len(images), 32)
 
     def _prepare(self, data: ConceptDataset) -> dict:
         cache = {}
@@ -92,27 +92,20 @@ class ClassificationModel(TaskModel):
         # open_clip checkpoints each residual block whenever the flag is set (eval mode too)
         self.model.set_grad_checkpointing(enabled)
 
-    @torch.no_grad()
-    def evaluate(self, vectors, placeholder_ids, concepts, data):
-        from torchmetrics.functional.classification import binary_auroc
-
+    def outputs(self, vectors, placeholder_ids, concepts, data):
         self.prepare(data)
         test = self.cache(data.name)["test"]
         images = torch.cat([test[c] for c in data.concepts])
         labels = torch.cat([torch.full((len(test[c]),), i) for i, c in enumerate(data.concepts)])
         names = self.encode_texts([self.spec.template.format(data.names[c]) for c in data.concepts])
         learned = self.encode_with_vectors(vectors, placeholder_ids)
-        results = []
+        out = []
         for k, concept in enumerate(concepts):
             target = data.concepts.index(concept)
-            is_target = labels == target
             classes = names.clone()
             classes[target] = learned[k]
-            hit = ((images @ classes.T).argmax(-1) == target).cpu()
-            auroc = binary_auroc((images @ learned[k]).float().cpu(), is_target.long())
-            results.append({"value": float(auroc),
-                            "extra": {"metrics": {"accuracy": hit[is_target].float().mean().item(),
-                                                  "false_positive_rate": hit[~is_target].float().mean().item()},
-                                      "n_images": int(is_target.sum()), "n_negatives": int((~is_target).sum()),
-                                      "chance": 0.5}})
-        return results
+            n_target = int((labels == target).sum())
+            out.append(({"similarity": images @ learned[k], "labels": labels, "target": target,
+                         "choice": (images @ classes.T).argmax(-1).cpu(), "classes": len(data.concepts)},
+                        {"n_images": n_target, "n_negatives": len(labels) - n_target}))
+        return out

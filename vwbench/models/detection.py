@@ -4,12 +4,13 @@ Boxes, objectness and region class embeddings do not depend on the text (PROTOCO
 once per image. Loss (PROTOCOL.md 14.6): regions whose predicted box has IoU >= 0.5 with a target box are
 positives (else the best region of each target box), the rest negatives; loss = −mean cos(positives) +
 mean cos(negatives). That is linear in the normalized query, so each image reduces to one weighted region sum.
-Metric (docs/metrics.md): AP at IoU 0.5 (and COCO AP 0.5:0.95) from torchmetrics' MeanAveragePrecision, on held-out
-images of the concept plus, by default, every held-out image of the dataset's other concepts
-(`metric.negatives_per_positive: all`); the learned word is the only query. With one negative image per positive, a
-query that fires on every object earned most of the metric; against all other concepts it must rank the target's
-objects above the other concepts' objects. Each score records as its `chance` the AP of the zero query (objectness
-alone, the text-independent part of OWLv2's logits).
+Outputs (vwbench/metrics/detection.py computes the metrics the task names, docs/metrics.md): the learned word as
+the only query, its top-scored region boxes on held-out images of the concept plus, by default, every held-out image
+of the dataset's other concepts (`metric.negatives_per_positive: all`), beside the same of the zero query (objectness
+alone, the text-independent part of OWLv2's logits). The default headline is torchmetrics' AP at IoU 0.5, with the
+zero query's as its chance, and COCO AP 0.5:0.95 beside it. With one negative image per positive, a query that
+fires on every object earned most of the metric; against all other concepts it must rank the target's objects above
+the other concepts' objects.
 """
 
 from __future__ import annotations
@@ -42,12 +43,11 @@ def region_weights(boxes: torch.Tensor, targets: torch.Tensor, iou: float) -> to
 
 class DetectionModel(TaskModel):
     task = "detection"
-    metric_name = "ap50"
     trim_prompts = True
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._chance: dict[tuple, float] = {}
+        self._zero: dict[tuple, dict] = {}
 
     def text_embedding(self):
         return self.model.owlv2.text_model.embeddings.token_embedding
@@ -120,10 +120,9 @@ class DetectionModel(TaskModel):
 
     TOP = 100      # predictions kept per image, as torchmetrics' largest max_detection_threshold
 
-    def ap(self, images: list[Example], concept: str, data: ConceptDataset, scores_of) -> dict:
-        """torchmetrics AP of the top-scored region boxes of each image, `scores_of(r)` scoring one image's regions."""
-        from torchmetrics.detection import MeanAveragePrecision
-
+    def predictions(self, images: list[Example], concept: str, data: ConceptDataset, scores_of) -> dict:
+        """torchmetrics' inputs for one query: the top-scored region boxes of each image (`scores_of(r)` scoring
+        one image's regions) and the concept's boxes."""
         test = self.cache(data.name)["test"]
         preds, targets = [], []
         for e in images:
@@ -133,30 +132,25 @@ class DetectionModel(TaskModel):
             preds.append({"boxes": r["boxes"][top], "scores": scores[top], "labels": torch.zeros(len(top), dtype=torch.long)})
             gt = torch.tensor(e.target_boxes(concept), dtype=torch.float32).reshape(-1, 4)
             targets.append({"boxes": gt, "labels": torch.zeros(len(gt), dtype=torch.long)})
-        metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox")
-        metric.update(preds, targets)
-        out = metric.compute()
-        return {"ap50": max(float(out["map_50"]), 0.0), "map": max(float(out["map"]), 0.0)}
+        return {"preds": preds, "targets": targets}
 
-    def chance(self, concept: str, data: ConceptDataset, images: list[Example]) -> float:
-        """AP50 of a query that carries no concept information, the zero query: its logits are OWLv2's
+    def zero_query(self, concept: str, data: ConceptDataset, images: list[Example]) -> dict:
+        """The predictions of a query that carries no concept information, the zero query: its logits are OWLv2's
         text-independent part alone, (0 + shift) · scale, i.e. objectness. Every query keeps that part, so no
-        word is less informed than this; the constant control scores near it."""
+        word is less informed than this; its AP50 is the chance level. Kept per (dataset, concept, images), so
+        its AP is computed once."""
         key = (data.name, concept, tuple(e.key for e in images))
-        if key not in self._chance:
-            self._chance[key] = self.ap(images, concept, data, lambda r: torch.sigmoid(r["shift"] * r["scale"]))["ap50"]
-        return self._chance[key]
+        if key not in self._zero:
+            self._zero[key] = self.predictions(images, concept, data, lambda r: torch.sigmoid(r["shift"] * r["scale"]))
+        return self._zero[key]
 
-    @torch.no_grad()
-    def evaluate(self, vectors, placeholder_ids, concepts, data):
+    def outputs(self, vectors, placeholder_ids, concepts, data):
         self.prepare(data)
         text = self.encode_with_vectors(vectors, placeholder_ids)
-        results = []
+        out = []
         for k, concept in enumerate(concepts):
             images = self.eval_images(concept, data)
-            out = self.ap(images, concept, data,
-                          lambda r, q=text[k]: torch.sigmoid((r["embeds"] @ q + r["shift"]) * r["scale"]))
-            results.append({"value": out["ap50"],
-                            "extra": {"metrics": {"map": out["map"]}, "n_images": len(images),
-                                      "chance": self.chance(concept, data, images)}})
-        return results
+            word = self.predictions(images, concept, data,
+                                    lambda r, q=text[k]: torch.sigmoid((r["embeds"] @ q + r["shift"]) * r["scale"]))
+            out.append(({**word, "zero": self.zero_query(concept, data, images)}, {"n_images": len(images)}))
+        return out

@@ -3,8 +3,9 @@
 Loss (PROTOCOL.md 14.4): denoising MSE on the scheduler's native target (ε or v), uniform timesteps, VAE
 latents times the scaling factor. The VAE posterior (mean, std) of every training image is computed once;
 sampling a latent from it each step is the same draw `latent_dist.sample()` would make.
-Metric (PROTOCOL.md 14.5): generate N images per word with fixed seeds; a separate CLIP evaluator classifies each
-among the dataset's concept names ("a photo of a {name}"); accuracy is the fraction labelled as the target.
+Outputs (PROTOCOL.md 14.5; vwbench/metrics/generation.py computes the metrics the task names): generate N images per
+word with fixed seeds; a separate CLIP evaluator classifies each among the dataset's concept names ("a photo of a
+{name}"); the default headline, generation accuracy, is the fraction labelled as the target.
 Where the evaluator has no words for the concepts (the micro-world's, by construction), `classes: prototypes`
 classifies each image by its nearest concept prototype instead: the mean evaluator feature of the concept's
 training images.
@@ -16,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from vwbench.data.types import ConceptDataset
-from vwbench.models.base import TaskModel, pooled, sample_indices
+from vwbench.models.base import TaskModel, chunked, pooled, sample_indices
 
 
 class CLIPEvaluator:
@@ -31,17 +32,17 @@ class CLIPEvaluator:
     @torch.no_grad()
     def image_features(self, images) -> torch.Tensor:
         dtype = next(self.model.parameters()).dtype
-        out = []
-        for i in range(0, len(images), 64):
-            chunk = images[i : i + 64]
+
+        def encode(s):
             if self.open_clip:
-                pixels = torch.stack([self.processor(im) for im in chunk]).to(self.device, dtype)
+                pixels = torch.stack([self.processor(im) for im in images[s]]).to(self.device, dtype)
                 feats = self.model.encode_image(pixels)
             else:
-                pixels = self.processor(images=chunk, return_tensors="pt").pixel_values.to(self.device, dtype)
+                pixels = self.processor(images=images[s], return_tensors="pt").pixel_values.to(self.device, dtype)
                 feats = pooled(self.model.get_image_features(pixel_values=pixels))
-            out.append(F.normalize(feats.float(), dim=-1))
-        return torch.cat(out)
+            return F.normalize(feats.float(), dim=-1)
+
+        return chunked(encode, len(images), 64)
 
     @torch.no_grad()
     def text_features(self, texts: list[str]) -> torch.Tensor:
@@ -84,7 +85,6 @@ class SafetyScreen:
 
 class GenerationModel(TaskModel):
     task = "generation"
-    metric_name = "generation_accuracy"
 
     def __init__(self, spec, loaded, device, evaluator: CLIPEvaluator | None = None, safety: SafetyScreen | None = None):
         self.pipe = loaded.model
@@ -184,33 +184,29 @@ class GenerationModel(TaskModel):
         if new:
             hidden = self.encode_with_vectors(vectors[new], [placeholder_ids[i] for i in new]).repeat_interleave(n, 0)
             seeds = [seed + i for _ in new for i in range(n)]
-            images = []
-            for i in range(0, len(seeds), chunk):
-                out = self.pipe(
-                    prompt_embeds=hidden[i : i + chunk].to(self.dtype),
-                    num_inference_steps=int(m.get("inference_steps", 50)),
-                    guidance_scale=float(m.get("guidance_scale", 7.5)),
-                    height=self.spec.image_size, width=self.spec.image_size,
-                    generator=[torch.Generator().manual_seed(s) for s in seeds[i : i + chunk]],
-                    output_type="pil",
-                )
-                images += out.images
+            images = chunked(lambda s: self.pipe(
+                prompt_embeds=hidden[s].to(self.dtype),
+                num_inference_steps=int(m.get("inference_steps", 50)),
+                guidance_scale=float(m.get("guidance_scale", 7.5)),
+                height=self.spec.image_size, width=self.spec.image_size,
+                generator=[torch.Generator().manual_seed(x) for x in seeds[s]],
+                output_type="pil",
+            ).images, len(seeds), chunk)
             if len(self._generated) > 20000:   # bounded: a few KB a word
                 self._generated.clear()
             for k, i in enumerate(new):
                 self._generated[keys[i]] = images[k * n : (k + 1) * n]
         return [self._generated[k] for k in keys]
 
-    def evaluate(self, vectors, placeholder_ids, concepts, data):
+    def outputs(self, vectors, placeholder_ids, concepts, data):
         if self.evaluator is None:
-            raise RuntimeError("generation accuracy needs the CLIP evaluator")
+            raise RuntimeError("generation metrics need the CLIP evaluator")
         classes = self.evaluator.class_features(data)
-        results = []
+        out = []
         for concept, images in zip(concepts, self.generate(vectors, placeholder_ids)):
-            labels = self.evaluator.classify(images, classes)
-            hit = (labels == data.concepts.index(concept)).float()
-            extra = {"n_images": len(hit), "chance": 1 / len(data.concepts)}
+            info = {"n_images": len(images)}
             if self.safety is not None:
-                extra["safety_flags"] = sum(self.safety.flags(images))
-            results.append({"value": hit.mean().item(), "extra": extra})
-        return results
+                info["safety_flags"] = sum(self.safety.flags(images))
+            out.append(({"labels": self.evaluator.classify(images, classes), "target": data.concepts.index(concept),
+                         "classes": len(data.concepts)}, info))
+        return out

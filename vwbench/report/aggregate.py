@@ -74,6 +74,7 @@ class Cell:
     clusters: int = 1
     chance: float | None = None                  # mean analytic chance of the scores (None if not recorded)
     metrics: tuple = ()                          # secondary metrics: ((name, mean, low, high), ...)
+    table: tuple = ()                            # the secondaries its task tabulates (`metric.table`), in order
 
     @property
     def id(self) -> str:
@@ -117,6 +118,13 @@ def _secondary(group: list[Score]) -> tuple:
     return tuple((m, *cluster_bootstrap_ci([s.extra["metrics"][m] for s in group], clusters)) for m in sorted(names))
 
 
+def _tabulated(group: list[Score], secondary: tuple) -> tuple:
+    """The secondaries every score of the group asks a table for (its task's `metric.table`), in the first's order."""
+    held = {m for m, *_ in secondary}
+    asked = [set(s.extra.get("table", ())) for s in group]
+    return tuple(m for m in group[0].extra.get("table", ()) if m in held and all(m in a for a in asked))
+
+
 def _chance(group: list[Score]) -> float | None:
     chances = [s.extra.get("chance") for s in group]
     return None if any(c is None for c in chances) else float(np.mean(chances))
@@ -136,8 +144,9 @@ def aggregate(scores: list[Score]) -> dict[str, Cell]:
                                "one headline metric per evaluated task is expected")
         clusters = [cluster(s) for s in group]
         mean, low, high = cluster_bootstrap_ci([s.value for s in group], clusters)
+        secondary = _secondary(group)
         c = Cell(dataset, train, ev, method, delta, metrics[0], mean, low, high, len(group), len(set(clusters)),
-                 _chance(group), _secondary(group))
+                 _chance(group), secondary, _tabulated(group, secondary))
         cells[c.id] = c
     return dict(sorted(cells.items()))
 

@@ -95,7 +95,31 @@ def matrix_sections(cells: dict[str, Cell], datasets: list[str], reference: bool
                 f"from, scored in-domain and transferred the same way. Cell: mean [95% CI] n. {DEGENERATE_NOTE}",
                 ["trained for \\ evaluated"] + tasks, rows))
         out.append(controls_section(cells, dataset, tasks))
+        secondary = secondary_section(here, dataset, tasks, methods)
+        if secondary is not None:
+            out.append(secondary)
     return out
+
+
+def secondary_section(here: list[Cell], dataset: str, tasks: list[str], methods: list[str]) -> Section | None:
+    """The secondary metrics the tasks tabulate (`metric.table`), one row per unconstrained cell; None if none."""
+    shown = list(dict.fromkeys(m for c in here for m in c.table))
+    if not shown:
+        return None
+    rank = {m: i for i, m in enumerate([IN_DOMAIN, ANCHOR, *methods])}
+    rows = []
+    for c in sorted((c for c in here if c.table), key=lambda c: (tasks.index(c.eval_task), c.train_task != c.eval_task,
+                                                                  tasks.index(c.train_task),
+                                                                  rank.get(c.method, len(rank)), c.method)):
+        values = {m: (v, lo, hi) for m, v, lo, hi in c.metrics if m in c.table}
+        rows.append([c.eval_task, f"{short(c.train_task)}->{short(c.eval_task)}", c.method,
+                     *(f"{values[m][0]:.3f} [{values[m][1]:.3f}, {values[m][2]:.3f}]" if m in values else "–"
+                       for m in shown), str(c.n)])
+    return Section(
+        f"Secondary metrics: {dataset}",
+        "Unconstrained words: the secondary metrics each evaluated task tabulates (`metric.table` of its task spec; "
+        "results.json holds every secondary of `metric.also`). Cell: mean [95% CI]; n as in the matrices.",
+        ["evaluated", "direction", "method", *shown, "n"], rows, level=3)
 
 
 def controls_section(cells: dict[str, Cell], dataset: str, tasks: list[str]) -> Section:
