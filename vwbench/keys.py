@@ -16,7 +16,9 @@ def model_id(task: TaskSpec, device_type: str | None = None) -> dict:
 
     refs = [task.model] + ([ModelRef(**task.evaluator["model"])] if task.evaluator else [])
     key = {"task": task.name, "kind": task.task, "id": task.model.id, "revision": task.model.revision,
-           "template": task.template, "image_size": task.image_size, "loss": task.loss, "metric": task.metric,
+           "template": task.template, "image_size": task.image_size, "loss": task.loss,
+           # which secondaries a table shows (`table`) cannot move a stored number
+           "metric": {k: v for k, v in (task.metric or {}).items() if k != "table"},
            "evaluator": task.evaluator,
            "dtype": task.dtype if device_type is None else task.dtype.get(device_type, "float32"),
            "code": fingerprint.model_code(task.task, [r.id for r in refs if r.is_micro])}
