@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 
@@ -82,7 +83,7 @@ class Family:
     """What vwbench needs to know about one kind of model. Subclasses register with `@FAMILIES.register(name)`."""
 
     name: str = ""
-    adapters: dict[str, type] = {}     # task kind -> its adapter class (a TaskModel subclass)
+    adapters: ClassVar[dict[str, type]] = {}     # task kind -> its adapter class (a TaskModel subclass)
     evaluator: bool = False           # whether it can label generated images (models/generation.CLIPEvaluator)
     micro_models: tuple[str, ...] = ()  # the shipped micro-zoo models of the family (`micro:<name>`)
 

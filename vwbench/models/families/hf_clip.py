@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from vwbench.models.base import pooled
 from vwbench.models.classification import ClassificationModel
 from vwbench.models.families import Family, clip_text_config, from_pretrained
@@ -13,7 +15,7 @@ from vwbench.registry import FAMILIES
 class HFCLIP(Family):
     """transformers CLIPModel with its CLIPImageProcessor: hub checkpoints and tiny configs."""
 
-    adapters = {"classification": ClassificationModel}
+    adapters: ClassVar[dict[str, type]] = {"classification": ClassificationModel}
     evaluator = True
 
     def hub(self, ref, dtype):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 
@@ -17,7 +18,7 @@ class OpenCLIP(Family):
     """open_clip CLIP: hub checkpoints (open_clip's `local-dir:`), tiny configs, the micro-world's two CLIPs."""
 
     micro_models = ("clip", "clip-evaluator")
-    adapters = {"classification": ClassificationModel}
+    adapters: ClassVar[dict[str, type]] = {"classification": ClassificationModel}
     evaluator = True
 
     def hub(self, ref, dtype):

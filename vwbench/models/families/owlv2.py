@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 
@@ -17,7 +19,7 @@ class OWLv2(Family):
     """transformers Owlv2ForObjectDetection: hub checkpoints, tiny configs, the micro-world's micro:owlv2."""
 
     micro_models = ("owlv2",)
-    adapters = {"detection": DetectionModel}
+    adapters: ClassVar[dict[str, type]] = {"detection": DetectionModel}
 
     def hub(self, ref, dtype):
         from transformers import Owlv2ForObjectDetection, Owlv2ImageProcessor

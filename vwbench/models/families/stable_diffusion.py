@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from vwbench.models.families import Family, clip_text_config, from_pretrained
 from vwbench.models.generation import GenerationModel
 from vwbench.models.initialize import seeded
@@ -13,7 +15,7 @@ class StableDiffusion(Family):
     """diffusers StableDiffusionPipeline: hub checkpoints, tiny configs, the micro-world's micro:sd."""
 
     micro_models = ("sd",)
-    adapters = {"generation": GenerationModel}
+    adapters: ClassVar[dict[str, type]] = {"generation": GenerationModel}
 
     def hub(self, ref, dtype):
         from diffusers import StableDiffusionPipeline
@@ -26,7 +28,7 @@ class StableDiffusion(Family):
         from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
         from transformers import CLIPTextModel
 
-        tuples = lambda d: {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}  # noqa: E731
+        tuples = lambda d: {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
         make = {"text_encoder": lambda c: CLIPTextModel(clip_text_config(c)),
                 "vae": lambda c: AutoencoderKL(**tuples(c)), "unet": lambda c: UNet2DConditionModel(**tuples(c))}
         with seeded(config["seed"]):      # in the config's order: it fixes which weights each draw goes to

@@ -31,8 +31,8 @@ import torch
 import torch.nn.functional as F
 
 from vwbench.data.micro import world
-from vwbench.models.micro.store import load_weights, save_weights
 from vwbench.models.initialize import centre_box_bias, seeded
+from vwbench.models.micro.store import load_weights, save_weights
 from vwbench.models.micro.training import AppearanceHeads, Clock, render_pool, trained_token_ids
 from vwbench.tokenizer import BOS_ID, EOS_ID, VOCAB_SIZE, encode
 
