@@ -19,7 +19,8 @@ def model_id(task: TaskSpec, device_type: str | None = None) -> dict:
            "template": task.template, "image_size": task.image_size, "loss": task.loss, "metric": task.metric,
            "evaluator": task.evaluator,
            "dtype": task.dtype if device_type is None else task.dtype.get(device_type, "float32"),
-           "code": fingerprint.model_code(task.task, [r.id for r in refs if r.is_micro])}
+           "code": fingerprint.model_code(task.task, [r.id for r in refs if r.is_builtin],
+                                          [task.family] + ([task.evaluator["family"]] if task.evaluator else []))}
     if any(r.is_micro for r in refs):
         from vwbench.models.zoo import weights_sha256
 
