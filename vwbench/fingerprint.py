@@ -81,7 +81,7 @@ def family_files(family: str, root: Path = PACKAGE) -> list[Path]:
     own = root / "models" / "families" / f"{family}.py"
     files = group_files(("models/families/__init__.py", f"models/families/{family}.py"), root)
     text = own.read_text() if own.is_file() else ""
-    for module in re.findall(r"^\s*from vwbench\.models\.(\w+) import", text, flags=re.M):
+    for module in re.findall(r"^\s*from vwbench\.models\.(\w+) import", text, flags=re.MULTILINE):
         if module not in ("micro", "families"):
             files += group_files((f"models/{module}.py",), root)
     return files
