@@ -11,8 +11,12 @@ import torch
 
 from vwbench import fingerprint
 
-GROUPS = ("learn", "data", "transfer", "model:generation", "model:detection", "model:classification",
-          "model:generation:micro:sd,micro:clip-evaluator")
+GEN, DET, CLS = ("model:generation:stable_diffusion,hf_clip", "model:detection:owlv2",
+                 "model:classification:open_clip")
+HF_CLS, TINY_DET = "model:classification:hf_clip", "model:detection:owlv2:tiny:owlv2"
+MICRO_GEN = "model:generation:stable_diffusion,open_clip:micro:sd,micro:clip-evaluator"
+GROUPS = ("learn", "data", "transfer", GEN, DET, CLS, HF_CLS, TINY_DET, MICRO_GEN)
+ALL_MODELS = {GEN, DET, CLS, HF_CLS, TINY_DET, MICRO_GEN}
 
 
 @pytest.fixture
@@ -46,24 +50,27 @@ def test_the_copy_has_the_same_fingerprints(package):
     ("spec.py", set()),
     ("learn.py", {"learn"}),
     ("data/synthetic.py", {"data"}),
-    ("data/micro/world.py", {"data", "model:generation:micro:sd,micro:clip-evaluator"}),
+    ("data/micro/world.py", {"data", MICRO_GEN}),
     ("transfer/base.py", {"transfer"}),
-    ("models/space.py", {"transfer", "model:generation", "model:detection", "model:classification",
-                           "model:generation:micro:sd,micro:clip-evaluator"}),
-    ("models/detection.py", {"model:detection"}),
-    ("models/generation.py", {"model:generation", "model:generation:micro:sd,micro:clip-evaluator"}),
-    # models/micro/clip.py (the micro evaluator) encodes text with the classification adapter's encode_text
-    ("models/classification.py", {"model:classification", "model:generation:micro:sd,micro:clip-evaluator"}),
-    ("models/micro/sd.py", {"model:generation:micro:sd,micro:clip-evaluator"}),
-    ("models/base.py", {"model:generation", "model:detection", "model:classification",
-                        "model:generation:micro:sd,micro:clip-evaluator"}),
-    ("models/metrics.py", {"model:generation", "model:detection", "model:classification",   # a new helper module
-                           "model:generation:micro:sd,micro:clip-evaluator"}),
+    ("models/space.py", {"transfer"} | ALL_MODELS),
+    ("models/detection.py", {DET, TINY_DET}),
+    # the hf_clip evaluator's family file imports the classification adapter (the kind it also serves)
+    ("models/generation.py", {GEN, MICRO_GEN}),
+    # open_clip's family and models/micro/clip.py encode text with the classification module's encode_text
+    ("models/classification.py", {CLS, HF_CLS, GEN, MICRO_GEN}),
+    ("models/micro/sd.py", {MICRO_GEN}),
+    ("models/base.py", ALL_MODELS),
+    ("models/initialize.py", ALL_MODELS),
+    ("models/metrics.py", ALL_MODELS),                       # a new helper module
+    ("models/families/__init__.py", ALL_MODELS),
+    ("models/families/owlv2.py", {DET, TINY_DET}),
+    ("models/families/hf_clip.py", {GEN, HF_CLS}),           # the generation evaluator and the classifier
+    ("models/families/open_clip.py", {CLS, MICRO_GEN}),
+    ("models/configs/tiny-owlv2.json", {TINY_DET}),
+    ("models/configs/tiny-sd.json", set()),                 # no group here has tiny:sd
     # the metrics: every task model's results depend on the metrics its spec names
-    ("metrics/classification.py", {"model:generation", "model:detection", "model:classification",
-                                   "model:generation:micro:sd,micro:clip-evaluator"}),
-    ("metrics/__init__.py", {"model:generation", "model:detection", "model:classification",
-                             "model:generation:micro:sd,micro:clip-evaluator"}),
+    ("metrics/classification.py", ALL_MODELS),
+    ("metrics/__init__.py", ALL_MODELS),
 ])
 def test_an_edit_changes_exactly_its_groups(package, rel, groups):
     assert changed_by(package, rel) == groups

@@ -287,7 +287,7 @@ def test_open_clip_hub_models_load_offline_from_the_cache_through_local_dir(cach
 
     from vwbench.models import zoo
 
-    model, _ = zoo.tiny_open_clip(32)
+    model, _ = zoo.build_tiny("tiny:open_clip")
     cfg = {"model_cfg": {"embed_dim": 32,
                          "vision_cfg": {"layers": 2, "width": 32, "head_width": 16, "patch_size": 8, "image_size": 32},
                          "text_cfg": {"context_length": 77, "vocab_size": model.vocab_size, "width": 64, "heads": 4,

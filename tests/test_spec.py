@@ -34,7 +34,9 @@ def test_every_shipped_spec_loads(path):
         assert all(c.anchor in spec.anchors for c in spec.concepts)
     if path.parent.name == "suites":
         assert [d.name for d in spec.datasets] == raw["datasets"]
-        assert [t.name for t in spec.tasks] == raw["tasks"]
+        assert [t.name for t in spec.tasks] == [e["task"] if isinstance(e, dict) else e for e in raw["tasks"]]
+        assert [t.label for t in spec.tasks] == [e.get("name", t.task) if isinstance(e, dict) else t.task
+                                                 for e, t in zip(raw["tasks"], spec.tasks)]
 
 
 def test_extends_merges_base_and_override():
@@ -104,9 +106,22 @@ BAD = {
     "wrong-type": (
         "tasks/classification.yaml", _sub("image_size: 224", "image_size: big"),
         "tasks/classification.yaml", "image_size", "expected integer"),
-    "wrong-enum": (
-        "tasks/detection.yaml", _sub("family: owlv2", "family: yolo"),
-        "tasks/detection.yaml", "family", "expected one of"),
+    "unknown-family": (
+        "tasks/detection.yaml", _sub("family: owlv2", "family: owlv3"),
+        "tasks/detection.yaml", "family", "unknown model family 'owlv3'; did you mean 'owlv2'?"),
+    "unknown-evaluator-family": (
+        "tasks/generation.yaml", _sub("family: hf_clip", "family: hf-clip"),
+        "tasks/generation.yaml", "evaluator.family", "unknown model family 'hf-clip'; did you mean 'hf_clip'?"),
+    "unknown-task-kind": (
+        "tasks/detection.yaml", _sub("task: detection", "task: detecton"),
+        "tasks/detection.yaml", "task", "unknown task kind 'detecton'; did you mean 'detection'?"),
+    "duplicate-task-name": (
+        "suites/tiny-two-classifiers.yaml", _sub("name: hf-classification}", "name: classification}"),
+        "suites/tiny-two-classifiers.yaml", "tasks[3].name", "task name 'classification' is taken by tasks[2]"),
+    "duplicate-task-kind-unnamed": (
+        "suites/tiny-two-classifiers.yaml", _sub("{task: tiny-hf-classification, name: hf-classification}",
+                                                 "tiny-hf-classification"),
+        "suites/tiny-two-classifiers.yaml", "tasks[3]", "task name 'classification' is taken by tasks[2]"),
     "unknown-dataset-in-suite": (
         "suites/paper.yaml", _sub("datasets: [imagenet, dreambooth, coco, voc]", "datasets: [imagenet, dreambooth, cocoa, voc]"),
         "suites/paper.yaml", "datasets[2]", "unknown dataset 'cocoa'"),

@@ -5,10 +5,12 @@ source files that compute it (`code(group)`), grouped so that a change recompute
 
   learn            vwbench/learn.py: the training loop and the δ-ball projection
   data             vwbench/data/*.py, vwbench/data/micro/*.py: how images and boxes are read or rendered
-  model:<kind>     vwbench/models/*.py except the other two kinds' adapters (so base.py, zoo.py, factory.py,
-                   <kind>.py and any helper module added there), vwbench/tokenizer.py, vwbench/models/space.py
-                   (the vocabulary), vwbench/metrics/*.py (the metrics; the names a task uses are in its spec);
-                   for `micro:` models also vwbench/models/micro/{store,training}.py, data/micro/world.py and the
+  model:<kind>:<families>[:<model ids>]
+                   vwbench/models/*.py except the other two kinds' adapters (so base.py, zoo.py, factory.py,
+                   <kind>.py, space.py (the vocabulary) and any helper module added there), vwbench/tokenizer.py;
+                   each family's file (models/families/<family>.py, with families/__init__.py) and the models/
+                   modules it imports outside micro/; the config of each `tiny:` model (models/configs/); for
+                   `micro:` models also vwbench/models/micro/{store,training}.py, data/micro/world.py and the
                    model's own module (sd.py, owlv2.py, clip.py); the weights themselves are hashed by
                    `keys.model_id`
   transfer         vwbench/transfer/base.py, vwbench/models/space.py: pair finding, fit reports, output checks
@@ -71,11 +73,29 @@ def group_files(patterns, root: Path = PACKAGE) -> list[Path]:
     return sorted(out)
 
 
-def model_files(kind: str, model_ids=(), root: Path = PACKAGE) -> list[Path]:
+def family_files(family: str, root: Path = PACKAGE) -> list[Path]:
+    """A family's file, families/__init__.py and the vwbench.models modules the file imports (micro/ aside: the
+    micro models' own files key only micro models)."""
+    import re
+
+    own = root / "models" / "families" / f"{family}.py"
+    files = group_files(("models/families/__init__.py", f"models/families/{family}.py"), root)
+    text = own.read_text() if own.is_file() else ""
+    for module in re.findall(r"^\s*from vwbench\.models\.(\w+) import", text, flags=re.MULTILINE):
+        if module not in ("micro", "families"):
+            files += group_files((f"models/{module}.py",), root)
+    return files
+
+
+def model_files(kind: str, model_ids=(), root: Path = PACKAGE, families=()) -> list[Path]:
     """The source files behind a task model of `kind` (see the module docstring)."""
     others = {f"{k}.py" for k in KINDS if k != kind}
     files = [f for f in group_files(("models/*.py",), root) if f.name not in others]
     files += group_files(("tokenizer.py", "metrics/*.py"), root)
+    for family in families:
+        files += family_files(family, root)
+    files += group_files(tuple(f"models/configs/{i.replace(':', '-', 1)}.json" for i in model_ids
+                               if i.startswith("tiny:")), root)
     micro = [MICRO_MODULES[i] for i in model_ids if i in MICRO_MODULES]
     if micro:
         files += group_files(GROUPS["micro"] + tuple(f"models/micro/{m}" for m in micro), root)
@@ -85,16 +105,19 @@ def model_files(kind: str, model_ids=(), root: Path = PACKAGE) -> list[Path]:
 
 
 def code(group: str, root: Path = PACKAGE) -> str:
-    """Digest of one group of vwbench's source: learn, data, transfer, or model:<kind>[:<model id>...]."""
+    """Digest of one group of vwbench's source: learn, data, transfer, or model:<kind>:<families>[:<model ids>]
+    (comma-separated lists)."""
     if group.startswith("model:"):
-        kind, *ids = group.split(":", 2)[1:]
-        ids = ids[0].split(",") if ids else []
-        return files_digest(model_files(kind, ids, root), root)
+        kind, families, *ids = group.split(":", 3)[1:] + ([""] if group.count(":") < 2 else [])
+        ids = ids[0].split(",") if ids and ids[0] else []
+        return files_digest(model_files(kind, ids, root, [f for f in families.split(",") if f]), root)
     return files_digest(group_files(GROUPS[group], root), root)
 
 
-def model_code(kind: str, model_ids) -> str:
-    return code(f"model:{kind}:{','.join(sorted(model_ids))}" if model_ids else f"model:{kind}")
+def model_code(kind: str, model_ids, families=()) -> str:
+    """The code digest of a task model of `kind` from `families` (its own, its evaluator's) with `model_ids`."""
+    group = f"model:{kind}:{','.join(sorted(set(families)))}"
+    return code(group + f":{','.join(sorted(model_ids))}" if model_ids else group)
 
 
 def packages() -> dict[str, str | None]:

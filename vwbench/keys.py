@@ -21,7 +21,8 @@ def model_id(task: TaskSpec, device_type: str | None = None) -> dict:
            "metric": {k: v for k, v in (task.metric or {}).items() if k != "table"},
            "evaluator": task.evaluator,
            "dtype": task.dtype if device_type is None else task.dtype.get(device_type, "float32"),
-           "code": fingerprint.model_code(task.task, [r.id for r in refs if r.is_micro])}
+           "code": fingerprint.model_code(task.task, [r.id for r in refs if r.is_builtin],
+                                          [task.family] + ([task.evaluator["family"]] if task.evaluator else []))}
     if any(r.is_micro for r in refs):
         from vwbench.models.zoo import weights_sha256
 

@@ -24,7 +24,6 @@ from vwbench.errors import VWBenchError
 from vwbench.models.base import TaskModel
 from vwbench.records import LearnResult, Trial
 from vwbench.spec import TrainConfig
-from vwbench.tokenizer import single_token_id
 
 
 def trial_seed(trial: Trial, salt: str = "") -> int:
@@ -131,7 +130,7 @@ def learn(model: TaskModel, data: ConceptDataset, trials: list[Trial], cfg: Trai
     chunks = [trials[i : i + k_max] for i in range(0, len(trials), k_max)]
     d_cache = {} if d_cache is None else d_cache   # d_nn scans the whole vocabulary: once per distinct anchor, not per trial
     for n_chunk, chunk in enumerate(chunks):
-        ids = [single_token_id(t.anchor) for t in chunk]
+        ids = [model.tokenizer.single_token_id(t.anchor) for t in chunk]
         anchors = table[ids].unsqueeze(1).repeat(1, cfg.num_vectors, 1).to(model.device)
         for i in set(ids) - d_cache.keys():
             d_cache[i] = nn_distance(space, i)

@@ -13,7 +13,7 @@ class Trial:
     dataset: str
     concept: str
     anchor: str
-    train_task: str                  # task kind the word was trained in: generation | detection | classification
+    train_task: str                  # the suite's name of the task the word was trained in (default: its kind)
     delta: float | None = None       # None for the unconstrained experiment
     seed: int = 0
 
@@ -27,7 +27,7 @@ class Score:
     """One evaluation of a trial's word in one task model (in-domain when eval_task == train_task)."""
 
     trial: Trial
-    eval_task: str
+    eval_task: str                   # the suite's name of the task that scored it (default: its kind)
     method: str                      # transfer method name; "in_domain" when eval_task == train_task
     metric: str                      # headline metric name, e.g. generation_accuracy, ap50, accuracy
     value: float

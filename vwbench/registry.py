@@ -102,3 +102,30 @@ class Registry:
             except VWBenchError as exc:
                 out[name] = f"(unavailable: {exc})"
         return out
+
+
+def package_modules(package: str) -> dict[str, str]:
+    """{file name: module} of every module in a package's folder, found without importing them (built-ins named by
+    their file, so adding one is adding its file)."""
+    from importlib.util import find_spec
+    from pathlib import Path
+
+    spec = find_spec(package)
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    return {p.stem: f"{package}.{p.stem}" for f in folders for p in sorted(Path(f).glob("*.py"))
+            if not p.stem.startswith("_")}
+
+
+def _check_class(what: str):
+    def check(name: str, obj, where: str) -> None:
+        if not inspect.isclass(obj):
+            raise VWBenchError(f"{what} plugin {name!r} ({where}) is not a class")
+
+    return check
+
+
+# Model families (vwbench/models/families/<name>.py, or plugins of the entry-point group): known here, below the
+# spec layer, so that a task spec's family is checked by name when it is read; a family's module is imported
+# only when it is used (vwbench.models.families.family).
+FAMILIES = Registry("model family", package_modules("vwbench.models.families"), "vwbench.model_families",
+                    check=_check_class("model family"))

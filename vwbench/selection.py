@@ -38,8 +38,8 @@ class Selection:
     def check(self, suite) -> None:
         """Raise VWBenchError on the first task, dataset or concept the suite does not have."""
         for name in self.tasks:
-            if not any(name in (t.name, t.task) for t in suite.tasks):
-                known = ", ".join(f"{t.name} ({t.task})" for t in suite.tasks)
+            if not any(name in (t.name, t.task, t.label) for t in suite.tasks):
+                known = ", ".join(f"{t.name} ({t.label})" for t in suite.tasks)
                 raise VWBenchError(f"unknown task {name!r} in suite {suite.name!r} (known: {known})")
         names = {d.name for d in suite.datasets}
         for name in self.datasets:
@@ -56,7 +56,7 @@ class Selection:
 
     def task_specs(self, suite) -> list:
         """The suite's selected task models, in suite order."""
-        return [t for t in suite.tasks if not self.tasks or t.name in self.tasks or t.task in self.tasks]
+        return [t for t in suite.tasks if not self.tasks or {t.name, t.task, t.label} & set(self.tasks)]
 
     def concept_specs(self, ds) -> list:
         """The selected concepts of one dataset spec, in spec order (at most `limit`)."""
@@ -71,7 +71,7 @@ class Selection:
     def bind(self, suite) -> SuiteSelection:
         """This selection checked against `suite`, ready to test scores (`admits`)."""
         self.check(suite)
-        kinds = frozenset(t.task for t in self.task_specs(suite))
+        kinds = frozenset(t.label for t in self.task_specs(suite))
         concepts = {d.name: frozenset(c.id for c in self.concept_specs(d)) for d in self.dataset_specs(suite)}
         return SuiteSelection(self, suite.name, kinds, concepts)
 
@@ -90,7 +90,7 @@ class Selection:
 
 @dataclass(frozen=True)
 class SuiteSelection:
-    """A Selection applied to one suite: which (task kind, dataset, concept) a score must have to be kept."""
+    """A Selection applied to one suite: which (task name, dataset, concept) a score must have to be kept."""
 
     selection: Selection
     suite: str

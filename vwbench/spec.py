@@ -68,8 +68,8 @@ class ModelRef:
 
 @dataclass(frozen=True)
 class TaskSpec:
-    name: str
-    task: str
+    name: str                            # the task file's name
+    task: str                            # its kind: generation | detection | classification
     family: str
     model: ModelRef
     image_size: int
@@ -83,6 +83,11 @@ class TaskSpec:
     resources: dict = field(default_factory=dict)   # what one worker asks a cluster for (docs/ray.md); not in keys
     safety_checker: dict | None = None   # {id, revision} of the checker a run may turn on (docs/gpu.md)
     safety: bool = False                 # whether this run screens generations with it (off by default)
+    label: str = ""                      # its name in a suite: what trials, keys and tables call it (default: kind)
+
+    def __post_init__(self):
+        if not self.label:
+            object.__setattr__(self, "label", self.task)
 
 
 @dataclass(frozen=True)
@@ -175,10 +180,23 @@ class SuiteSpec:
     controls: tuple[str, ...] = CONTROLS
 
     def task(self, name: str) -> TaskSpec:
-        for t in self.tasks:
-            if name in (t.name, t.task):
-                return t
+        """The task named `name` in the suite (its label), else the one of that file name, else the only one of
+        that kind."""
+        for match in (lambda t: t.label == name, lambda t: t.name == name):
+            found = [t for t in self.tasks if match(t)]
+            if found:
+                return found[0]
+        found = [t for t in self.tasks if t.task == name]
+        if len(found) == 1:
+            return found[0]
         raise KeyError(name)
+
+    def kind(self, label: str) -> str:
+        """The task kind of the suite's task `label` (the label itself when the suite has no such task)."""
+        try:
+            return self.task(label).task
+        except KeyError:
+            return label
 
     def dataset(self, name: str) -> DatasetSpec:
         for d in self.datasets:
@@ -318,6 +336,7 @@ class SpecLibrary:
 
     def task(self, name: str, referrer=None) -> TaskSpec:
         d = self.resolve("tasks", name, referrer)
+        _check_names(d, self.path("tasks", name))
         model = ModelRef(**d["model"])
         if model.revision is None and not model.is_builtin:
             raise SpecError(self.path("tasks", name), "model.revision", "hub models need a pinned revision")
@@ -375,10 +394,7 @@ class SpecLibrary:
         else:
             d = self.resolve("suites", text)
             path = self.path("suites", text)
-        tasks = tuple(self.task(t, (str(path), f"tasks[{i}]")) for i, t in enumerate(d["tasks"]))
-        kinds = [t.task for t in tasks]
-        if len(set(kinds)) != len(kinds):
-            raise SpecError(path, "tasks", f"each task kind may appear once, got {kinds}")
+        tasks = _suite_tasks(self, d["tasks"], path)
         datasets = tuple(self.dataset(n, (str(path), f"datasets[{i}]")) for i, n in enumerate(d["datasets"]))
         train = dict(d["train"])
         if "betas" in train:
@@ -400,14 +416,46 @@ class SpecLibrary:
         return checked
 
 
+def _suite_tasks(lib: SpecLibrary, entries: list, path) -> tuple[TaskSpec, ...]:
+    """A suite's tasks, each named: `name` of an entry `{task: <file>, name: <name>}`, else the task's kind.
+    Names are unique in a suite (trials, keys and tables are keyed by them)."""
+    tasks: list[TaskSpec] = []
+    for i, entry in enumerate(entries):
+        entry = entry if isinstance(entry, dict) else {"task": entry}
+        task = lib.task(entry["task"], (str(path), f"tasks[{i}]"))
+        task = dataclasses.replace(task, label=entry.get("name", task.task))
+        taken = next((j for j, t in enumerate(tasks) if t.label == task.label), None)
+        if taken is not None:
+            where = f"tasks[{i}].name" if "name" in entry else f"tasks[{i}]"
+            raise SpecError(path, where, f"task name {task.label!r} is taken by tasks[{taken}] ({tasks[taken].name}); "
+                            f"give one of them its own name: {{task: {entry['task']}, name: <name>}}")
+        tasks.append(task)
+    return tuple(tasks)
+
+
+def _unknown(what: str, name: str, known) -> str:
+    close = difflib.get_close_matches(str(name), list(known), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown {what} {name!r}{hint} (known: {', '.join(known)})"
+
+
+def _check_names(d: dict, path) -> None:
+    """A task's kind (SETTINGS) and model families (registry.FAMILIES) are known names (schemas leave them open)."""
+    from vwbench.registry import FAMILIES
+
+    if d["task"] not in SETTINGS:
+        raise SpecError(path, "task", _unknown("task kind", d["task"], list(SETTINGS)))
+    for where, name in (("family", d["family"]), ("evaluator.family", (d.get("evaluator") or {}).get("family"))):
+        if name is not None and name not in FAMILIES:
+            raise SpecError(path, where, _unknown("model family", name, FAMILIES.names()))
+
+
 def _controls(d: dict, path) -> tuple[str, ...]:
     """A suite's `controls` (default: all of CONTROLS), each a known control name."""
     names = d.get("controls", list(CONTROLS))
     for i, name in enumerate(names):
         if name not in CONTROLS:
-            close = difflib.get_close_matches(str(name), CONTROLS, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise SpecError(path, f"controls[{i}]", f"unknown control {name!r}{hint} (known: {', '.join(CONTROLS)})")
+            raise SpecError(path, f"controls[{i}]", _unknown("control", name, CONTROLS))
     return tuple(names)
 
 

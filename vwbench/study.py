@@ -31,7 +31,6 @@ from vwbench.models.space import nearest_tokens
 from vwbench.records import Score, Trial
 from vwbench.shard import check_shard, shard_of
 from vwbench.spec import DatasetSpec, SuiteSpec, TaskSpec, effective_train, learning_settings
-from vwbench.tokenizer import single_token_id
 
 
 @dataclass
@@ -240,7 +239,7 @@ class Study:
         return [registry.get(n) for n in names if n != "anchor" and n not in taken], "anchor" in names
 
     def _submitted(self, path) -> dict:
-        """{(dataset, concept, anchor, task kind, delta): vector} of an embeddings submission, checked."""
+        """{(dataset, concept, anchor, task name, delta): vector} of an embeddings submission, checked."""
         from vwbench.submissions import Submission, check_suite, load_embeddings, read_manifest
 
         sub = path if isinstance(path, Submission) else read_manifest(path)
@@ -250,7 +249,7 @@ class Study:
         out = {}
         for v in vectors:
             task = self.suite.task(v.task)
-            out[(v.dataset, v.concept, v.anchor, task.task, v.delta)] = v.vector
+            out[(v.dataset, v.concept, v.anchor, task.label, v.delta)] = v.vector
         return out
 
     def model(self, task: TaskSpec):
@@ -274,12 +273,18 @@ class Study:
         usable = self.vocabulary(task).usable if words else None     # untrained rows are not usable
         for w in words:
             try:
-                i = single_token_id(w)
+                i = self.tokenizer(task).single_token_id(w)
             except ValueError as exc:
                 raise SpecError(self.suite.path, "anchors", str(exc)) from None
             if not bool(usable[i]):
                 raise SpecError(self.suite.path, "anchors", f"anchor {w!r} is not a trained word of {task.name} "
                                 f"({task.model.id}): it would start from a random row")
+
+    def tokenizer(self, task: TaskSpec):
+        """The tokenizer of a task's model family (anchors are its token ids)."""
+        from vwbench.models.families import family
+
+        return family(task.family).tokenizer()
 
     def provenance(self, task: TaskSpec) -> dict:
         """Where a loaded task model came from (resolved revision, dtype, device, weights' hashes where known)."""
@@ -290,9 +295,9 @@ class Study:
         if self.submitted is not None:
             ids = {c.id for c in concepts}
             return shard_of([Trial(self.name, d, c, a, t, delta, self.train.seed)
-                             for (d, c, a, t, delta) in self.submitted if d == ds.name and t == task.task and c in ids],
+                             for (d, c, a, t, delta) in self.submitted if d == ds.name and t == task.label and c in ids],
                             self.shard)
-        trials = [Trial(self.name, ds.name, c.id, a, task.task, d, seed)
+        trials = [Trial(self.name, ds.name, c.id, a, task.label, d, seed)
                   for seed in self.seeds for d in self.deltas for c in concepts
                   for a in ds.anchors_for(c, self.suite.anchors)]
         return shard_of(trials, self.shard)
@@ -338,7 +343,7 @@ class Study:
             try:
                 report = fit_with_report(fitted, self.vocabulary(src), self.vocabulary(tgt))
             except Exception as exc:  # noqa: BLE001 - a submitted method may raise anything; others go on
-                self._fail(f"method {name!r} could not be fitted {src.task}->{tgt.task}: {exc}")
+                self._fail(f"method {name!r} could not be fitted {src.label}->{tgt.label}: {exc}")
                 fitted = None
             else:
                 self.store.put_fit(key, report.as_dict(), self.run_id)
@@ -454,7 +459,8 @@ class Study:
         if not trials:
             return []
         table = self.vocabulary(task).table
-        return [(tr, self.anchor_key(tr, task), table[single_token_id(tr.anchor)].float().repeat(self.train.num_vectors, 1))
+        tok = self.tokenizer(task)
+        return [(tr, self.anchor_key(tr, task), table[tok.single_token_id(tr.anchor)].float().repeat(self.train.num_vectors, 1))
                 for tr in trials]
 
     def anchor_key(self, trial: Trial, task: TaskSpec) -> str:
@@ -472,21 +478,21 @@ class Study:
         todo = [(tr, self.score_key(k, eval_task, name, fit_id), v) for tr, k, v in words]
         todo = [w for w in todo if self.store.get_score(w[1]) is None]
         for tr, key, _ in todo:
-            self._note_replaced("scores", (tr, eval_task.task, name), key)
+            self._note_replaced("scores", (tr, eval_task.label, name), key)
         self.summary.reused["scores"] += len(words) - len(todo)
         if not todo:
             return
         if method is not None:  # fitted only when some score needs it
             new_fit = (method_label(method), src.name, eval_task.name) not in self._fits   # as fit() keys them
             if new_fit:
-                self.bar.set_postfix_str(f"fit {name} {src.task}->{eval_task.task}", refresh=False)
+                self.bar.set_postfix_str(f"fit {name} {src.label}->{eval_task.label}", refresh=False)
             fitted = self.fit(method, src, eval_task)
             if new_fit:
                 self.bar.update(1)
             if fitted is None:
                 self.bar.update(len(todo))      # scores that cannot be computed are done too
                 return
-        self.bar.set_postfix_str(f"score {name} {words[0][0].train_task}->{eval_task.task} {words[0][0].dataset}",
+        self.bar.set_postfix_str(f"score {name} {words[0][0].train_task}->{eval_task.label} {words[0][0].dataset}",
                                  refresh=False)
         t = time.perf_counter()
         vectors = torch.stack([v for _, _, v in todo]).float()
@@ -527,7 +533,8 @@ class Study:
         keep = [self._keeps(tr, name) for tr, _, _ in todo]
         want = {m for m, (tr, _, _) in zip(memo_keys, todo) if self._keeps(tr, None)}
         chunks = [unique[start : start + chunk] for start in range(0, len(unique), chunk)]
-        batches = ((vectors[idx], [single_token_id(todo[i][0].anchor) for i in idx], [todo[i][0].concept for i in idx])
+        tok = self.tokenizer(eval_task)
+        batches = ((vectors[idx], [tok.single_token_id(todo[i][0].anchor) for i in idx], [todo[i][0].concept for i in idx])
                    for idx in chunks)
         results_of = self.executor.evaluate(model, data, batches)
         local = self.executor.name == "local"     # pictures are kept where the model runs in this process
@@ -543,10 +550,10 @@ class Study:
         for i, (trial, key, _) in enumerate(todo):
             r = self._memo[memo_keys[i]]
             extra = {**r.get("extra", {}), "nearest_tokens": [space.tokens[j] for j in nearest[i]]}
-            self.store.put_score(key, Score(trial, eval_task.task, name, model.metric_name, float(r["value"]), extra),
+            self.store.put_score(key, Score(trial, eval_task.label, name, model.metric_name, float(r["value"]), extra),
                                  self.run_id)
             if keep[i] and self._pictures.get(memo_keys[i]):
-                kept.put(self.store, kept.word_rows(key, trial, eval_task.task, name, float(r["value"]),
+                kept.put(self.store, kept.word_rows(key, trial, eval_task.label, name, float(r["value"]),
                                                     self._pictures[memo_keys[i]]), self.run_id)
             self.summary.computed["scores"] += 1
         self.summary.reused["evaluations"] += len(todo) - len(unique)

@@ -367,7 +367,7 @@ def _check_entry_against_specs(sub: Submission, lib, e: dict, where: str, widths
         raise SubmissionError(sub.name, manifest, f"{where}.anchor: {e['anchor']!r} is not an anchor of {ds.name} "
                               f"(anchors: {', '.join(ds.anchors)})")
     if task.model.is_tiny and task.name not in widths:
-        from vwbench.models.zoo import TINY_WIDTHS
+        from vwbench.models.zoo import tiny_text_width
 
-        if task.model.id in TINY_WIDTHS:
-            widths[task.name] = TINY_WIDTHS[task.model.id]
+        if tiny_text_width(task.model.id) is not None:
+            widths[task.name] = tiny_text_width(task.model.id)

@@ -120,3 +120,31 @@ def encode(texts: list[str], context_length: int = 77, pad_id: int = 0):
         row = [BOS_ID, *ids, EOS_ID]
         out[i, : len(row)] = torch.tensor(row)
     return out
+
+
+class CLIPTokenizer:
+    """The shared CLIP BPE vocabulary as a model family's tokenizer (`Family.tokenizer()`): what the core asks a
+    tokenizer for. A family with another vocabulary returns an object with the same members."""
+
+    vocab_size, bos_id, eos_id = VOCAB_SIZE, BOS_ID, EOS_ID
+
+    def hf(self):
+        """The transformers tokenizer (for pipelines that hold one)."""
+        return clip_tokenizer()
+
+    def pieces(self, text: str) -> list[int]:
+        """Token ids of `text`, without start and end tokens."""
+        return clip_tokenizer()(text, add_special_tokens=False)["input_ids"]
+
+    def strings(self) -> list[str]:
+        """Token strings in id order."""
+        return token_strings()
+
+    def single_token_id(self, word: str) -> int:
+        return single_token_id(word)
+
+    def encode(self, texts: list[str], context_length: int = 77, pad_id: int = 0):
+        return encode(texts, context_length, pad_id)
+
+
+CLIP = CLIPTokenizer()

@@ -61,7 +61,7 @@ def test_load_textual_inversion_in_diffusers(tmp_path):
     from vwbench.models import zoo
     from vwbench.tokenizer import VOCAB_SIZE, tokenizer_folder
 
-    pipe = zoo.tiny_stable_diffusion(32)
+    pipe, _ = zoo.build_tiny("tiny:sd")
     pipe.tokenizer = CLIPTokenizer.from_pretrained(str(tokenizer_folder()))   # a private copy: tokens get added
     d = pipe.text_encoder.get_input_embeddings().weight.shape[1]
     v = torch.randn(1, d, generator=torch.Generator().manual_seed(0))

@@ -225,9 +225,9 @@ def test_prototype_evaluator_labels_each_concepts_own_image_as_that_concept():
     from vwbench.data.micro import world
     from vwbench.data.types import ConceptDataset, Example
     from vwbench.models.generation import CLIPEvaluator
-    from vwbench.models.zoo import Loaded, tiny_clip_evaluator
+    from vwbench.models.zoo import Loaded, build_tiny
 
-    model, proc = tiny_clip_evaluator(32)
+    model, proc = build_tiny("tiny:clip-evaluator")
     rng = np.random.default_rng(0)
     images = {c: world.draw([world.Obj(s, col, "plain", (8, 8, 56, 56))], rng)
               for c, s, col in (("a", "hexagon", "teal"), ("b", "arrow", "red"), ("c", "ring", "white"))}

@@ -17,7 +17,6 @@ import torch
 from vwbench.data.types import ConceptDataset
 from vwbench.errors import VWBenchError
 from vwbench.spec import TaskSpec
-from vwbench.tokenizer import BOS_ID, EOS_ID, clip_tokenizer, token_strings
 
 
 @dataclass
@@ -68,8 +67,9 @@ def sample_indices(n: int, size: int, generator: torch.Generator) -> torch.Tenso
 
 
 class TaskModel(ABC):
-    """One frozen task model behind a uniform interface (DESIGN.md). Subclasses set `task` and implement the
-    text tower access, `prepare`, `loss` and `outputs`; everything about prompts, injection and metrics is shared."""
+    """One frozen task model behind a uniform interface (DESIGN.md). The kind's subclass sets `task` and implements
+    `prepare`, `loss` and `outputs`; the model family (`loaded.impl`, vwbench/models/families/) gives the text
+    tower and the tokenizer; everything about prompts, injection and metrics is shared."""
 
     task: str = ""
     # The text tower is causal and its output is pooled at the end token, so prompts can stop at the longest
@@ -83,18 +83,26 @@ class TaskModel(ABC):
         check_task(spec)
         self.spec, self.loaded, self.device = spec, loaded, torch.device(device)
         self.model = loaded.model
+        self.family = loaded.impl
+        self.tokenizer = self.family.tokenizer()
         self.dtype = next(iter(self.text_embedding().parameters())).dtype
         self._cache: dict[str, dict] = {}
 
     # ---- text tower -------------------------------------------------------------------------------------
 
-    @abstractmethod
+    @classmethod
+    def build(cls, spec: TaskSpec, loaded, device: torch.device, load=None) -> TaskModel:
+        """The adapter of a loaded model; a kind that needs more models (an evaluator) loads them with `load`
+        (zoo.load's signature)."""
+        return cls(spec, loaded, device)
+
     def text_embedding(self) -> torch.nn.Embedding:
         """The text tower's token-embedding layer."""
+        return self.family.text_embedding(self.model)
 
     @property
-    @abstractmethod
-    def context_length(self) -> int: ...
+    def context_length(self) -> int:
+        return self.family.context_length(self.model)
 
     pad_id: int = 0
 
@@ -120,16 +128,17 @@ class TaskModel(ABC):
 
         table = self.token_embeddings()
         usable = torch.ones(table.shape[0], dtype=torch.bool)
-        usable[[BOS_ID, EOS_ID, *self.untrained_ids()]] = False
-        return EmbeddingSpace(name=self.spec.name, tokens=token_strings()[: table.shape[0]], table=table, usable=usable)
+        tok = self.tokenizer
+        usable[[tok.bos_id, tok.eos_id, *self.untrained_ids()]] = False
+        return EmbeddingSpace(name=self.spec.name, tokens=tok.strings()[: table.shape[0]], table=table, usable=usable)
 
     def prompts(self, placeholder_ids: list[int], num_vectors: int = 1, template: str | None = None) -> Prompt:
         """Prompt ids for the template with `num_vectors` placeholder tokens in the `{}` slot, one row per id."""
         template = self.spec.template if template is None else template
         prefix, _, suffix = template.partition("{}")
-        tok = clip_tokenizer()
-        pre = tok(prefix.strip(), add_special_tokens=False)["input_ids"] if prefix.strip() else []
-        post = tok(suffix.strip(), add_special_tokens=False)["input_ids"] if suffix.strip() else []
+        tok = self.tokenizer
+        pre = tok.pieces(prefix.strip()) if prefix.strip() else []
+        post = tok.pieces(suffix.strip()) if suffix.strip() else []
         length = 2 + len(pre) + num_vectors + len(post)
         if length > self.context_length:
             raise VWBenchError(f"{self.spec.name}: template {template!r} is too long for {self.context_length} tokens")
@@ -137,7 +146,7 @@ class TaskModel(ABC):
         ids = torch.full((len(placeholder_ids), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros_like(ids, dtype=torch.bool)
         for i, pid in enumerate(placeholder_ids):
-            row = [BOS_ID, *pre, *([pid] * num_vectors), *post, EOS_ID]
+            row = [tok.bos_id, *pre, *([pid] * num_vectors), *post, tok.eos_id]
             ids[i, : len(row)] = torch.tensor(row)
             mask[i, 1 + len(pre) : 1 + len(pre) + num_vectors] = True
         return Prompt(ids.to(self.device), mask.to(self.device))
@@ -149,9 +158,7 @@ class TaskModel(ABC):
             return self.text_features(prompt.ids)
 
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
-        from vwbench.tokenizer import encode
-
-        return self.text_features(encode(texts, self.context_length, self.pad_id).to(self.device))
+        return self.text_features(self.tokenizer.encode(texts, self.context_length, self.pad_id).to(self.device))
 
     # ---- data -------------------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Zero-shot classification with an open_clip CLIP (DFN CLIP ViT-L/14 in the paper).
+"""Zero-shot classification with a CLIP (open_clip's DFN CLIP ViT-L/14 in the paper; any family with an image tower).
 
 Loss (PROTOCOL.md 14.7): cosine between the word's text feature and image features, weighted −1 for images of
 the target concept and +1 for images of the dataset's other concepts, a mean over each group. Image features are
@@ -23,7 +23,8 @@ from vwbench.models.base import TaskModel, chunked, sample_indices
 
 def encode_text(model, ids: torch.Tensor) -> torch.Tensor:
     """open_clip's `CLIP.encode_text` for ids of any length up to the context: it adds all 77 positional rows,
-    so a shorter (trimmed) prompt takes only its own. Equal on prompts, since the tower is causal and end-pooled."""
+    so a shorter (trimmed) prompt takes only its own. Equal on prompts, since the tower is causal and end-pooled.
+    (The open_clip family's text features; here, beside the kind, since the micro-zoo trainers use it too.)"""
     if ids.shape[1] == model.context_length:
         return model.encode_text(ids)
     from open_clip.model import text_global_pool
@@ -39,20 +40,13 @@ class ClassificationModel(TaskModel):
     task = "classification"
     trim_prompts = True
 
-    def text_embedding(self):
-        return self.model.token_embedding
-
-    @property
-    def context_length(self) -> int:
-        return int(self.model.context_length)
-
     def text_features(self, ids):
-        return F.normalize(encode_text(self.model, ids).float(), dim=-1)
+        return F.normalize(self.family.encode_text(self.model, ids).float(), dim=-1)
 
     def image_features(self, images) -> torch.Tensor:
         def encode(s):
-            pixels = torch.stack([self.loaded.processor(im) for im in images[s]]).to(self.device, self.dtype)
-            return F.normalize(self.model.encode_image(pixels).float(), dim=-1)
+            pixels = self.family.pixels(self.loaded.processor, images[s]).to(self.device, self.dtype)
+            return F.normalize(self.family.encode_image(self.model, pixels).float(), dim=-1)
 
         return chunked(encode, len(images), 32)
 
@@ -89,8 +83,7 @@ class ClassificationModel(TaskModel):
         return self._weighted(text, drawn["pos"][r], drawn["neg"][r])
 
     def set_gradient_checkpointing(self, enabled: bool) -> None:
-        # open_clip checkpoints each residual block whenever the flag is set (eval mode too)
-        self.model.set_grad_checkpointing(enabled)
+        self.family.set_gradient_checkpointing(self.model, enabled)
 
     def outputs(self, vectors, placeholder_ids, concepts, data):
         self.prepare(data)

@@ -1,4 +1,4 @@
-"""Open-vocabulary detection with transformers' OWLv2.
+"""Open-vocabulary detection with transformers' OWLv2 (the family gives its text tower and image regions).
 
 Boxes, objectness and region class embeddings do not depend on the text (PROTOCOL.md 15), so they are computed
 once per image. Loss (PROTOCOL.md 14.6): regions whose predicted box has IoU >= 0.5 with a target box are
@@ -19,10 +19,10 @@ import hashlib
 
 import torch
 import torch.nn.functional as F
-from torchvision.ops import box_convert, box_iou
+from torchvision.ops import box_iou
 
 from vwbench.data.types import ConceptDataset, Example
-from vwbench.models.base import TaskModel, pooled, sample_indices
+from vwbench.models.base import TaskModel, sample_indices
 
 
 def region_weights(boxes: torch.Tensor, targets: torch.Tensor, iou: float) -> torch.Tensor:
@@ -49,31 +49,12 @@ class DetectionModel(TaskModel):
         super().__init__(*args, **kwargs)
         self._zero: dict[tuple, dict] = {}
 
-    def text_embedding(self):
-        return self.model.owlv2.text_model.embeddings.token_embedding
-
-    @property
-    def context_length(self) -> int:
-        return int(self.model.config.text_config.max_position_embeddings)
-
     def text_features(self, ids):
-        return F.normalize(pooled(self.model.owlv2.get_text_features(input_ids=ids)).float(), dim=-1)
+        return F.normalize(self.family.encode_text(self.model, ids).float(), dim=-1)
 
     def regions(self, image) -> dict:
         """Text-independent outputs for one image: normalized class embeddings, logit shift/scale, absolute boxes."""
-        m = self.model
-        pixels = self.loaded.processor(images=image, return_tensors="pt").pixel_values.to(self.device, self.dtype)
-        fmap, _ = m.image_embedder(pixel_values=pixels)
-        feats = fmap.reshape(fmap.shape[0], -1, fmap.shape[-1])
-        boxes = m.box_predictor(feats, fmap)[0].float()
-        head = m.class_head
-        embeds = F.normalize(head.dense0(feats)[0].float(), dim=-1)
-        shift = head.logit_shift(feats)[0, :, 0].float()
-        scale = (head.elu(head.logit_scale(feats)) + 1)[0, :, 0].float()
-        # OWLv2 pads to a square at the bottom/right, so normalized coordinates scale by the longer side
-        side = float(max(image.size))
-        xyxy = box_convert(boxes, "cxcywh", "xyxy").cpu() * side
-        return {"embeds": embeds, "shift": shift, "scale": scale, "boxes": xyxy}
+        return self.family.regions(self.model, self.loaded.processor, image, self.device, self.dtype)
 
     def _prepare(self, data: ConceptDataset) -> dict:
         iou = float(self.spec.loss.get("positive_iou", 0.5))

@@ -1,4 +1,4 @@
-"""Build a task adapter from its spec: the one place that maps a task kind to its adapter class."""
+"""Build a task adapter from its spec: the task's model family loads the model and names the adapter of its kind."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import torch
 from vwbench.errors import VWBenchError
 from vwbench.models import zoo
 from vwbench.models.base import TaskModel
-from vwbench.spec import ModelRef, TaskSpec
+from vwbench.models.families import family
+from vwbench.spec import TaskSpec
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -28,31 +29,8 @@ def resolve_device(device: str | None) -> torch.device:
 
 
 def build_task_model(spec: TaskSpec, device: str | torch.device = "cpu") -> TaskModel:
-    """Load the frozen model of a task spec and wrap it in its adapter."""
-    from vwbench.models.classification import ClassificationModel
-    from vwbench.models.detection import DetectionModel
-    from vwbench.models.generation import CLIPEvaluator, GenerationModel
-
+    """Load the frozen model of a task spec and wrap it in its family's adapter for the task's kind."""
     device = torch.device(device)
     dtype = DTYPES[spec.dtype.get(device.type, "float32")]
-    loaded = zoo.load(spec.family, spec.model, device, dtype, spec.image_size)
-    if spec.task == "generation":
-        ev = spec.evaluator or {}
-        if not ev:
-            raise VWBenchError(f"{spec.source}: generation tasks need an evaluator")
-        ev_ref = ModelRef(**ev["model"])
-        ev_size = spec.image_size if ev_ref.is_builtin else 224
-        ev_loaded = zoo.load(ev["family"], ev_ref, device, dtype, ev_size)
-        loaded.provenance["evaluator"] = ev_loaded.provenance
-        screen = None
-        if spec.safety and spec.safety_checker:          # off by default: `vwbench run --safety-checker`
-            from vwbench.models.generation import SafetyScreen
-
-            sc_ref = ModelRef(spec.safety_checker["id"], spec.safety_checker.get("revision"))
-            sc_loaded = zoo.load("sd_safety_checker", sc_ref, device, dtype, spec.image_size if sc_ref.is_builtin else 224)
-            loaded.provenance["safety_checker"] = sc_loaded.provenance
-            screen = SafetyScreen(sc_loaded, device)
-        return GenerationModel(spec, loaded, device, CLIPEvaluator(ev_loaded, ev["template"], device,
-                                                                 ev.get("classes", "names")), screen)
-    adapters = {"detection": DetectionModel, "classification": ClassificationModel}
-    return adapters[spec.task](spec, loaded, device)
+    adapter = family(spec.family).adapter(spec.task, spec.source)     # before any weights are loaded
+    return adapter.build(spec, zoo.load(spec.family, spec.model, device, dtype, spec.image_size), device, zoo.load)

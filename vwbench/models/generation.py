@@ -17,39 +17,32 @@ import torch
 import torch.nn.functional as F
 
 from vwbench.data.types import ConceptDataset
-from vwbench.models.base import TaskModel, chunked, pooled, sample_indices
+from vwbench.models.base import TaskModel, chunked, sample_indices
 
 
 class CLIPEvaluator:
-    """Labelling of generated images by a CLIP (transformers CLIPModel or open_clip CLIP): zero-shot by class
-    names, or by prototypes."""
+    """Labelling of generated images by a CLIP (a family with `evaluator` set: transformers CLIPModel, open_clip
+    CLIP): zero-shot by class names, or by prototypes."""
 
     def __init__(self, loaded, template: str, device, classes: str = "names"):
         self.model, self.processor, self.template, self.device = loaded.model, loaded.processor, template, device
         self.classes = classes
-        self.open_clip = loaded.family == "open_clip"
+        self.family = loaded.impl
 
     @torch.no_grad()
     def image_features(self, images) -> torch.Tensor:
         dtype = next(self.model.parameters()).dtype
 
         def encode(s):
-            if self.open_clip:
-                pixels = torch.stack([self.processor(im) for im in images[s]]).to(self.device, dtype)
-                feats = self.model.encode_image(pixels)
-            else:
-                pixels = self.processor(images=images[s], return_tensors="pt").pixel_values.to(self.device, dtype)
-                feats = pooled(self.model.get_image_features(pixel_values=pixels))
-            return F.normalize(feats.float(), dim=-1)
+            pixels = self.family.pixels(self.processor, images[s]).to(self.device, dtype)
+            return F.normalize(self.family.encode_image(self.model, pixels).float(), dim=-1)
 
         return chunked(encode, len(images), 64)
 
     @torch.no_grad()
     def text_features(self, texts: list[str]) -> torch.Tensor:
-        from vwbench.tokenizer import encode
-
-        ids = encode(texts, 77, 0).to(self.device)
-        feats = self.model.encode_text(ids) if self.open_clip else pooled(self.model.get_text_features(input_ids=ids))
+        ids = self.family.tokenizer().encode(texts, 77, 0).to(self.device)
+        feats = self.family.encode_text(self.model, ids)
         return F.normalize(feats.float(), dim=-1)
 
     @torch.no_grad()
@@ -101,16 +94,34 @@ class GenerationModel(TaskModel):
         self.evaluator = evaluator
         self._generated: dict[str, list] = {}
 
-    def text_embedding(self):
-        return self.pipe.text_encoder.get_input_embeddings()
+    @classmethod
+    def build(cls, spec, loaded, device, load=None):
+        """The adapter with its CLIP evaluator and, when the run turns it on, the safety screen (loaded by `load`,
+        zoo.load's signature)."""
+        from vwbench.errors import VWBenchError
+        from vwbench.spec import ModelRef
 
-    @property
-    def context_length(self) -> int:
-        return int(self.pipe.text_encoder.config.max_position_embeddings)
+        ev = spec.evaluator or {}
+        if not ev:
+            raise VWBenchError(f"{spec.source}: generation tasks need an evaluator")
+        dtype = getattr(torch, spec.dtype.get(torch.device(device).type, "float32"))   # the task model's
+        ev_ref = ModelRef(**ev["model"])
+        ev_size = spec.image_size if ev_ref.is_builtin else 224
+        ev_loaded = load(ev["family"], ev_ref, device, dtype, ev_size)
+        if not ev_loaded.impl.evaluator:
+            raise VWBenchError(f"{spec.source}: evaluator.family {ev['family']!r} cannot label images")
+        loaded.provenance["evaluator"] = ev_loaded.provenance
+        screen = None
+        if spec.safety and spec.safety_checker:          # off by default: `vwbench run --safety-checker`
+            sc_ref = ModelRef(spec.safety_checker["id"], spec.safety_checker.get("revision"))
+            sc_loaded = load("sd_safety_checker", sc_ref, device, dtype, spec.image_size if sc_ref.is_builtin else 224)
+            loaded.provenance["safety_checker"] = sc_loaded.provenance
+            screen = SafetyScreen(sc_loaded, device)
+        return cls(spec, loaded, device, CLIPEvaluator(ev_loaded, ev["template"], device, ev.get("classes", "names")),
+                   screen)
 
     def text_features(self, ids):
-        # the UNet conditions on all hidden states of the text encoder, as the pipeline does
-        return self.pipe.text_encoder(ids)[0]
+        return self.family.encode_text(self.model, ids)
 
     def _prepare(self, data: ConceptDataset) -> dict:
         size, vae = self.spec.image_size, self.pipe.vae

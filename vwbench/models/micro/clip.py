@@ -13,13 +13,13 @@ import torch.nn.functional as F
 
 from vwbench.data.micro import world
 from vwbench.models.classification import encode_text
+from vwbench.models.initialize import seeded
 from vwbench.models.micro.store import load_weights, save_weights
 from vwbench.models.micro.training import (
     AppearanceHeads,
     Clock,
     caption_ids,
     render_pool,
-    seeded,
     trained_token_ids,
 )
 from vwbench.tokenizer import VOCAB_SIZE

@@ -31,9 +31,10 @@ import torch
 import torch.nn.functional as F
 
 from vwbench.data.micro import world
+from vwbench.models.initialize import centre_box_bias, seeded
 from vwbench.models.micro.set_loss import cxcywh_to_xyxy, set_prediction_loss
 from vwbench.models.micro.store import load_weights, save_weights
-from vwbench.models.micro.training import AppearanceHeads, Clock, render_pool, seeded, trained_token_ids
+from vwbench.models.micro.training import AppearanceHeads, Clock, render_pool, trained_token_ids
 from vwbench.tokenizer import BOS_ID, EOS_ID, VOCAB_SIZE, encode
 
 NAME = "owlv2"
@@ -82,14 +83,7 @@ def build(config: dict | None = None):
                           projection_dim=c["text_hidden"])  # must equal the text width (class head einsum)
     model = Owlv2ForObjectDetection(config_)
     _reset_heads(model)
-    # transformers' box bias puts each region's centre at its patch's bottom-right corner, so the last row and
-    # column start at sigmoid(+9.2) = 1 with no gradient; centre it on the patch instead (a non-persistent
-    # buffer: `load` rebuilds it here, and the adapter's box_predictor reads it from the model)
-    n = c["image_size"] // c["patch_size"]
-    centres = (torch.arange(n, dtype=torch.float32) + 0.5) / n
-    cy, cx = torch.meshgrid(centres, centres, indexing="ij")
-    xy = torch.stack([cx.flatten(), cy.flatten()], -1)
-    model.box_bias = torch.cat([torch.logit(xy), model.box_bias[:, 2:]], -1)
+    centre_box_bias(model, c["image_size"] // c["patch_size"])
     processor = Owlv2ImageProcessor(size={"height": c["image_size"], "width": c["image_size"]})
     return model, processor
 

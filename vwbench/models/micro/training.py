@@ -1,8 +1,7 @@
-"""What the micro-zoo trainers share: a pool of rendered known-world scenes, seeded loops, progress and EMA."""
+"""What the micro-zoo trainers share: a pool of rendered known-world scenes, progress and EMA (seeded: models/initialize.py)."""
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass
 
@@ -82,13 +81,6 @@ class AppearanceHeads(torch.nn.Module):
                                                                                for o in objects]))
                   for k, head in self.heads.items()]
         return sum(losses) / len(losses)
-
-
-@contextlib.contextmanager
-def seeded(seed: int):
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
 
 
 class EMA:
