@@ -145,6 +145,7 @@ def test_adapter_reads_the_same_regions():
     from types import SimpleNamespace
 
     from vwbench.models.detection import DetectionModel
+    from vwbench.models.families import family
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(1)
@@ -153,7 +154,7 @@ def test_adapter_reads_the_same_regions():
     rng = np.random.default_rng(3)
     image = world.draw([world.Obj("ring", "blue", "dotted", (10, 20, 40, 50))], rng)
     stub = SimpleNamespace(model=model, loaded=SimpleNamespace(processor=processor), device="cpu",
-                           dtype=torch.float32)
+                           dtype=torch.float32, family=family("owlv2"))
     with torch.no_grad():
         r = DetectionModel.regions(stub, image)
         feats, boxes, _ = owlv2.image_outputs(model, owlv2.normalize(torch.from_numpy(np.array(image))[None],
