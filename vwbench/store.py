@@ -34,10 +34,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from vwbench import __version__
+from vwbench import __version__, atomic
 from vwbench.errors import VWBenchError
+from vwbench.export import as_matrix, embedding_bytes
 from vwbench.records import Score, Trial
 from vwbench.store_db import SCHEMA_VERSION, check_writable, db_error, open_db, os_error  # noqa: F401
 
@@ -339,28 +338,12 @@ class Store:
         """Write the word's safetensors file atomically, then its row in one transaction; returns the file."""
         meta = _canonical(dict(meta or {}), False)
         token = str(meta.get("token") or f"<{trial.concept}>")
-        if isinstance(vector, np.ndarray):          # lets light callers (tests, tools) skip importing torch
-            from safetensors.numpy import save
-
-            tensor = np.ascontiguousarray(vector, dtype=np.float32)
-            finite = bool(np.isfinite(tensor).all())
-        else:
-            import torch
-            from safetensors.torch import save
-
-            tensor = torch.as_tensor(vector).detach().to("cpu", torch.float32).contiguous()
-            finite = bool(torch.isfinite(tensor).all())
-        if tensor.ndim == 1:
-            tensor = tensor[None]
-        if tensor.ndim != 2 or 0 in tensor.shape:
-            raise VWBenchError(f"expected a vector [num_vectors, d] for {trial.label()}, got shape {tuple(tensor.shape)}")
-        if not finite:
-            raise VWBenchError(f"refusing to store a non-finite vector for {trial.label()} (key {key})")
+        where = f"trial {trial.label()} (key {key})"
+        tensor = as_matrix(vector, where)          # numpy lets light callers (tests, tools) skip importing torch
         record = {**meta, "key": key, "token": token, "trial": dataclasses.asdict(trial),
                   "vwbench_version": meta.get("vwbench_version", __version__)}
-        header = {"vwbench": canonical_json(record), "format": "vwbench-embedding-v1"}
-        header.update({f"trial.{f}": json.dumps(getattr(trial, f)) for f in TRIAL_FIELDS})
-        data = save({token: tensor}, metadata=header)
+        header = {"vwbench": canonical_json(record), **{f"trial.{f}": json.dumps(getattr(trial, f)) for f in TRIAL_FIELDS}}
+        data = embedding_bytes(tensor, token, header, where)
         digest = hashlib.sha256(data).hexdigest()
         # content-addressed name: a concurrent writer of the same key can never replace the file a row points to
         rel = (Path(EMB_DIR) / f"{key}.{digest[:12]}.safetensors").as_posix()
@@ -392,20 +375,10 @@ class Store:
     def _atomic_write(self, path: Path, data: bytes) -> None:
         """Write `data` to `.partial/`, fsync it, then move it to `path` in one step: a full disk, a failed
         write or a kill leaves either the whole file at `path` or nothing there (and no partial file)."""
-        partial = self.emb_dir / PARTIAL_DIR
-        tmp = partial / f"{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part"
         try:
-            partial.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException as exc:
-            tmp.unlink(missing_ok=True)
-            if isinstance(exc, OSError):
-                raise os_error(exc, path, self.root) from None
-            raise
+            atomic.write_bytes(path, data, fsync=True, tmp_dir=self.emb_dir / PARTIAL_DIR)
+        except OSError as exc:
+            raise os_error(exc, path, self.root) from None
 
     def vectors(self, suite: str | None = None) -> list[tuple[str, Trial, dict]]:
         """`(key, trial, meta)` of every stored word (files are not read), sorted by key."""

@@ -15,14 +15,13 @@ classes. Every line is validated against `vwbench/schemas/manifest.schema.json`;
 from __future__ import annotations
 
 import json
-import os
 import random
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import jsonschema
 
+from vwbench import atomic
 from vwbench.data.images import file_sha256, inspect_image, load_image, orient_boxes
 from vwbench.data.readers import BadImage, Candidate, make_reader
 from vwbench.data.types import ConceptDataset, Example
@@ -225,7 +224,7 @@ def prepare_manifest(spec: DatasetSpec, root: str | Path, out: str | Path | None
         lines.append(json.dumps(doc, sort_keys=False, separators=(",", ":")))
     result = {"path": None, "header": header, "records": records, "skipped": skipped}
     if out is not None:
-        result["path"] = str(write_atomic(Path(out), "\n".join(lines) + "\n"))
+        result["path"] = str(atomic.write_text(Path(out), "\n".join(lines) + "\n", fsync=True))
     return result
 
 
@@ -235,23 +234,6 @@ def _too_few(where, concept_id, have, need, what, spec, skipped) -> str:
     if skipped:
         msg += f" ({len(skipped)} bad images were skipped)"
     return msg
-
-
-def write_atomic(path: Path, text: str) -> Path:
-    """Write `text` to a temp file next to `path`, then rename it over `path`: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 # ------------------------------------------------------------------------------------------ loading
