@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from vwbench.clock import Clock  # noqa: F401 - the trainers' timer (sd, clip, owlv2 import it from here)
 from vwbench.data.micro import world
 from vwbench.tokenizer import BOS_ID, EOS_ID, encode
 
@@ -108,13 +108,3 @@ class EMA:
 
     def copy_to(self, module: torch.nn.Module):
         module.load_state_dict(self.shadow)
-
-
-class Clock:
-    """Wall time of a trainer, for its report."""
-
-    def __init__(self):
-        self.start = time.perf_counter()
-
-    def seconds(self) -> float:
-        return round(time.perf_counter() - self.start, 1)
