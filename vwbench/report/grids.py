@@ -120,6 +120,15 @@ def _score(rows: list[dict], metric: str) -> str:
     return f"{metric} {rows[0]['meta']['value']:.2f}" if rows else ""
 
 
+def _columns(words: dict, task: str) -> list[tuple[str, str, str]]:
+    """(method, source task, header) of a grid's word columns in `task`: the anchor word, the in-domain word, and
+    the word transferred from each other task by the kept pictures' method."""
+    method = _method([r for v in words.values() for r in v])
+    others = task_order({k[1] for k in words} - {task})
+    specs = [(ANCHOR, task, "anchor word (untrained)"), (IN_DOMAIN, task, "learned word (in-domain)")]
+    return specs + [(method, src, f"{direction(src, task)}, {method_label(method)}") for src in others if method]
+
+
 def generation_grid(rows: list[dict], dataset: str, concepts: list[str], names: dict, out: Path) -> Path | None:
     here = [r for r in rows if r["dataset"] == dataset]
     train = defaultdict(list)
@@ -128,11 +137,8 @@ def generation_grid(rows: list[dict], dataset: str, concepts: list[str], names: 
     words = _latest([r for r in here if r["kind"] == "generated"])
     if not words:
         return None
-    method = _method([r for k, v in words.items() for r in v])
     gen = "generation"
-    others = task_order({k[1] for k in words} - {gen})
-    specs = [(ANCHOR, gen, "anchor word (untrained)"), (IN_DOMAIN, gen, "learned word (in-domain)")]
-    specs += [(method, src, f"{direction(src, gen)}, {method_label(method)}") for src in others if method]
+    specs = _columns(words, gen)
     table = []
     for c in concepts:
         cells = [(_strip([_image(r["data"]) for r in train[c]]) if train[c] else None, "")]
@@ -155,11 +161,8 @@ def detection_grid(rows: list[dict], dataset: str, concepts: list[str], names: d
     words = _latest([r for r in rows if r["dataset"] == dataset and r["kind"] == "detections"])
     if not words:
         return None
-    method = _method([r for v in words.values() for r in v])
     det = "detection"
-    others = task_order({k[1] for k in words} - {det})
-    specs = [(ANCHOR, det, "anchor word (untrained)"), (IN_DOMAIN, det, "learned word (in-domain)")]
-    specs += [(method, src, f"{direction(src, det)}, {method_label(method)}") for src in others if method]
+    specs = _columns(words, det)
     table = []
     for c in concepts:
         cells = []
