@@ -49,7 +49,8 @@ class Candidate:
 OnBad = Callable[[BadImage], None]
 
 
-def _raise(exc: BadImage) -> None:
+def raise_bad(exc: BadImage) -> None:
+    """The default `on_bad`: stop at the first unusable image."""
     raise exc
 
 
@@ -76,7 +77,8 @@ def guess_layout(root: Path) -> str | None:
     return None
 
 
-def _wrong_root(root: Path, wanted: str, expected: str) -> VWBenchError:
+def wrong_root(root: Path, wanted: str, expected: str) -> VWBenchError:
+    """The error for a root that holds no `wanted` dataset, naming what it looks like instead."""
     guess = guess_layout(root)
     hint = f" (it looks like a {guess} folder)" if guess and not guess.startswith(wanted.split()[0]) else ""
     article = "an" if wanted[0] in "AEIOU" else "a"
@@ -98,7 +100,8 @@ def largest(boxes: list[list[float]]) -> int:
     return max(range(len(areas)), key=lambda i: (areas[i], -i))
 
 
-def _rel(path: Path, root: Path) -> str:
+def relative_key(path: Path, root: Path) -> str:
+    """An image's manifest key: its path relative to the reader's root (posix)."""
     return path.relative_to(root).as_posix()
 
 
@@ -169,7 +172,7 @@ class Reader:
     def locate(self) -> Path:
         raise NotImplementedError
 
-    def candidates(self, split: str, on_bad: OnBad = _raise) -> dict[str, list[Candidate]]:
+    def candidates(self, split: str, on_bad: OnBad = raise_bad) -> dict[str, list[Candidate]]:
         """Candidates by concept id for split 'train' or 'test'."""
         raise NotImplementedError
 

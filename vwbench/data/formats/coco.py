@@ -6,15 +6,8 @@ import json
 from pathlib import Path
 
 from vwbench.data.formats import FORMATS
-from vwbench.data.formats.base import (
-    BadImage,
-    Candidate,
-    Reader,
-    _raise,
-    _rel,
-    _wrong_root,
-    largest,
-)
+from vwbench.data.formats import base as shared
+from vwbench.data.formats.base import BadImage, Candidate, Reader
 from vwbench.errors import VWBenchError
 
 
@@ -22,7 +15,7 @@ from vwbench.errors import VWBenchError
 class CocoReader(Reader):
     """COCO 2017: `annotations/instances_{train,val}2017.json`, `train2017/`, `val2017/`.
 
-    A concept's `source_id` is its COCO category id. The image's label is the class of its largest non-crowd box.
+    A concept's `source_id` is its COCO category id. The image's label is the class of its shared.largest non-crowd box.
     """
 
 
@@ -36,13 +29,13 @@ class CocoReader(Reader):
         for base in (self.given_root, self.given_root / "coco", self.given_root / "COCO"):
             if (base / "annotations").is_dir() or any((base / s).is_dir() for s in (self.train_split, self.test_split)):
                 return base
-        raise _wrong_root(self.given_root, "COCO 2017", f"annotations/instances_{self.train_split}.json and "
+        raise shared.wrong_root(self.given_root, "COCO 2017", f"annotations/instances_{self.train_split}.json and "
                           f"{self.train_split}/, {self.test_split}/ image folders")
 
     def annotation_file(self, split: str) -> Path:
         return self.root / "annotations" / f"instances_{split}.json"
 
-    def candidates(self, split, on_bad=_raise):
+    def candidates(self, split, on_bad=shared.raise_bad):
         name = self.train_split if split == "train" else self.test_split
         ann_file = self.annotation_file(name)
         if not ann_file.is_file():
@@ -85,13 +78,13 @@ class CocoReader(Reader):
                 on_bad(BadImage(f"{ann_file}: image {im.get('file_name')}: an annotation has no valid bbox"))
                 continue
             classes = [str(int(a["category_id"])) for a in objs]
-            label = by_cat.get(int(classes[largest(boxes)]))
+            label = by_cat.get(int(classes[shared.largest(boxes)]))
             if label is None:
                 continue
             file = image_dir / im["file_name"]
             size = (int(im["width"]), int(im["height"])) if im.get("width") and im.get("height") else None
             out.setdefault(label, []).append(Candidate(
-                key=_rel(file, self.root), file=file, label=label, boxes=boxes, box_classes=classes,
+                key=shared.relative_key(file, self.root), file=file, label=label, boxes=boxes, box_classes=classes,
                 source=str(ann_file), size=size, extra={"image_id": image_id},
             ))
         return out

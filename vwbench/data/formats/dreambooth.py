@@ -7,14 +7,8 @@ import os
 from pathlib import Path
 
 from vwbench.data.formats import FORMATS
-from vwbench.data.formats.base import (
-    IMAGE_EXTS,
-    Candidate,
-    Reader,
-    _raise,
-    _rel,
-    _wrong_root,
-)
+from vwbench.data.formats import base as shared
+from vwbench.data.formats.base import Candidate, Reader
 from vwbench.errors import VWBenchError
 
 
@@ -47,7 +41,7 @@ class DreamBoothReader(Reader):
         for base in (self.given_root / "dataset", self.given_root):
             if any((base / s).is_dir() for s in subjects):
                 return base
-        raise _wrong_root(self.given_root, "DreamBooth", f"subject folders such as {subjects[0]}/ (in dataset/ or at the root)")
+        raise shared.wrong_root(self.given_root, "DreamBooth", f"subject folders such as {subjects[0]}/ (in dataset/ or at the root)")
 
     @staticmethod
     def read_boxes_file(path: Path) -> dict[str, list]:
@@ -72,10 +66,10 @@ class DreamBoothReader(Reader):
             folder = self.root / str(c.source_id)
             if not folder.is_dir():
                 raise VWBenchError(f"{folder}: subject folder for concept {c.id!r} not found")
-            files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+            files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in shared.IMAGE_EXTS)
             cands = []
             for file in files:
-                key = _rel(file, self.root)
+                key = shared.relative_key(file, self.root)
                 boxes = None
                 if self.boxes is not None:
                     boxes = self.boxes.get(key)
@@ -89,7 +83,7 @@ class DreamBoothReader(Reader):
             out[c.id] = cands
         return out
 
-    def candidates(self, split, on_bad=_raise):
+    def candidates(self, split, on_bad=shared.raise_bad):
         return self.subject_images()
 
     def provenance(self) -> dict:

@@ -6,17 +6,8 @@ import csv
 from pathlib import Path
 
 from vwbench.data.formats import FORMATS
-from vwbench.data.formats.base import (
-    IMAGE_EXTS,
-    BadImage,
-    Candidate,
-    Reader,
-    _raise,
-    _rel,
-    _wrong_root,
-    largest,
-    parse_voc_xml,
-)
+from vwbench.data.formats import base as shared
+from vwbench.data.formats.base import BadImage, Candidate, Reader
 from vwbench.errors import VWBenchError
 
 
@@ -33,7 +24,7 @@ class ImageNetReader(Reader):
     `Data/CLS-LOC/val/` or in `<wnid>/` sub-folders. The label is the image's class.
 
     DET: `Annotations/DET/{train,val}/**.xml` with images at the same relative path under `Data/DET/`; images
-    hold several classes, so the label is the class of the largest box.
+    hold several classes, so the label is the class of the shared.largest box.
     """
 
 
@@ -52,7 +43,7 @@ class ImageNetReader(Reader):
             other = "DET" if self.layout == "CLS-LOC" else "CLS-LOC"
             raise VWBenchError(f"{r}: no Data/{self.layout} or Annotations/{self.layout} in the ILSVRC folder"
                                + (f" (found only {other})" if any(r.glob(f"**/Data/{other}")) else ""))
-        raise _wrong_root(r, "ImageNet ILSVRC", f"ILSVRC/Data/{self.layout}/ and ILSVRC/Annotations/{self.layout}/")
+        raise shared.wrong_root(r, "ImageNet ILSVRC", f"ILSVRC/Data/{self.layout}/ and ILSVRC/Annotations/{self.layout}/")
 
     def _csv(self, name: str) -> Path | None:
         for d in (self.given_root, self.root, self.root.parent):
@@ -99,13 +90,13 @@ class ImageNetReader(Reader):
             raise VWBenchError(f"{path}: malformed ({exc})") from None
         return out
 
-    def candidates(self, split, on_bad=_raise):
+    def candidates(self, split, on_bad=shared.raise_bad):
         if self.layout == "DET":
             return self._det(split, on_bad)
         return self._clsloc_train(on_bad) if split == "train" else self._clsloc_val(on_bad)
 
     def _cand(self, file: Path, label: str, objs, source: str, size=None) -> Candidate:
-        return Candidate(key=_rel(file, self.root), file=file, label=label, boxes=[b for _, b in objs],
+        return Candidate(key=shared.relative_key(file, self.root), file=file, label=label, boxes=[b for _, b in objs],
                          box_classes=[w for w, _ in objs], source=source, size=size)
 
     def _clsloc_train(self, on_bad) -> dict[str, list[Candidate]]:
@@ -123,7 +114,7 @@ class ImageNetReader(Reader):
             folder = data / wnid
             if not folder.is_dir():
                 raise VWBenchError(f"{folder}: no training images for synset {wnid} (concept {concept!r})")
-            for file in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS):
+            for file in sorted(p for p in folder.iterdir() if p.suffix.lower() in shared.IMAGE_EXTS):
                 if rows is not None:
                     objs = rows.get(file.stem)
                     if not objs:
@@ -134,7 +125,7 @@ class ImageNetReader(Reader):
                     if not xml.is_file():
                         continue  # not every training image has boxes
                     try:
-                        size, parsed = parse_voc_xml(xml, one_based=False)
+                        size, parsed = shared.parse_voc_xml(xml, one_based=False)
                     except BadImage as exc:
                         on_bad(exc)
                         continue
@@ -179,7 +170,7 @@ class ImageNetReader(Reader):
             objs, source, size = records[image_id]
             if not objs:
                 continue
-            label_wnid = objs[largest([b for _, b in objs])][0]
+            label_wnid = objs[shared.largest([b for _, b in objs])][0]
             concept = wnids.get(label_wnid)
             if concept is None:
                 continue
@@ -198,7 +189,7 @@ class ImageNetReader(Reader):
         if not any(w in text for w in wnids):
             return None
         try:
-            return parse_voc_xml(xml, one_based=False)
+            return shared.parse_voc_xml(xml, one_based=False)
         except BadImage as exc:
             on_bad(exc)
             return None
@@ -221,7 +212,7 @@ class ImageNetReader(Reader):
             if not parsed:
                 continue
             objs = [(n, b) for n, b, _ in parsed]
-            concept = wnids.get(objs[largest([b for _, b in objs])][0])
+            concept = wnids.get(objs[shared.largest([b for _, b in objs])][0])
             if concept is None:
                 continue
             file = (data / xml.relative_to(ann)).with_suffix(".JPEG")

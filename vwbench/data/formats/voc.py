@@ -5,16 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from vwbench.data.formats import FORMATS
-from vwbench.data.formats.base import (
-    BadImage,
-    Candidate,
-    Reader,
-    _raise,
-    _rel,
-    _wrong_root,
-    largest,
-    parse_voc_xml,
-)
+from vwbench.data.formats import base as shared
+from vwbench.data.formats.base import BadImage, Candidate, Reader
 from vwbench.errors import VWBenchError
 
 
@@ -22,7 +14,7 @@ from vwbench.errors import VWBenchError
 class VocReader(Reader):
     """PASCAL VOC 2007/2012: `VOCdevkit/VOC<year>/{Annotations,JPEGImages,ImageSets/Main}`.
 
-    A concept's `source_id` is the VOC class name. The label is the class of the largest box (difficult included).
+    A concept's `source_id` is the VOC class name. The label is the class of the shared.largest box (difficult included).
     """
 
 
@@ -42,9 +34,9 @@ class VocReader(Reader):
         others = sorted(p.name for p in [*r.glob("VOC20*"), *r.glob("VOCdevkit/VOC20*")])
         if others:
             raise VWBenchError(f"{r}: has {', '.join(others)} but dataset spec {self.spec.name!r} wants VOC{self.year}")
-        raise _wrong_root(r, "PASCAL VOC", f"VOCdevkit/VOC{self.year}/ with Annotations/, JPEGImages/ and ImageSets/Main/")
+        raise shared.wrong_root(r, "PASCAL VOC", f"VOCdevkit/VOC{self.year}/ with Annotations/, JPEGImages/ and ImageSets/Main/")
 
-    def candidates(self, split, on_bad=_raise):
+    def candidates(self, split, on_bad=shared.raise_bad):
         name = self.train_split if split == "train" else self.test_split
         list_file = self.root / "ImageSets" / "Main" / f"{name}.txt"
         for need in (self.root / "Annotations", self.root / "JPEGImages"):
@@ -58,7 +50,7 @@ class VocReader(Reader):
         for image_id in ids:
             xml = self.root / "Annotations" / f"{image_id}.xml"
             try:
-                size, objects = parse_voc_xml(xml, one_based=True)
+                size, objects = shared.parse_voc_xml(xml, one_based=True)
                 if not objects:
                     continue
             except BadImage as exc:
@@ -66,12 +58,12 @@ class VocReader(Reader):
                 continue
             boxes = [b for _, b, _ in objects]
             classes = [n for n, _, _ in objects]
-            label = by_name.get(classes[largest(boxes)])
+            label = by_name.get(classes[shared.largest(boxes)])
             if label is None:
                 continue
             file = self.root / "JPEGImages" / f"{image_id}.jpg"
             out.setdefault(label, []).append(Candidate(
-                key=_rel(file, self.root), file=file, label=label, boxes=boxes, box_classes=classes,
+                key=shared.relative_key(file, self.root), file=file, label=label, boxes=boxes, box_classes=classes,
                 source=str(xml), size=size, extra={"difficult": [f["difficult"] for _, _, f in objects]},
             ))
         return out
