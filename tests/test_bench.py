@@ -100,3 +100,15 @@ def test_transfer_bench_times_every_builtin_method():
     assert [r.method for r in rows] == ["linear_transfer", "ridge", "procrustes", "cca", "nearest_token", "constant",
                                         "random_map"]
     assert all(r.fit_s >= 0 and r.apply_s >= 0 for r in rows)
+
+
+def test_time_fast_recomputes_the_feature_cache(tiny_suite, objects, tiny_models):
+    """The timed prepare is a real one: the cache `prepare` keeps is rebuilt (base.TaskModel.prepare(fresh=True))."""
+    model = tiny_models("classification")
+    model.prepare(objects)
+    before = model.cache(objects.name)
+    ds = next(d for d in tiny_suite.datasets if d.name == objects.name)
+    trials = bench.bench_trials(tiny_suite.name, ds, model.task, 2)
+    total, prep = bench.time_fast(model, objects, trials, dataclasses.replace(tiny_suite.train, steps=1, num_vectors=1))
+    assert model.cache(objects.name) is not before
+    assert 0 < prep.wall <= total.wall

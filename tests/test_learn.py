@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 import torch
@@ -193,18 +194,63 @@ def test_learn_is_listed_in_help(capsys):
     assert "learn" in build_parser().format_help()
 
 
-def test_default_selection_follows_the_suite(tiny_suite):
+def test_default_selection_follows_the_suite(tiny_suite, tmp_path):
+    import argparse
+
+    from vwbench.commands.learn import plan
+    from vwbench.store import Store
+    from vwbench.study import Study
+
+    args = argparse.Namespace(specs=None, suite="tiny", task=None, dataset=None, concept=None, anchor=None,
+                              delta=None, steps=2, device="cpu", data=[], out=None, no_progress=True)
+    suite, options, out = plan(args)
+    assert str(out) == "vwbench-runs/tiny/learned"
+    assert options.learn_only and options.methods == [] and options.unconstrained and options.deltas == ()
+    study = Study(suite, Store(tmp_path), options)
+    assert study.train == dataclasses.replace(tiny_suite.train, steps=2)
+    assert [t.name for t in study.tasks] == [t.name for t in tiny_suite.tasks]
+    for task in study.tasks:
+        assert study.eval_tasks(task) == [task]                   # no transfer: scored where it was learned
+        for ds in tiny_suite.datasets:
+            trials = study.trials(ds, task)
+            assert [(t.concept, t.anchor) for t in trials] == [(c.id, a) for c in ds.concepts
+                                                              for a in ds.anchors_for(c, tiny_suite.anchors)]
+            assert all(t.delta is None and t.train_task == task.task for t in trials)
+
+
+def test_anchor_words_become_the_policy_in_the_datasets_that_hold_them(tmp_path):
     import argparse
 
     from vwbench.commands.learn import plan
 
-    args = argparse.Namespace(specs=None, suite="tiny", task=None, dataset=None, concept=None, anchor=None,
-                              delta=None, steps=2, device="cpu", data=[], out=None)
-    _, _, jobs, config, out = plan(args)
-    assert config == dataclasses.replace(tiny_suite.train, steps=2)
-    assert str(out) == "vwbench-runs/tiny/learned"
-    assert len(jobs) == len(tiny_suite.tasks) * len(tiny_suite.datasets)
-    n = sum(len(trials) for *_, trials in jobs)
-    per_task = sum(len(c) for d in tiny_suite.datasets for c in [[a for c in d.concepts for a in d.anchors_for(c, tiny_suite.anchors)]])
-    assert n == len(tiny_suite.tasks) * per_task
-    assert all(t.delta is None and t.train_task == task.task for task, _, _, trials in jobs for t in trials)
+    args = argparse.Namespace(specs=None, suite="tiny", task=None, dataset=None, concept=None, anchor=["circle"],
+                              delta=0.5, steps=None, device="cpu", data=[], out=None, no_progress=True)
+    suite, options, _ = plan(args)
+    holding = [d.name for d in suite.datasets if "circle" in d.anchors]
+    assert suite.anchors == ("circle",) and options.select.datasets == tuple(holding)
+    assert not options.unconstrained and options.deltas == (0.5,)
+
+
+def test_learn_runs_through_the_study_and_keeps_a_given_store(tmp_path, capsys):
+    """With --store the words and their in-domain scores stay in it (no transfer scores), and a rerun reuses them."""
+    from vwbench.export import load_embedding
+    from vwbench.store import Store
+
+    argv = ["learn", "--task", "classification", "--dataset", "tiny-objects", "--concept", "red_square",
+            "--anchor", "circle", "--steps", "2", "--device", "cpu", "--no-progress", "--store", str(tmp_path / "s")]
+    assert _main([*argv, "--out", str(tmp_path / "a")]) == 0
+    store = Store(tmp_path / "s")
+    [(key, trial, meta)] = store.vectors()
+    assert (trial.concept, trial.anchor, trial.delta, trial.train_task) == ("red_square", "circle", None, "classification")
+    scores = store.scores()
+    assert sorted(s.method for s in scores) == ["anchor", "in_domain"]
+    assert {s.eval_task for s in scores} == {"classification"}
+    first = capsys.readouterr().out
+    assert _main([*argv, "--out", str(tmp_path / "b")]) == 0
+    assert len(Store(tmp_path / "s").vectors()) == 1 and len(Store(tmp_path / "s").runs()) == 2
+    name = "tiny-classification/tiny-objects/red_square__circle.safetensors"
+    a, b = load_embedding(tmp_path / "a" / name), load_embedding(tmp_path / "b" / name)
+    assert torch.equal(a.vector, b.vector) and torch.equal(a.vector, store.get_vector(key)[0])
+    in_domain = next(s for s in scores if s.method == "in_domain")
+    assert float(a.metadata["metric_after"]) == in_domain.value and a.metadata["loss_end"] == json.dumps(meta["loss_end"])
+    assert capsys.readouterr().out.splitlines()[2] == first.splitlines()[2]      # the same row, reused

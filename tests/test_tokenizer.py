@@ -3,6 +3,7 @@ that rebuilds itself atomically."""
 
 from __future__ import annotations
 
+import os
 import pathlib
 
 import pytest
@@ -111,18 +112,19 @@ def fresh_cache(tmp_path, monkeypatch):
 def test_cache_is_written_atomically(fresh_cache, monkeypatch, oc_tok):
     folder = fresh_cache
     assert not folder.exists()
-    written = []
-    real_write_text = pathlib.Path.write_text
+    moved = []
+    real_replace = os.replace
 
-    def recording_write_text(self, *args, **kwargs):
-        written.append(pathlib.Path(self))
-        return real_write_text(self, *args, **kwargs)
+    def recording_replace(src, dst):
+        moved.append((pathlib.Path(src), pathlib.Path(dst)))
+        return real_replace(src, dst)
 
-    monkeypatch.setattr(pathlib.Path, "write_text", recording_write_text)
+    monkeypatch.setattr(os, "replace", recording_replace)
     tok = vt.clip_tokenizer()
     monkeypatch.undo()
     assert sorted(p.name for p in folder.iterdir()) == sorted(vt.TOKENIZER_FILES)
-    assert written and all(p.parent != folder for p in written), "files are written elsewhere, then renamed"
+    assert sorted(dst.name for _, dst in moved) == sorted(vt.TOKENIZER_FILES), "each file is moved into place"
+    assert all(src.name != dst.name and dst.parent == folder for src, dst in moved), "written elsewhere, then renamed"
     assert [p.name for p in folder.parent.iterdir()] == ["clip-tokenizer"], "no temporary folder is left"
     assert len(tok) == 49408
     assert torch.equal(vt.encode(TEXTS[:4]), oc_tok(TEXTS[:4]))

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import time
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+from vwbench.clock import Clock
 from vwbench.errors import VWBenchError
 from vwbench.learn import generators, learn
 from vwbench.models.base import TaskModel, sample_indices
@@ -169,33 +169,6 @@ def naive_learn(model: TaskModel, data, trial: Trial, cfg: TrainConfig, step_hoo
 # ------------------------------------------------------------------------------------------ timing
 
 
-def _sync(device) -> None:
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize()
-
-
-class Clock:
-    """Wall and process CPU seconds of a block (CUDA synchronized at both ends). On a machine shared with other
-    jobs, CPU time is the steadier measure of this process's own work; on a GPU only wall time means anything."""
-
-    def __init__(self, device):
-        self.device = device
-        self.wall = self.cpu = 0.0
-
-    def __enter__(self):
-        _sync(self.device)
-        self._w, self._c = time.perf_counter(), time.process_time()
-        return self
-
-    def __exit__(self, *exc):
-        _sync(self.device)
-        self.wall, self.cpu = time.perf_counter() - self._w, time.process_time() - self._c
-
-    @property
-    def pair(self) -> tuple[float, float]:
-        return self.wall, self.cpu
-
-
 @dataclass
 class LearnerRow:
     task: str
@@ -233,10 +206,9 @@ class LearnerRow:
 
 def time_fast(model: TaskModel, data, trials: list[Trial], cfg: TrainConfig) -> tuple[Clock, Clock]:
     """Clocks of (prepare + learn, prepare); the dataset's feature cache is rebuilt from scratch."""
-    model._cache.pop(data.name, None)
     with Clock(model.device) as total:
         with Clock(model.device) as prep:
-            model.prepare(data)
+            model.prepare(data, fresh=True)
         for _ in learn(model, data, trials, dataclasses.replace(cfg, concepts_per_batch=len(trials)), progress=False):
             pass
     return total, prep
@@ -329,11 +301,11 @@ def bench_transfer(methods: list[str] | None = None, shape: tuple[int, int, int]
     rows = []
     for name in methods or list(registry.BUILTINS):
         method = registry.get(name)
-        start = time.perf_counter()
-        method.fit(src, tgt)
-        fitted = time.perf_counter()
-        method(vectors)
-        rows.append(TransferRow(name, shape, fitted - start, time.perf_counter() - fitted))
+        with Clock() as fit:
+            method.fit(src, tgt)
+        with Clock() as apply:
+            method(vectors)
+        rows.append(TransferRow(name, shape, fit.wall, apply.wall))
     return rows
 
 

@@ -15,6 +15,7 @@ import re
 import time
 from pathlib import Path
 
+from vwbench import atomic
 from vwbench.errors import VWBenchError
 from vwbench.withdrawn import WITHDRAWN, check_not_withdrawn, withdrawn_message  # noqa: F401 - re-exported
 
@@ -168,10 +169,7 @@ def make_lock(suite, offline: bool | None = None, progress=None) -> dict:
 
 
 def write_lock(doc: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    atomic.write_json(path, doc)
 
 
 def read_lock(path: str | Path) -> dict:

@@ -34,8 +34,9 @@ def dataset_id(ds: DatasetSpec, manifest: str | None) -> dict:
     """A dataset's spec, the data code, and the CONTENT hash of its manifest (which holds every image's sha256)
     when it is read from one; the manifest's path is not part of it (the run metadata records it)."""
     from vwbench import fingerprint
+    from vwbench.data.formats import is_rendered
 
-    reads_manifest = ds.source.get("format") not in ("synthetic", "micro")
+    reads_manifest = not is_rendered(ds)
     return {"name": ds.name, "source": ds.source, "split": ds.split,
             "manifest_sha256": fingerprint.file_digest(manifest) if reads_manifest and manifest and Path(manifest).is_file()
             else None,

@@ -13,6 +13,7 @@ import json
 import math
 from pathlib import Path
 
+from vwbench.data.formats import is_rendered
 from vwbench.errors import VWBenchError
 from vwbench.store import Store
 
@@ -90,7 +91,7 @@ def missing(study, suite_arg: str, lock) -> list[dict]:
             out.append({"what": f"{task}.{role} {ref.id}@{rev} is not in the Hugging Face cache ({hub.cache_root()})",
                         "fix": f"hf download {ref.id} --revision {rev}"})
     for ds in study.select.dataset_specs(study.suite):
-        if ds.source.get("format") in ("synthetic", "micro"):
+        if is_rendered(ds):
             continue
         path = study.opt.data.get(ds.name) or study.suite.data.get(ds.name)
         if not path:

@@ -15,12 +15,13 @@ The `overwrite` policy decides what a lookup returns:
   never         reuse every stored record; a row whose embedding file is missing or corrupt is an error
   always        ignore what earlier runs stored (records written through this Store object are reused)
   only-missing  reuse intact records; a row whose embedding file is missing or corrupt is recomputed
+
+The Store is three modules: this one (database, runs, scores, fits), `store_vectors` (the words and their files)
+and `store_keys` (canonical JSON and record keys); every name is importable from here.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import os
 import platform
@@ -30,68 +31,25 @@ import sys
 import threading
 import time
 import uuid
-from enum import Enum
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from vwbench import __version__
 from vwbench.errors import VWBenchError
 from vwbench.records import Score, Trial
-from vwbench.store_db import SCHEMA_VERSION, check_writable, db_error, open_db, os_error  # noqa: F401
+from vwbench.store_db import SCHEMA_VERSION, check_writable, db_error, open_db, os_error  # noqa: F401 - re-exported
+from vwbench.store_keys import KEY_LENGTH, canonical, canonical_json, make_key  # noqa: F401 - re-exported
+from vwbench.store_vectors import DB_NAME, EMB_DIR, PARTIAL_DIR, TRIAL_FIELDS, VectorRecords, _trial_from_row
 
-DB_NAME = "results.sqlite"
-EMB_DIR = "embeddings"
-PARTIAL_DIR = ".partial"
 OVERWRITE_POLICIES = ("never", "always", "only-missing")
-KEY_LENGTH = 20
 DEFAULT_BASE = "vwbench-runs"
 PACKAGES = {"torch": "torch", "diffusers": "diffusers", "transformers": "transformers",
             "open_clip": "open_clip_torch", "numpy": "numpy", "safetensors": "safetensors"}
-TRIAL_FIELDS = tuple(f.name for f in dataclasses.fields(Trial))
-
 
 
 def default_root(suite: str, base: str | os.PathLike = DEFAULT_BASE) -> Path:
     """The store of a suite when no `--store` is given: `./vwbench-runs/<suite>/`."""
     return Path(base) / suite
-
-
-def _canonical(obj: Any, for_key: bool = True) -> Any:
-    """A JSON-ready form of `obj` (dataclasses, tuples, sets, paths, numpy/torch scalars); for keys, also
-    1.0 -> 1 so that equal numbers give equal keys."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return _canonical(dataclasses.asdict(obj), for_key)
-    if isinstance(obj, dict):
-        return {str(k): _canonical(v, for_key) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_canonical(v, for_key) for v in obj]
-    if isinstance(obj, (set, frozenset)):
-        return sorted((_canonical(v, for_key) for v in obj), key=lambda v: json.dumps(v, sort_keys=True))
-    if isinstance(obj, Enum):
-        return _canonical(obj.value, for_key)
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    if isinstance(obj, bool) or obj is None or isinstance(obj, (int, str)):
-        return obj
-    if isinstance(obj, float):
-        return int(obj) if for_key and obj.is_integer() else obj
-    if hasattr(obj, "item") and callable(obj.item):       # numpy / torch scalars
-        return _canonical(obj.item(), for_key)
-    if not for_key:
-        return str(obj)
-    raise TypeError(f"store.key: cannot key a value of type {type(obj).__name__}: {obj!r}")
-
-
-def canonical_json(obj: Any, for_key: bool = False) -> str:
-    return json.dumps(_canonical(obj, for_key), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def make_key(kind: str, **parts: Any) -> str:
-    """sha256 (first 20 hex digits) of the canonical JSON of `kind` and everything the record depends on."""
-    text = canonical_json({"kind": kind, "parts": parts}, for_key=True)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:KEY_LENGTH]
 
 
 def _git_commit() -> str | None:
@@ -122,11 +80,7 @@ def environment() -> dict:
             "platform": platform.platform(), "packages": versions, "argv": list(sys.argv)}
 
 
-def _trial_from_row(row: sqlite3.Row) -> Trial:
-    return Trial(**{f: row[f] for f in TRIAL_FIELDS})
-
-
-class Store:
+class Store(VectorRecords):
     """Results (SQLite) and embeddings (safetensors) of one suite, keyed by what each record depends on."""
 
     def __init__(self, root: str | os.PathLike, overwrite: str = "never", create: bool = True,
@@ -220,7 +174,7 @@ class Store:
     def begin_run(self, meta: dict) -> str:
         """Record a run's provenance (`meta`: device, model revisions, seeds, … plus the environment)."""
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:8]
-        record = {**environment(), **_canonical(meta, False)}
+        record = {**environment(), **canonical(meta, False)}
         self._write("INSERT INTO runs (run_id, started, status, meta_json) VALUES (?, ?, 'running', ?)",
                     (run_id, time.time(), canonical_json(record)))
         return run_id
@@ -236,7 +190,7 @@ class Store:
             if row is None:
                 raise VWBenchError(f"no run {run_id!r} in {self.db_path}")
             record = json.loads(row[0])
-            for k, v in _canonical(meta, False).items():
+            for k, v in canonical(meta, False).items():
                 record[k] = {**record[k], **v} if isinstance(v, dict) and isinstance(record.get(k), dict) else v
             conn.execute("UPDATE runs SET meta_json = ? WHERE run_id = ?", (canonical_json(record), run_id))
 
@@ -276,144 +230,6 @@ class Store:
         for r in self._query("SELECT * FROM scores WHERE suite = ?", (suite,)):
             out["scores"].setdefault((_trial_from_row(r), r["eval_task"], r["method"]), {})[r["key"]] = r["run_id"]
         return out
-
-    # --------------------------------------------------------------------------------------- vectors
-
-    def _load_file(self, row: sqlite3.Row, as_torch: bool = True):
-        """The tensor of a vectors row (a numpy array unless `as_torch`), or a string saying why it is unusable."""
-        path = self.root / row["file"]
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return f"{path} is missing"
-        except OSError as exc:
-            return f"{path} cannot be read ({exc})"
-        if hashlib.sha256(data).hexdigest() != row["sha256"]:
-            return f"{path} is corrupt (its sha256 differs from the one recorded)"
-        try:
-            if as_torch:
-                from safetensors.torch import load
-            else:
-                from safetensors.numpy import load
-            tensors = load(data)
-        except Exception as exc:  # noqa: BLE001 - safetensors raises several types for bad bytes
-            return f"{path} is not a valid safetensors file ({exc})"
-        if len(tensors) != 1:
-            return f"{path} holds {len(tensors)} tensors, expected 1"
-        return next(iter(tensors.values()))
-
-    def _vector_row(self, key: str, as_torch: bool):
-        """(row, tensor) of a reusable stored word, or None when it must be (re)computed."""
-        for _ in range(3):       # a concurrent writer may replace the row (and its file) between query and read
-            rows = self._query("SELECT * FROM vectors WHERE key = ?", (key,))
-            if not rows or not self._reuse(key):
-                return None
-            row = rows[0]
-            tensor = self._load_file(row, as_torch)
-            if not isinstance(tensor, str):
-                break
-            again = self._query("SELECT file FROM vectors WHERE key = ?", (key,))
-            if not again or again[0][0] == row["file"]:
-                break
-        if isinstance(tensor, str):
-            if self.overwrite == "never":
-                raise VWBenchError(
-                    f"{tensor}, but {self.db_path} records it for trial {_trial_from_row(row).label()} "
-                    f"(key {key}). Restore the file, or rerun with --overwrite only-missing to recompute it")
-            return None
-        return row, tensor
-
-    def get_vector(self, key: str):
-        """`(tensor, meta)` of a stored word, or None when it must be (re)computed under the overwrite policy."""
-        got = self._vector_row(key, as_torch=True)
-        if got is None:
-            return None
-        row, tensor = got
-        return tensor, json.loads(row["meta_json"])
-
-    def has_vector(self, key: str) -> bool:
-        """Whether `get_vector(key)` would return a stored word (checks the file; does not import torch)."""
-        return self._vector_row(key, as_torch=False) is not None
-
-    def put_vector(self, key: str, trial: Trial, vector, meta: dict | None = None, run_id: str | None = None) -> Path:
-        """Write the word's safetensors file atomically, then its row in one transaction; returns the file."""
-        meta = _canonical(dict(meta or {}), False)
-        token = str(meta.get("token") or f"<{trial.concept}>")
-        if isinstance(vector, np.ndarray):          # lets light callers (tests, tools) skip importing torch
-            from safetensors.numpy import save
-
-            tensor = np.ascontiguousarray(vector, dtype=np.float32)
-            finite = bool(np.isfinite(tensor).all())
-        else:
-            import torch
-            from safetensors.torch import save
-
-            tensor = torch.as_tensor(vector).detach().to("cpu", torch.float32).contiguous()
-            finite = bool(torch.isfinite(tensor).all())
-        if tensor.ndim == 1:
-            tensor = tensor[None]
-        if tensor.ndim != 2 or 0 in tensor.shape:
-            raise VWBenchError(f"expected a vector [num_vectors, d] for {trial.label()}, got shape {tuple(tensor.shape)}")
-        if not finite:
-            raise VWBenchError(f"refusing to store a non-finite vector for {trial.label()} (key {key})")
-        record = {**meta, "key": key, "token": token, "trial": dataclasses.asdict(trial),
-                  "vwbench_version": meta.get("vwbench_version", __version__)}
-        header = {"vwbench": canonical_json(record), "format": "vwbench-embedding-v1"}
-        header.update({f"trial.{f}": json.dumps(getattr(trial, f)) for f in TRIAL_FIELDS})
-        data = save({token: tensor}, metadata=header)
-        digest = hashlib.sha256(data).hexdigest()
-        # content-addressed name: a concurrent writer of the same key can never replace the file a row points to
-        rel = (Path(EMB_DIR) / f"{key}.{digest[:12]}.safetensors").as_posix()
-        if self.readonly:
-            raise VWBenchError(f"store {self.root} was opened read-only; this command does not write to it")
-        existed = (self.root / rel).exists()      # the same word, already stored: its file is never removed
-        self._atomic_write(self.root / rel, data)
-        row = (key, *(getattr(trial, f) for f in TRIAL_FIELDS), rel, digest, json.dumps(list(tensor.shape)),
-               canonical_json(record), run_id, time.time())
-
-        def commit(conn):
-            old = conn.execute("SELECT file FROM vectors WHERE key = ?", (key,)).fetchone()
-            conn.execute(
-                "INSERT OR REPLACE INTO vectors (key, suite, dataset, concept, anchor, train_task, delta, seed, file, "
-                "sha256, shape, meta_json, run_id, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
-            return old[0] if old else None
-
-        try:
-            replaced = self._transaction(commit)
-        except BaseException:
-            if not existed:                          # no row points at the new file: leave nothing behind
-                (self.root / rel).unlink(missing_ok=True)
-            raise
-        if replaced and replaced != rel:             # the file of the record this call replaced
-            (self.root / replaced).unlink(missing_ok=True)
-        self._written.add(key)
-        return self.root / rel
-
-    def _atomic_write(self, path: Path, data: bytes) -> None:
-        """Write `data` to `.partial/`, fsync it, then move it to `path` in one step: a full disk, a failed
-        write or a kill leaves either the whole file at `path` or nothing there (and no partial file)."""
-        partial = self.emb_dir / PARTIAL_DIR
-        tmp = partial / f"{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part"
-        try:
-            partial.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException as exc:
-            tmp.unlink(missing_ok=True)
-            if isinstance(exc, OSError):
-                raise os_error(exc, path, self.root) from None
-            raise
-
-    def vectors(self, suite: str | None = None) -> list[tuple[str, Trial, dict]]:
-        """`(key, trial, meta)` of every stored word (files are not read), sorted by key."""
-        sql, params = "SELECT * FROM vectors", ()
-        if suite is not None:
-            sql, params = sql + " WHERE suite = ?", (suite,)
-        rows = self._query(sql + " ORDER BY key", params)
-        return [(r["key"], _trial_from_row(r), json.loads(r["meta_json"])) for r in rows]
 
     # ---------------------------------------------------------------------------------------- scores
 
@@ -468,23 +284,3 @@ class Store:
         if not rows or not self._reuse(key):
             return None
         return json.loads(rows[0][0])
-
-    # ----------------------------------------------------------------------------------------- check
-
-    def verify(self) -> list[str]:
-        """Problems found in the store (nothing is changed): rows whose files are missing or corrupt,
-        embedding files no row references, leftover partial files."""
-        problems = []
-        referenced = set()
-        for row in self._query("SELECT * FROM vectors ORDER BY key"):
-            referenced.add(row["file"])
-            got = self._load_file(row, as_torch=False)
-            if isinstance(got, str):
-                problems.append(f"vector {row['key']} ({_trial_from_row(row).label()}): {got}")
-        if self.emb_dir.is_dir():
-            for f in sorted(self.emb_dir.glob("*.safetensors")):
-                if f"{EMB_DIR}/{f.name}" not in referenced:
-                    problems.append(f"{f}: not referenced by {DB_NAME} (left by an interrupted run; harmless)")
-            for f in sorted((self.emb_dir / PARTIAL_DIR).glob("*.part")):
-                problems.append(f"{f}: partial write of an interrupted run (safe to delete when no run is active)")
-        return problems

@@ -52,6 +52,8 @@ class StudyOptions:
     lock: object = None                              # a lock file (path or read dict): pins and verifies hub models
     allow_unpinned: bool = False                     # run hub models whose revision is a branch (recorded as resolved)
     safety_checker: bool = False                     # screen generated images with the task's safety checker
+    learn_only: bool = False                         # no transfer: each word scored in-domain, beside its anchor's
+                                                     # own embedding (every trial, δ too): `vwbench learn`
 
 
 @dataclass
@@ -185,7 +187,8 @@ class Study:
         deltas = suite.deltas if options.deltas is None else options.deltas
         self.deltas: list[float | None] = ([None] if options.unconstrained else []) + list(deltas)
         self.methods = [self._method(m) for m in options.methods]
-        self.control_methods, self.anchor_control = self._controls(suite.controls if options.controls else ())
+        controls = ("anchor",) if options.learn_only else suite.controls if options.controls else ()
+        self.control_methods, self.anchor_control = self._controls(controls)
         self.select = self._selection(options.select)
         self.tasks = self.select.task_specs(suite)        # the task models words are learned and scored in
         self.seeds = self._seeds(options.seeds)
@@ -454,14 +457,22 @@ class Study:
                        f"micro-batch {current}): retrying the chunk at micro-batch {micro}", file=sys.stderr)
 
     def anchor_words(self, ds: DatasetSpec, task: TaskSpec) -> list[tuple[Trial, str, torch.Tensor]]:
-        """The `anchor` control of every unconstrained trial: the anchor's own, untrained embedding."""
-        trials = [tr for tr in self.trials(ds, task) if tr.delta is None]
+        """The `anchor` control of each of `_anchor_trials`: the anchor's own, untrained embedding."""
+        trials = self._anchor_trials(ds, task)
         if not trials:
             return []
         table = self.vocabulary(task).table
         tok = self.tokenizer(task)
         return [(tr, self.anchor_key(tr, task), table[tok.single_token_id(tr.anchor)].float().repeat(self.train.num_vectors, 1))
                 for tr in trials]
+
+    def _anchor_trials(self, ds: DatasetSpec, task: TaskSpec) -> list[Trial]:
+        """The trials the anchor control scores: the unconstrained ones (δ trials too when learning only)."""
+        return [tr for tr in self.trials(ds, task) if tr.delta is None or self.opt.learn_only]
+
+    def eval_tasks(self, train_task: TaskSpec) -> list[TaskSpec]:
+        """The task models a word learned in `train_task` is scored in (only its own when learning only)."""
+        return [train_task] if self.opt.learn_only else self.tasks
 
     def anchor_key(self, trial: Trial, task: TaskSpec) -> str:
         return self.store.key("anchor", trial=dataclasses.asdict(trial), model=self.model_ids[task.name],
@@ -592,13 +603,13 @@ class Study:
             ds_id = self.depends["datasets"][ds.name]
             for task in self.tasks:
                 keys = [self.vector_key(tr, task, ds_id) for tr in self.trials(ds, task)]
-                anchors = [self.anchor_key(tr, task) for tr in self.trials(ds, task) if tr.delta is None]
+                anchors = [self.anchor_key(tr, task) for tr in self._anchor_trials(ds, task)]
                 anchors = anchors if self.anchor_control else []
                 if self.submitted is None:
                     learn = sum(not self.store.has_vector(k) for k in keys)
                     words += learn
                     per[task.name]["words"] += learn
-                for ev in self.tasks:
+                for ev in self.eval_tasks(task):
                     if ev.name == task.name:
                         jobs = [(None, "in_domain", keys), (None, "anchor", anchors)]
                     else:
@@ -657,7 +668,7 @@ class Study:
         if not words:
             return
         anchors = self.anchor_words(ds, train_task) if self.anchor_control else []
-        for eval_task in self.tasks:
+        for eval_task in self.eval_tasks(train_task):
             if eval_task.name == train_task.name:
                 self.score(words, eval_task, data)
                 if anchors:

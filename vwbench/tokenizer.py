@@ -10,9 +10,10 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
+
+from vwbench import atomic
 
 VOCAB_SIZE = 49408
 NUM_MERGES = VOCAB_SIZE - 256 - 256 - 2
@@ -46,27 +47,26 @@ def bpe_file() -> Path:
 
 def write_tokenizer_files(folder: Path) -> Path:
     """Write vocab.json, merges.txt and tokenizer_config.json for the CLIP BPE vocabulary; returns `folder`."""
-    lines = gzip.open(bpe_file(), "rt", encoding="utf-8").read().split("\n")
+    with gzip.open(bpe_file(), "rt", encoding="utf-8") as fh:
+        lines = fh.read().split("\n")
     merges = [tuple(line.split()) for line in lines[1 : NUM_MERGES + 1]]
     byte_chars = list(_bytes_to_unicode().values())
     vocab = byte_chars + [c + "</w>" for c in byte_chars] + ["".join(m) for m in merges] + [BOS, EOS]
     assert len(vocab) == VOCAB_SIZE, len(vocab)
     folder.mkdir(parents=True, exist_ok=True)
-    # write to a temporary sibling and rename, so concurrent processes never read half a file
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tok-"))
-    (tmp / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(vocab)}, ensure_ascii=False))
-    (tmp / "merges.txt").write_text("#version: 0.2\n" + "\n".join(" ".join(m) for m in merges) + "\n")
+    # each file is written atomically, so concurrent processes never read half a file
     config = {
         "model_max_length": 77, "bos_token": BOS, "eos_token": EOS, "unk_token": EOS, "pad_token": EOS,
         "tokenizer_class": "CLIPTokenizer",
     }
-    (tmp / "tokenizer_config.json").write_text(json.dumps(config))
-    (tmp / "special_tokens_map.json").write_text(
-        json.dumps({"bos_token": BOS, "eos_token": EOS, "unk_token": EOS, "pad_token": EOS})
-    )
+    texts = {
+        "vocab.json": json.dumps({t: i for i, t in enumerate(vocab)}, ensure_ascii=False),
+        "merges.txt": "#version: 0.2\n" + "\n".join(" ".join(m) for m in merges) + "\n",
+        "tokenizer_config.json": json.dumps(config),
+        "special_tokens_map.json": json.dumps({"bos_token": BOS, "eos_token": EOS, "unk_token": EOS, "pad_token": EOS}),
+    }
     for name in TOKENIZER_FILES:
-        os.replace(tmp / name, folder / name)
-    tmp.rmdir()
+        atomic.write_text(folder / name, texts[name])
     return folder
 
 

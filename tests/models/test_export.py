@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from vwbench.errors import VWBenchError
-from vwbench.export import load_embedding, save_embedding
+from vwbench.export import FORMAT, OLD_FORMATS, load_embedding, save_embedding
 
 META = {"model_id": "tiny:sd", "revision": None, "concept": "red_square", "anchor": "square", "delta": 0.5,
         "seed": 0, "steps": 3}
@@ -34,7 +34,7 @@ def test_raw_format_is_single_key(tmp_path):
 
 
 def test_failed_write_keeps_old_file(tmp_path, monkeypatch):
-    import safetensors.torch
+    from vwbench import atomic
 
     path = save_embedding(tmp_path / "w.safetensors", torch.ones(1, 8), "<w>", {})
     before = path.read_bytes()
@@ -42,10 +42,44 @@ def test_failed_write_keeps_old_file(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(safetensors.torch, "save_file", boom)
+    monkeypatch.setattr(atomic.os, "replace", boom)
     with pytest.raises(OSError):
         save_embedding(path, torch.zeros(1, 8), "<w>", {})
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["w.safetensors"]
+
+
+def test_store_and_export_write_one_format(tmp_path):
+    """A word the store keeps and one `save_embedding` writes have one layout and one format tag."""
+    from safetensors import safe_open
+
+    from vwbench.records import Trial
+    from vwbench.store import Store
+
+    v = torch.randn(1, 16)
+    stored = Store(tmp_path / "s").put_vector("k", Trial("s", "d", "red_square", "square", "generation"), v, {})
+    exported = save_embedding(tmp_path / "w.safetensors", v, "<red_square>", META)
+    for path in (stored, exported):
+        e = load_embedding(path)
+        assert e.token == "<red_square>" and torch.equal(e.vector, v) and e.metadata["format"] == FORMAT
+        with safe_open(str(path), "pt") as f:
+            assert list(f.keys()) == ["<red_square>"]
+
+
+def _write_tagged(path, tag):
+    from safetensors.torch import save_file
+
+    save_file({"<w>": torch.ones(1, 4)}, str(path), metadata={"format": tag, "concept": "w"})
+    return path
+
+
+def test_files_with_the_old_tag_still_load(tmp_path):
+    e = load_embedding(_write_tagged(tmp_path / "old.safetensors", OLD_FORMATS[0]))
+    assert e.token == "<w>" and torch.equal(e.vector, torch.ones(1, 4)) and e.metadata["concept"] == "w"
+
+
+def test_an_unknown_vwbench_tag_is_one_line_error(tmp_path):
+    with pytest.raises(VWBenchError, match="unknown embedding format 'vwbench-embedding-v9'"):
+        load_embedding(_write_tagged(tmp_path / "new.safetensors", "vwbench-embedding-v9"))
 
 
 @pytest.mark.parametrize("bad", [torch.full((1, 4), float("nan")), torch.zeros(2, 2, 2)])

@@ -168,3 +168,13 @@ def test_missing_store_when_reading(tmp_path):
     (tmp_path / "afile").write_text("x")
     with pytest.raises(VWBenchError, match="is a file"):
         Store(tmp_path / "afile")
+
+
+def test_the_split_store_keeps_its_names():
+    """store.py is three modules (store_keys, store_vectors, store); what other modules import stays in vwbench.store."""
+    from vwbench import store, store_keys, store_vectors
+
+    assert store.canonical_json is store_keys.canonical_json and store.make_key is store_keys.make_key
+    assert store.TRIAL_FIELDS is store_vectors.TRIAL_FIELDS and issubclass(store.Store, store_vectors.VectorRecords)
+    assert store.SCHEMA_VERSION >= 1 and store.default_root("s").as_posix() == "vwbench-runs/s"
+    assert store.canonical_json({"b": (1.0, 2), "a": None}, for_key=True) == '{"a":null,"b":[1,2]}'

@@ -53,7 +53,9 @@ def _prepare(args, lib, spec) -> int:
     boxes_file = box_fn = box_info = None
     boxes = args.boxes or ("owlv2" if spec.source.get("boxes") == "owlv2" else None)  # the spec may ask for owlv2
     if boxes == "owlv2":
-        if spec.source.get("format") != "dreambooth":
+        from vwbench.data import formats
+
+        if not formats.get(spec).needs_boxes:
             raise VWBenchError(f"--boxes applies to DreamBooth only; dataset {spec.name!r} ships its own boxes")
         from vwbench.tools.autoboxes import owlv2_from_task
 

@@ -1,9 +1,14 @@
 """Learn new words only: train the selected trials of a suite (default: all tasks, datasets, concepts and the
 suite's anchors, unconstrained unless --delta), save each vector as a diffusers-loadable safetensors file
 (`DIR/<task>/<dataset>/<concept>__<anchor>[__d<δ>].safetensors`) and print loss and in-domain metric before
-(the anchor's own embedding) and after training. Every input is checked before anything is trained or written."""
+(the anchor's own embedding) and after training. Every input is checked before anything is trained or written.
+
+It is the study loop (vwbench.study) with `learn_only`: no transfer, each word scored in the task model that
+learned it beside its anchor. The words go through a temporary store, or `--store DIR` to keep (and reuse) them."""
 
 from __future__ import annotations
+
+import contextlib
 
 HELP = "learn words of a suite and save them as embedding files"
 DEFAULT_SUITE = "micro"
@@ -22,6 +27,8 @@ def add_arguments(p):
     p.add_argument("--data", action="append", default=[], metavar="NAME=PATH",
                    help="prepared manifest of a dataset (overrides the suite's `data:`)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: vwbench-runs/<suite>/learned)")
+    p.add_argument("--store", metavar="DIR", help="keep the words and scores in this store and reuse what it holds "
+                                                  "(default: a temporary store, removed afterwards)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--lock", metavar="FILE", help="lock file of the suite's hub models (default: the suite's, if any)")
     p.add_argument("--allow-unpinned", action="store_true", help="use hub models whose revision is a branch")
@@ -40,17 +47,20 @@ def out_path(root, task: str, trial):
 
 
 def plan(args):
-    """Validate every input and return (suite, device, [(task, dataset spec, data, trials)], cfg, out dir).
-    Raises VWBenchError on the first bad input; trains, loads models and writes nothing."""
+    """Validate every input and return (suite, StudyOptions, out dir): the suite with `--anchor` as its anchor
+    policy, the options of a learn-only study. Raises VWBenchError on the first bad input; trains, loads models
+    and writes nothing."""
     import dataclasses
     import math
     from pathlib import Path
 
-    from vwbench.data.manifest import load_dataset
+    from vwbench import hub
+    from vwbench.commands.filters import from_args
+    from vwbench.commands.run import parse_data
     from vwbench.errors import VWBenchError
     from vwbench.models.factory import resolve_device
-    from vwbench.records import Trial
     from vwbench.spec import SpecLibrary
+    from vwbench.study import StudyOptions
     from vwbench.tokenizer import single_token_id
 
     if args.steps is not None and args.steps <= 0:
@@ -58,123 +68,95 @@ def plan(args):
     if args.delta is not None and not (math.isfinite(args.delta) and args.delta > 0):
         raise VWBenchError(f"--delta must be a positive number, got {args.delta:g}")
     suite = SpecLibrary(args.specs).suite(args.suite)
-    from vwbench import hub
-
     lock = hub.find_lock(suite, getattr(args, "lock", None))
-    suite, lock = hub.prepare(suite, lock, getattr(args, "allow_unpinned", False))   # as `run`: refused when unpinned
-    args._lock = lock
-    device = resolve_device(args.device)
-    from vwbench.commands.run import parse_data
-
+    hub.prepare(suite, lock, getattr(args, "allow_unpinned", False))   # as `run`: refused when unpinned
+    resolve_device(args.device)
     data_paths = parse_data(args.data)
-
-    from vwbench.commands.filters import from_args
-
     select = from_args(args)
     select.check(suite)       # one shared reading of --task/--dataset/--concept (vwbench/selection.py)
     for name in data_paths:
         if name not in {d.name for d in suite.datasets}:
             raise VWBenchError(f"--data names unknown dataset {name!r} (known: {', '.join(d.name for d in suite.datasets)})")
-    tasks = select.task_specs(suite)
-    datasets = select.dataset_specs(suite)
     if args.anchor:
+        datasets = select.dataset_specs(suite)
         known = sorted({a for d in datasets for a in d.anchors})
         for a in args.anchor:
             if a not in known:
                 raise VWBenchError(f"unknown anchor {a!r} for datasets {', '.join(d.name for d in datasets)} "
                                    f"(known: {', '.join(known)})")
-        for a in args.anchor:
             try:
                 single_token_id(a)
             except ValueError as exc:
                 raise VWBenchError(str(exc)) from None
-
-    cfg = suite.train if args.steps is None else dataclasses.replace(suite.train, steps=args.steps)
-    jobs = []
-    loaded = {}
-    for ds in datasets:
-        concepts = select.concept_specs(ds)
-        trials = []
-        for c in concepts:
-            anchors = ds.anchors_for(c, suite.anchors)
-            if args.anchor:
-                anchors = [a for a in args.anchor if a in ds.anchors]
-            trials += [Trial(suite.name, ds.name, c.id, a, "", args.delta, cfg.seed) for a in anchors]
-        if not trials:
-            continue
-        manifest = data_paths.get(ds.name) or suite.data.get(ds.name)
-        loaded[ds.name] = load_dataset(ds, manifest)   # a missing manifest is an error before any training
-        for task in tasks:
-            jobs.append((task, ds, loaded[ds.name], [dataclasses.replace(t, train_task=task.task) for t in trials]))
-    if not jobs:
-        raise VWBenchError("the selection holds no trials (check --dataset, --concept and --anchor)")
+        # the words are the anchor policy, in the datasets that hold one of them
+        suite = dataclasses.replace(suite, anchors=tuple(args.anchor))
+        select = dataclasses.replace(select, datasets=tuple(d.name for d in datasets
+                                                            if any(a in d.anchors for a in args.anchor)))
     out = Path(args.out) if args.out else Path("vwbench-runs") / suite.name / "learned"
     if out.exists() and not out.is_dir():
         raise VWBenchError(f"--out {out} exists and is not a folder")
-    return suite, device, jobs, cfg, out
+    options = StudyOptions(methods=[], learn_only=True, unconstrained=args.delta is None,
+                           deltas=() if args.delta is None else (args.delta,), device=args.device, data=data_paths,
+                           progress=not args.no_progress, steps=args.steps, select=select, lock=lock,
+                           allow_unpinned=getattr(args, "allow_unpinned", False))
+    return suite, options, out
 
 
-def _evaluate(model, vectors, trials, data, k_max: int) -> list[float]:
-    from vwbench.tokenizer import single_token_id
+@contextlib.contextmanager
+def _store(path):
+    """The store a learn run writes through: `path`, else a temporary one, removed afterwards."""
+    import tempfile
 
-    values = []
-    for i in range(0, len(trials), k_max):
-        chunk = trials[i : i + k_max]
-        res = model.evaluate(vectors[i : i + k_max].to(model.device), [single_token_id(t.anchor) for t in chunk],
-                             [t.concept for t in chunk], data)
-        values += [float(r["value"]) for r in res]
-    return values
+    from vwbench.store import Store
+
+    if path:
+        with Store(path) as store:
+            yield store
+        return
+    with tempfile.TemporaryDirectory(prefix="vwbench-learn-") as tmp, Store(tmp) as store:   # closed, then removed
+        yield store
 
 
 def run(args) -> int:
     import time
 
-    import torch
     from tabulate import tabulate
 
     from vwbench.export import save_embedding
-    from vwbench.learn import learn
-    from vwbench.models.factory import build_task_model
-    from vwbench.tokenizer import single_token_id
+    from vwbench.study import Study
 
     started = time.perf_counter()
-    suite, device, jobs, cfg, out = plan(args)
-    k_max = max(1, cfg.concepts_per_batch)
-    rows, improved, total, models = [], 0, 0, {}
-    for task, ds, data, trials in jobs:
-        if task.name not in models:
-            models.clear()   # one frozen model in memory at a time
-            models[task.name] = build_task_model(task, device)
-            from vwbench.hub import verify_task
-
-            verify_task(task, args._lock)             # cached weights against the lock, before any use
-        model = models[task.name]
-        from vwbench.spec import effective_train
-
-        results = list(learn(model, data, trials, effective_train(suite, task, cfg), progress=not args.no_progress))
-        table = model.token_embeddings()
-        before = table[[single_token_id(t.anchor) for t in trials]][:, None].repeat(1, cfg.num_vectors, 1)
-        after = torch.stack([r.vector for r in results])
-        m_before = _evaluate(model, before, trials, data, k_max)
-        m_after = _evaluate(model, after, trials, data, k_max)
-        for r, mb, ma in zip(results, m_before, m_after):
-            t = r.trial
-            path = out_path(out, task.name, t)
-            save_embedding(path, r.vector, f"<{t.concept}>", {
-                "suite": suite.name, "task": task.name, "task_kind": task.task, "model_id": task.model.id,
-                "revision": task.model.revision or "", "dataset": t.dataset, "concept": t.concept,
-                "anchor": t.anchor, "delta": t.delta, "seed": t.seed, "steps": cfg.steps, "lr": cfg.lr,
-                "loss_start": r.loss_start, "loss_end": r.loss_end, "metric": model.metric_name,
-                "metric_before": mb, "metric_after": ma, "nearest_token": r.nearest_token,
-                "anchor_distance": r.anchor_distance,
-            })
-            total += 1
-            improved += ma > mb
-            rows.append((task.name, t.dataset, t.concept, t.anchor, "-" if t.delta is None else _fmt(t.delta),
-                         f"{r.loss_start:.4f}", f"{r.loss_end:.4f}", model.metric_name, f"{mb:.3f}", f"{ma:.3f}",
-                         f"{r.anchor_distance:.3f}"))
+    suite, options, out = plan(args)
+    rows, improved, total = [], 0, 0
+    with _store(args.store) as store:
+        study = Study(suite, store, options)
+        summary = study.run()
+        for ds in study.select.dataset_specs(study.suite):
+            ds_id = study.depends["datasets"][ds.name]
+            for task in study.tasks:
+                for t in study.trials(ds, task):
+                    key = study.vector_key(t, task, ds_id)
+                    vector, meta = store.get_vector(key)
+                    after = store.get_score(study.score_key(key, task, "in_domain", None))
+                    before = store.get_score(study.score_key(study.anchor_key(t, task), task, "anchor", None))
+                    mb, ma = before.value, after.value
+                    save_embedding(out_path(out, task.name, t), vector, f"<{t.concept}>", {
+                        "suite": suite.name, "task": task.name, "task_kind": task.task, "model_id": task.model.id,
+                        "revision": task.model.revision or "", "dataset": t.dataset, "concept": t.concept,
+                        "anchor": t.anchor, "delta": t.delta, "seed": t.seed, "steps": study.train.steps,
+                        "lr": study.train.lr, "loss_start": meta["loss_start"], "loss_end": meta["loss_end"],
+                        "metric": after.metric, "metric_before": mb, "metric_after": ma,
+                        "nearest_token": meta["nearest_token"], "anchor_distance": meta["anchor_distance"],
+                    })
+                    total += 1
+                    improved += ma > mb
+                    rows.append((task.name, t.dataset, t.concept, t.anchor, "-" if t.delta is None else _fmt(t.delta),
+                                 f"{meta['loss_start']:.4f}", f"{meta['loss_end']:.4f}", after.metric, f"{mb:.3f}",
+                                 f"{ma:.3f}", f"{meta['anchor_distance']:.3f}"))
+    for f in summary.failures:
+        print(f"failed: {f}")
     print(tabulate(rows, headers=["task", "dataset", "concept", "anchor", "δ", "loss before", "loss after",
                                   "metric", "before", "after", "‖v−a‖/d_nn"]))
     print(f"\n{improved}/{total} trials improved their in-domain metric over the anchor; "
           f"vectors in {out} ({time.perf_counter() - started:.1f}s)")
-    return 0
+    return 1 if summary.failures else 0

@@ -1,1 +1,2 @@
-"""Datasets: readers for the real formats, the synthetic renderer, manifests and the shared image loader."""
+"""Datasets: the formats registered by name (formats/: on-disk readers and rendered ones), manifests and the
+shared image loader."""

@@ -1,6 +1,6 @@
 """Dataset manifests: which images of a real dataset each concept trains and tests on, fixed once.
 
-`prepare_manifest` reads a dataset in its own on-disk format (`vwbench.data.readers`), chooses each concept's
+`prepare_manifest` reads a dataset in its own on-disk format (`vwbench.data.formats`), chooses each concept's
 train images (`split.train_images`, sampled with `split.seed` from the training split) and test images (up to
 `split.test_images` from the validation split; DreamBooth: `split.holdout` held-out images, PROTOCOL.md 14.8),
 checks each chosen image (decodes it fully, checks its boxes) and writes JSON lines: a header, then one line per
@@ -9,22 +9,22 @@ image with its path (relative to the header's root), sha256, size, label, boxes 
 classes. Every line is validated against `vwbench/schemas/manifest.schema.json`; the file is written atomically.
 
 `load_manifest` turns a manifest back into the `ConceptDataset` every task consumes, verifying each image's hash;
-`load_dataset` dispatches between synthetic specs and manifests.
+`load_dataset` dispatches through the format registry: rendered formats are drawn, others read from manifests.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import random
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import jsonschema
 
+from vwbench import atomic
+from vwbench.data import formats
+from vwbench.data.formats.base import BadImage, Candidate
 from vwbench.data.images import file_sha256, inspect_image, load_image, orient_boxes
-from vwbench.data.readers import BadImage, Candidate, make_reader
 from vwbench.data.types import ConceptDataset, Example
 from vwbench.errors import VWBenchError
 from vwbench.spec import DatasetSpec, schema
@@ -157,10 +157,11 @@ def prepare_manifest(spec: DatasetSpec, root: str | Path, out: str | Path | None
     Returns {"path", "header", "records", "skipped": [messages]}. With `skip_bad`, unusable images are skipped
     (and counted) instead of stopping at the first one. `box_fn(image, query)` derives DreamBooth boxes.
     """
-    if spec.source.get("format") in ("synthetic", "micro"):
+    fmt = formats.get(spec)
+    if fmt.rendered:
         raise VWBenchError(f"dataset {spec.name!r} is synthetic and needs no manifest (it is rendered on the fly)")
-    reader = make_reader(spec, root, boxes_file)
-    if spec.source["format"] == "dreambooth" and boxes_file is None and box_fn is None:
+    reader = fmt.open(spec, root, boxes_file)
+    if reader.needs_boxes and boxes_file is None and box_fn is None:
         raise VWBenchError(f"dataset {spec.name!r} ships no boxes: pass --boxes FILE (a JSON boxes file) or --boxes owlv2")
     skipped: list[str] = []
 
@@ -174,7 +175,7 @@ def prepare_manifest(spec: DatasetSpec, root: str | Path, out: str | Path | None
     split = spec.split
     records: list[dict] = []
     counts: dict[str, dict[str, int]] = {}
-    if spec.source["format"] == "dreambooth":
+    if reader.pooled:
         holdout = int(split.get("holdout", 2))
         pools = reader.candidates("train", on_bad)
         for c in spec.concepts:
@@ -225,7 +226,7 @@ def prepare_manifest(spec: DatasetSpec, root: str | Path, out: str | Path | None
         lines.append(json.dumps(doc, sort_keys=False, separators=(",", ":")))
     result = {"path": None, "header": header, "records": records, "skipped": skipped}
     if out is not None:
-        result["path"] = str(write_atomic(Path(out), "\n".join(lines) + "\n"))
+        result["path"] = str(atomic.write_text(Path(out), "\n".join(lines) + "\n", fsync=True))
     return result
 
 
@@ -235,23 +236,6 @@ def _too_few(where, concept_id, have, need, what, spec, skipped) -> str:
     if skipped:
         msg += f" ({len(skipped)} bad images were skipped)"
     return msg
-
-
-def write_atomic(path: Path, text: str) -> Path:
-    """Write `text` to a temp file next to `path`, then rename it over `path`: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 # ------------------------------------------------------------------------------------------ loading
@@ -335,15 +319,10 @@ def load_manifest(path: str | Path, spec: DatasetSpec, *, root: str | Path | Non
 
 
 def load_dataset(spec: DatasetSpec, manifest_path: str | Path | None = None, **kw) -> ConceptDataset:
-    """Synthetic specs are rendered; real ones come from their prepared manifest."""
-    if spec.source.get("format") == "synthetic":
-        from vwbench.data.synthetic import synthetic_dataset
-
-        return synthetic_dataset(spec)
-    if spec.source.get("format") == "micro":
-        from vwbench.data.micro.datasets import micro_dataset
-
-        return micro_dataset(spec)
+    """Rendered formats (synthetic, micro) are drawn now; on-disk ones come from their prepared manifest."""
+    fmt = formats.get(spec)
+    if fmt.rendered:
+        return fmt.load(spec)
     hint = (f"prepare it first: `vwbench data prepare {spec.name} --root PATH/TO/{spec.name.upper()}"
             f" --out {manifest_path or f'data/{spec.name}.jsonl'}` (see docs/datasets.md)")
     if manifest_path is None:

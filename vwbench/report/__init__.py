@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from vwbench import __version__, paper_reference
+from vwbench import __version__, atomic, paper_reference
 from vwbench.errors import VWBenchError
 from vwbench.records import Score
 from vwbench.report.aggregate import (
@@ -129,9 +129,7 @@ def _dump(doc: dict) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    atomic.write_text(path, text)
 
 
 def build_leaderboard(store, suite_name: str, out_dir, reference: bool | None = None, select=None) -> dict:

@@ -120,6 +120,25 @@ def _score(rows: list[dict], metric: str) -> str:
     return f"{metric} {rows[0]['meta']['value']:.2f}" if rows else ""
 
 
+def _columns(words: dict, task: str) -> list[tuple[str, str, str]]:
+    """(method, source task, header) of a grid's word columns in `task`: the anchor word, the in-domain word, and
+    the word transferred from each other task by the kept pictures' method."""
+    method = _method([r for v in words.values() for r in v])
+    others = task_order({k[1] for k in words} - {task})
+    specs = [(ANCHOR, task, "anchor word (untrained)"), (IN_DOMAIN, task, "learned word (in-domain)")]
+    return specs + [(method, src, f"{direction(src, task)}, {method_label(method)}") for src in others if method]
+
+
+def _cells(words: dict, concept: str, task: str, specs, picture, metric: str, height: int = CELL) -> list[tuple]:
+    """A concept's row of word cells: the kept pictures of each column's word (None where none were kept), each
+    drawn by `picture(row)` and captioned with its score."""
+    cells = []
+    for m, src, _ in specs:
+        kept = words.get((concept, src, task, m), [])
+        cells.append((_strip([picture(r) for r in kept], height=height) if kept else None, _score(kept, metric)))
+    return cells
+
+
 def generation_grid(rows: list[dict], dataset: str, concepts: list[str], names: dict, out: Path) -> Path | None:
     here = [r for r in rows if r["dataset"] == dataset]
     train = defaultdict(list)
@@ -128,22 +147,15 @@ def generation_grid(rows: list[dict], dataset: str, concepts: list[str], names: 
     words = _latest([r for r in here if r["kind"] == "generated"])
     if not words:
         return None
-    method = _method([r for k, v in words.items() for r in v])
     gen = "generation"
-    others = task_order({k[1] for k in words} - {gen})
-    specs = [(ANCHOR, gen, "anchor word (untrained)"), (IN_DOMAIN, gen, "learned word (in-domain)")]
-    specs += [(method, src, f"{direction(src, gen)}, {method_label(method)}") for src in others if method]
+    specs = _columns(words, gen)
     table = []
     for c in concepts:
-        cells = [(_strip([_image(r["data"]) for r in train[c]]) if train[c] else None, "")]
-        got = False
-        for m, src, _ in specs:
-            kept = words.get((c, src, gen, m), [])
-            got |= bool(kept)
-            cells.append((_strip([_image(r["data"]) for r in kept]) if kept else None, _score(kept, "accuracy")))
-        if got:
+        cells = _cells(words, c, gen, specs, lambda r: _image(r["data"]), "accuracy")
+        if any(s is not None for s, _ in cells):
             anchor = next((r["meta"]["anchor"] for v in words.values() for r in v if r["concept"] == c), "")
-            table.append((f"{names.get(c, c)}\n(anchor: {anchor})", cells))
+            train_cell = (_strip([_image(r["data"]) for r in train[c]]) if train[c] else None, "")
+            table.append((f"{names.get(c, c)}\n(anchor: {anchor})", [train_cell, *cells]))
     if not table:
         return None
     return _figure(table, ["training images"] + [s[2] for s in specs],
@@ -155,18 +167,11 @@ def detection_grid(rows: list[dict], dataset: str, concepts: list[str], names: d
     words = _latest([r for r in rows if r["dataset"] == dataset and r["kind"] == "detections"])
     if not words:
         return None
-    method = _method([r for v in words.values() for r in v])
     det = "detection"
-    others = task_order({k[1] for k in words} - {det})
-    specs = [(ANCHOR, det, "anchor word (untrained)"), (IN_DOMAIN, det, "learned word (in-domain)")]
-    specs += [(method, src, f"{direction(src, det)}, {method_label(method)}") for src in others if method]
+    specs = _columns(words, det)
     table = []
     for c in concepts:
-        cells = []
-        for m, src, _ in specs:
-            kept = words.get((c, src, det, m), [])
-            cells.append((_strip([_drawn(r) for r in kept], height=2 * CELL) if kept else None,
-                          _score(kept, metric_label("ap50"))))
+        cells = _cells(words, c, det, specs, _drawn, metric_label("ap50"), height=2 * CELL)
         if any(s is not None for s, _ in cells):
             table.append((names.get(c, c), cells))
     if not table:

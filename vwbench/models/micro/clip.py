@@ -11,17 +11,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vwbench.clock import Clock
 from vwbench.data.micro import world
 from vwbench.models.classification import encode_text
 from vwbench.models.initialize import seeded
 from vwbench.models.micro.store import load_weights, save_weights
-from vwbench.models.micro.training import (
-    AppearanceHeads,
-    Clock,
-    caption_ids,
-    render_pool,
-    trained_token_ids,
-)
+from vwbench.models.micro.training import AppearanceHeads, caption_ids, render_pool, trained_token_ids
 from vwbench.tokenizer import VOCAB_SIZE
 
 MEAN, STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)

@@ -30,11 +30,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vwbench.clock import Clock
 from vwbench.data.micro import world
 from vwbench.models.initialize import centre_box_bias, seeded
 from vwbench.models.micro.set_loss import cxcywh_to_xyxy, set_prediction_loss
 from vwbench.models.micro.store import load_weights, save_weights
-from vwbench.models.micro.training import AppearanceHeads, Clock, render_pool, trained_token_ids
+from vwbench.models.micro.training import AppearanceHeads, render_pool, trained_token_ids
 from vwbench.tokenizer import BOS_ID, EOS_ID, VOCAB_SIZE, encode
 
 NAME = "owlv2"

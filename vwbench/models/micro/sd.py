@@ -24,10 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vwbench.clock import Clock
 from vwbench.data.micro import world
 from vwbench.models.initialize import seeded
 from vwbench.models.micro.store import load_weights, save_weights
-from vwbench.models.micro.training import EMA, Clock, render_pool, trained_token_ids
+from vwbench.models.micro.training import EMA, render_pool, trained_token_ids
 from vwbench.tokenizer import BOS_ID, EOS_ID, VOCAB_SIZE, clip_tokenizer, encode
 
 NAME = "sd"

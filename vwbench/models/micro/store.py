@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from vwbench import atomic
 from vwbench.errors import VWBenchError
 from vwbench.tokenizer import VOCAB_SIZE
 
@@ -43,13 +44,10 @@ def save_weights(name: str, state: dict[str, torch.Tensor], config: dict, traine
         else:
             out[key] = t.contiguous()
     path = folder / f"{name}.safetensors"
-    tmp = path.with_suffix(".tmp")
-    save_file(out, str(tmp), metadata={"name": name})
-    os.replace(tmp, path)
+    with atomic.temp_path(path) as tmp:
+        save_file(out, str(tmp), metadata={"name": name})
     meta = {"name": name, "config": config, "trained_ids": ids.tolist()}
-    tmpj = folder / f"{name}.json.tmp"
-    tmpj.write_text(json.dumps(meta, indent=1))
-    os.replace(tmpj, folder / f"{name}.json")
+    atomic.write_text(folder / f"{name}.json", json.dumps(meta, indent=1))
     return path
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,13 +99,3 @@ class EMA:
 
     def copy_to(self, module: torch.nn.Module):
         module.load_state_dict(self.shadow)
-
-
-class Clock:
-    """Wall time of a trainer, for its report."""
-
-    def __init__(self):
-        self.start = time.perf_counter()
-
-    def seconds(self) -> float:
-        return round(time.perf_counter() - self.start, 1)
