@@ -22,10 +22,9 @@ import torch
 torch.set_num_threads(int(os.environ.get("VWBENCH_BENCH_THREADS", "1")))
 
 
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
-    config.option.benchmark_enable = True   # undo addopts' --benchmark-disable, which --benchmark-only refuses
+    config.option.benchmark_enable = True  # undo addopts' --benchmark-disable, which --benchmark-only refuses
 
 
 @pytest.fixture(scope="session")

@@ -67,8 +67,11 @@ def measure(fn, grad: bool = True) -> tuple[float, float]:
         return t
 
     counter = FlopCounterMode(display=False)
-    with (torch.enable_grad() if grad else torch.no_grad()), \
-            torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), counter:
+    with (
+        torch.enable_grad() if grad else torch.no_grad(),
+        torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t),
+        counter,
+    ):
         fn()
     return saved[0] / 2**30, (counter.get_total_flops() + ATTENTION_FLOPS[0]) / 1e12
 
@@ -82,8 +85,10 @@ def main() -> None:
     def meta(*shape, dtype=dt, grad=False):
         return torch.zeros(*shape, dtype=dtype, device="meta", requires_grad=grad)
 
-    text.get_input_embeddings().weight.requires_grad_(True)     # the path to the learned word
-    gib, tflop = per_item(lambda n: unet(meta(n, 4, 96, 96), meta(n, dtype=torch.long), meta(n, 77, 1024, grad=True)).sample)
+    text.get_input_embeddings().weight.requires_grad_(True)  # the path to the learned word
+    gib, tflop = per_item(
+        lambda n: unet(meta(n, 4, 96, 96), meta(n, dtype=torch.long), meta(n, 77, 1024, grad=True)).sample
+    )
     print(f"generation UNet per sample at 96x96 latents: saved GiB {gib:.3f}, forward TFLOP {tflop:.3f}")
     gib, tflop = per_item(lambda n: text(meta(n, 77, dtype=torch.long))[0])
     print(f"generation text encoder per word: saved GiB {gib:.3f}, forward TFLOP {tflop:.4f}")

@@ -15,9 +15,13 @@ TASKS = ["generation", "detection", "classification"]
 def test_evaluate_all_trials(benchmark, kind, suite, dataset, task_model):
     model = task_model(kind)
     ds, data = dataset
-    trials = [Trial(suite.name, ds.name, c.id, a, kind, None, 0) for c in ds.concepts for a in ds.anchors_for(c, suite.anchors)]
+    trials = [
+        Trial(suite.name, ds.name, c.id, a, kind, None, 0)
+        for c in ds.concepts
+        for a in ds.anchors_for(c, suite.anchors)
+    ]
     k = max(1, suite.train.concepts_per_batch)
-    model.prepare(data)   # evaluation reuses the cache the learner built; time the scoring alone
+    model.prepare(data)  # evaluation reuses the cache the learner built; time the scoring alone
 
     benchmark.group = "evaluate"
     benchmark.extra_info.update(trials=len(trials))

@@ -27,8 +27,9 @@ def test_fast_learner(benchmark, kind, suite, dataset, task_model, steps):
     def run():
         model._cache.pop(data.name, None)
         model.prepare(data)
-        return list(learn(model, data, trials, dataclasses.replace(cfg, concepts_per_batch=len(trials)),
-                          progress=False))
+        return list(
+            learn(model, data, trials, dataclasses.replace(cfg, concepts_per_batch=len(trials)), progress=False)
+        )
 
     benchmark.group = f"learner-{kind}"
     benchmark.extra_info.update(words=len(trials), steps=steps)
@@ -43,6 +44,7 @@ def test_naive_loop(benchmark, kind, suite, dataset, task_model, steps):
     _, data, cfg, trials = _setup(suite, dataset, kind, steps)
     benchmark.group = f"learner-{kind}"
     benchmark.extra_info.update(words=1, steps=steps)
-    _, losses = benchmark.pedantic(bench.naive_learn, args=(model, data, trials[0], cfg), rounds=3,
-                                        iterations=1, warmup_rounds=1)
+    _, losses = benchmark.pedantic(
+        bench.naive_learn, args=(model, data, trials[0], cfg), rounds=3, iterations=1, warmup_rounds=1
+    )
     assert len(losses) == steps

@@ -53,6 +53,7 @@ def spec_copy(tmp_path) -> Path:
     shutil.copytree(TASKS_DIR, root)
     return root
 
+
 # One intra-op thread: the tiny models' ops are too small to gain from more, and on a loaded 2-core machine
 # oversubscribed threads made them up to 100x slower. It also keeps float results independent of core count.
 import torch

@@ -20,10 +20,11 @@ def python_blocks(text: str) -> list[str]:
 
 
 def test_import_vwbench_imports_nothing_heavy():
-    code = ("import sys, vwbench; heavy = [m for m in ('torch', 'diffusers', 'transformers', 'open_clip') "
-            "if m in sys.modules]; print(heavy, sorted(vwbench.__all__))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=REPO).stdout
+    code = (
+        "import sys, vwbench; heavy = [m for m in ('torch', 'diffusers', 'transformers', 'open_clip') "
+        "if m in sys.modules]; print(heavy, sorted(vwbench.__all__))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout
     assert out.startswith("[] ") and "'run'" in out and "'Study'" in out and "'SpecLibrary'" in out
 
 
@@ -34,7 +35,11 @@ def test_lazy_names():
     from vwbench.study import Study, StudyOptions
 
     assert (vwbench.Study, vwbench.StudyOptions, vwbench.Store, vwbench.SpecLibrary) == (
-        Study, StudyOptions, Store, SpecLibrary)
+        Study,
+        StudyOptions,
+        Store,
+        SpecLibrary,
+    )
     assert callable(vwbench.run) and vwbench.run.__module__ == "vwbench.api"
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         vwbench.nope  # noqa: B018
@@ -43,10 +48,12 @@ def test_lazy_names():
 def test_bad_arguments_raise_one_line_errors(tmp_path):
     import vwbench
 
-    for kwargs, message in [({"limit": 0}, "--limit must be a positive integer"),
-                            ({"tasks": ["segmentation"]}, "unknown task 'segmentation'"),
-                            ({"methods": ["ridge:alpha=1"]}, "accepted: lam"),
-                            ({"seeds": ["a"]}, "seeds must be integers")]:
+    for kwargs, message in [
+        ({"limit": 0}, "--limit must be a positive integer"),
+        ({"tasks": ["segmentation"]}, "unknown task 'segmentation'"),
+        ({"methods": ["ridge:alpha=1"]}, "accepted: lam"),
+        ({"seeds": ["a"]}, "seeds must be integers"),
+    ]:
         with pytest.raises(vwbench.VWBenchError, match=message):
             vwbench.run("tiny", store=tmp_path / "s", progress=False, **kwargs)
 
@@ -62,9 +69,15 @@ def test_docs_api_examples_run(tmp_path, monkeypatch, capsys):
     results = namespace["results"]
     assert results["filters"] == {"task": ["detection", "classification"], "dataset": ["tiny-objects"], "limit": 1}
     assert [r["method"] for r in sorted(results["method_leaderboard"], key=lambda r: r["method"])] == [
-        "constant", "linear_transfer", "nearest_token", "random_map", "ridge(lam=0.1)"]
+        "constant",
+        "linear_transfer",
+        "nearest_token",
+        "random_map",
+        "ridge(lam=0.1)",
+    ]
     assert [r["method"] for r in results["method_leaderboard"] if not r["control"]] == [
-        r["method"] for r in results["method_leaderboard"] if r["method"] in ("linear_transfer", "ridge(lam=0.1)")]
+        r["method"] for r in results["method_leaderboard"] if r["method"] in ("linear_transfer", "ridge(lam=0.1)")
+    ]
     written = json.loads((tmp_path / "leaderboards" / "tiny-quick" / "results.json").read_text())
     assert written == json.loads(json.dumps(results))
     n = len((tmp_path / "leaderboards" / "tiny-quick" / "scores.jsonl").read_text().splitlines())

@@ -11,12 +11,12 @@ from vwbench import atomic
 
 
 def test_writes_bytes_text_and_json(tmp_path):
-    assert atomic.write_bytes(tmp_path / "a" / "b.bin", b"\x00\x01").read_bytes() == b"\x00\x01"   # makes the folder
+    assert atomic.write_bytes(tmp_path / "a" / "b.bin", b"\x00\x01").read_bytes() == b"\x00\x01"  # makes the folder
     assert atomic.write_text(tmp_path / "t.txt", "héllo", fsync=True).read_text(encoding="utf-8") == "héllo"
     doc = {"b": [1, 2], "a": "x"}
     path = atomic.write_json(tmp_path / "d.json", doc)
     assert json.loads(path.read_text()) == doc and path.read_text().endswith("\n")
-    assert path.read_text().index('"a"') < path.read_text().index('"b"')           # sorted keys
+    assert path.read_text().index('"a"') < path.read_text().index('"b"')  # sorted keys
     assert sorted(os.listdir(tmp_path)) == ["a", "d.json", "t.txt"]
 
 
@@ -37,7 +37,7 @@ def test_temp_path_for_libraries_that_write_files(tmp_path):
     with atomic.temp_path(target, tmp_dir=tmp_path / "partial") as tmp:
         assert tmp.parent == tmp_path / "partial" and tmp.name.endswith(atomic.TMP_SUFFIX)
         tmp.write_bytes(b"abc")
-        assert not target.exists()                       # nothing at the target until the block ends
+        assert not target.exists()  # nothing at the target until the block ends
     assert target.read_bytes() == b"abc" and os.listdir(tmp_path / "partial") == []
     with pytest.raises(RuntimeError), atomic.temp_path(target) as tmp:
         tmp.write_bytes(b"half")

@@ -35,8 +35,14 @@ def test_naive_starts_where_the_fast_path_starts_and_trains_the_same_word(kind, 
     pid = single_token_id(trials[0].anchor)
     model.prepare(objects)
     with torch.no_grad():
-        first = model.loss(table_before[pid].float()[None, None], [pid], [trials[0].concept], objects.name,
-                           generators(trials[:1]), cfg.batch_size)
+        first = model.loss(
+            table_before[pid].float()[None, None],
+            [pid],
+            [trials[0].concept],
+            objects.name,
+            generators(trials[:1]),
+            cfg.batch_size,
+        )
     assert losses[0] == pytest.approx(float(first[0]), rel=1e-4, abs=1e-6)
 
     # Adam is elementwise and both loops draw from the trial's own generator: the fast path, batching the trial
@@ -57,8 +63,16 @@ def test_both_loops_reduce_the_loss(kind, tiny_suite, objects, tiny_models):
 
     def fixed(v):
         with torch.no_grad():
-            return float(model.loss(v[None] if v.ndim == 2 else v, [pid], [trial.concept], objects.name,
-                                    generators([trial], "eval"), cfg.batch_size)[0])
+            return float(
+                model.loss(
+                    v[None] if v.ndim == 2 else v,
+                    [pid],
+                    [trial.concept],
+                    objects.name,
+                    generators([trial], "eval"),
+                    cfg.batch_size,
+                )[0]
+            )
 
     assert fixed(vector) < fixed(anchor)
     (res,) = learn(model, objects, [trial], cfg, progress=False)
@@ -66,27 +80,45 @@ def test_both_loops_reduce_the_loss(kind, tiny_suite, objects, tiny_models):
 
 
 def test_bench_cli_prints_one_table_with_ratios(capsys):
-    rc = cli.main(["bench", "--only", "classification,transfer", "--steps", "2", "--concepts", "2",
-                   "--naive-concepts", "1", "--transfer-shape", "600x16x8", "--device", "cpu"])
+    rc = cli.main(
+        [
+            "bench",
+            "--only",
+            "classification,transfer",
+            "--steps",
+            "2",
+            "--concepts",
+            "2",
+            "--naive-concepts",
+            "1",
+            "--transfer-shape",
+            "600x16x8",
+            "--device",
+            "cpu",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0
     assert "ratio fast/naive" in out and "tiny-classification" in out
     row = next(line for line in out.splitlines() if line.startswith("classification"))
-    assert re.search(r"\s\d+\.\dx\s", row), row               # the ratio column holds e.g. "12.3x"
+    assert re.search(r"\s\d+\.\dx\s", row), row  # the ratio column holds e.g. "12.3x"
     for method in ("linear_transfer", "ridge", "procrustes", "cca", "nearest_token", "constant", "random_map"):
         assert method in out
     assert "600 x 16 -> 8" in out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--only", "segmentation"], "--only: unknown part 'segmentation'"),
-    (["--only", ","], "--only: unknown part"),
-    (["--steps", "0"], "--steps must be a positive integer, got 0"),
-    (["--steps", "-3"], "--steps must be a positive integer, got -3"),
-    (["--concepts", "0"], "--concepts must be a positive integer"),
-    (["--transfer-shape", "10x20"], "--transfer-shape expects three positive integers"),
-    (["--suite", "no-such-suite"], "no-such-suite"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--only", "segmentation"], "--only: unknown part 'segmentation'"),
+        (["--only", ","], "--only: unknown part"),
+        (["--steps", "0"], "--steps must be a positive integer, got 0"),
+        (["--steps", "-3"], "--steps must be a positive integer, got -3"),
+        (["--concepts", "0"], "--concepts must be a positive integer"),
+        (["--transfer-shape", "10x20"], "--transfer-shape expects three positive integers"),
+        (["--suite", "no-such-suite"], "no-such-suite"),
+    ],
+)
 def test_bad_input_is_one_line_and_nonzero(argv, message, capsys):
     rc = cli.main(["bench", *argv])
     err = capsys.readouterr().err.strip()
@@ -97,8 +129,15 @@ def test_bad_input_is_one_line_and_nonzero(argv, message, capsys):
 
 def test_transfer_bench_times_every_builtin_method():
     rows = bench.bench_transfer(shape=(500, 12, 10), n_vectors=4)
-    assert [r.method for r in rows] == ["linear_transfer", "ridge", "procrustes", "cca", "nearest_token", "constant",
-                                        "random_map"]
+    assert [r.method for r in rows] == [
+        "linear_transfer",
+        "ridge",
+        "procrustes",
+        "cca",
+        "nearest_token",
+        "constant",
+        "random_map",
+    ]
     assert all(r.fit_s >= 0 and r.apply_s >= 0 for r in rows)
 
 

@@ -54,5 +54,7 @@ def test_help_does_not_import_heavy_libraries():
 
 
 def test_module_entry_point_runs():
-    proc = subprocess.run([sys.executable, "-m", "vwbench", "--version"], capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "vwbench", "--version"], capture_output=True, text=True, timeout=60, check=False
+    )
     assert proc.returncode == 0 and proc.stdout.startswith("vwbench ")

@@ -17,26 +17,29 @@ ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *filter(None, [os
 
 @pytest.mark.parametrize("args", [["list", "concepts", "--suite", "paper"], ["list", "suites"]])
 def test_reader_closed_before_any_output(args):
-    proc = subprocess.Popen([sys.executable, "-m", "vwbench", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=ENV)
-    proc.stdout.close()                      # the reader is gone before vwbench writes a byte
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vwbench", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV
+    )
+    proc.stdout.close()  # the reader is gone before vwbench writes a byte
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == EXIT_BROKEN_PIPE
-    assert err == "", err                    # no BrokenPipeError traceback, no 'Exception ignored' at exit
+    assert err == "", err  # no BrokenPipeError traceback, no 'Exception ignored' at exit
 
 
 def test_head_reading_one_line():
     """A real pipeline: `head -n 1` reads the first line and exits; the writer keeps writing."""
-    code = ("import sys; from vwbench.cli import main\n"
-            "sys.argv = ['vwbench']\n"
-            "for _ in range(50):\n"
-            "    code = main(['list', 'concepts', '--suite', 'paper'])\n"
-            "    if code: sys.exit(code)\n")
+    code = (
+        "import sys; from vwbench.cli import main\n"
+        "sys.argv = ['vwbench']\n"
+        "for _ in range(50):\n"
+        "    code = main(['list', 'concepts', '--suite', 'paper'])\n"
+        "    if code: sys.exit(code)\n"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
     head = subprocess.Popen(["head", "-n", "1"], stdin=proc.stdout, stdout=subprocess.PIPE)
-    proc.stdout.close()                      # only head holds the read end
+    proc.stdout.close()  # only head holds the read end
     first = head.communicate(timeout=60)[0].decode()
     err = proc.stderr.read().decode()
-    assert proc.wait(timeout=60) == EXIT_BROKEN_PIPE      # 50 tables never fit in the pipe: the write fails
+    assert proc.wait(timeout=60) == EXIT_BROKEN_PIPE  # 50 tables never fit in the pipe: the write fails
     assert first.split()[:2] == ["dataset", "concept"]
     assert "Traceback" not in err and "BrokenPipeError" not in err, err

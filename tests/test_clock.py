@@ -9,7 +9,7 @@ from vwbench.clock import Clock
 
 def test_block_wall_and_cpu():
     with Clock("cpu") as c:
-        time.sleep(0.05)                       # wall time passes, hardly any CPU time
+        time.sleep(0.05)  # wall time passes, hardly any CPU time
         t = time.process_time()
         while time.process_time() - t < 0.05:  # CPU time passes too
             pass

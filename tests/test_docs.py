@@ -42,22 +42,36 @@ def checkout_like(tmp_path_factory):
     shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m vwbench "$@"\n')
     shim.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k != "VWBENCH_SPECS"}
-    env.update(PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}", HF_HUB_OFFLINE="1",
-               PYTHONPATH=os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])]),
-               # one intra-op thread, as in conftest.py: on a loaded 2-core machine the tiny run takes 1.5 min
-               # with it and 15 min without (oversubscribed threads); the results are the same
-               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env.update(
+        PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
+        HF_HUB_OFFLINE="1",
+        PYTHONPATH=os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])]),
+        # one intra-op thread, as in conftest.py: on a loaded 2-core machine the tiny run takes 1.5 min
+        # with it and 15 min without (oversubscribed threads); the results are the same
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+    )
     return tmp_path, env
 
 
 def run_block(block: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "-e", "-o", "pipefail", "-c", block], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=1200, check=False)
+    return subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", block],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
 
 
 def golden_bytes(root: Path) -> dict:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted((root / "leaderboards").rglob("*"))
-            if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted((root / "leaderboards").rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_the_docs_have_the_tiny_recipes_the_tests_run():

@@ -11,8 +11,7 @@ import torch
 
 from vwbench import fingerprint
 
-GEN, DET, CLS = ("model:generation:stable_diffusion,hf_clip", "model:detection:owlv2",
-                 "model:classification:open_clip")
+GEN, DET, CLS = ("model:generation:stable_diffusion,hf_clip", "model:detection:owlv2", "model:classification:open_clip")
 HF_CLS, TINY_DET = "model:classification:hf_clip", "model:detection:owlv2:tiny:owlv2"
 MICRO_GEN = "model:generation:stable_diffusion,open_clip:micro:sd,micro:clip-evaluator"
 GROUPS = ("learn", "data", "transfer", GEN, DET, CLS, HF_CLS, TINY_DET, MICRO_GEN)
@@ -42,36 +41,39 @@ def test_the_copy_has_the_same_fingerprints(package):
     assert digests(package) == {g: fingerprint.code(g) for g in GROUPS}
 
 
-@pytest.mark.parametrize("rel, groups", [
-    ("cli.py", set()),
-    ("commands/run.py", set()),
-    ("report/render.py", set()),
-    ("store.py", set()),
-    ("spec.py", set()),
-    ("learn.py", {"learn"}),
-    ("data/synthetic.py", {"data"}),
-    ("data/micro/world.py", {"data", MICRO_GEN}),
-    ("transfer/base.py", {"transfer"}),
-    ("models/space.py", {"transfer"} | ALL_MODELS),
-    ("models/detection.py", {DET, TINY_DET}),
-    # the hf_clip evaluator's family file imports the classification adapter (the kind it also serves)
-    ("models/generation.py", {GEN, MICRO_GEN}),
-    # open_clip's family and models/micro/clip.py encode text with the classification module's encode_text
-    ("models/classification.py", {CLS, HF_CLS, GEN, MICRO_GEN}),
-    ("models/micro/sd.py", {MICRO_GEN}),
-    ("models/base.py", ALL_MODELS),
-    ("models/initialize.py", ALL_MODELS),
-    ("models/metrics.py", ALL_MODELS),                       # a new helper module
-    ("models/families/__init__.py", ALL_MODELS),
-    ("models/families/owlv2.py", {DET, TINY_DET}),
-    ("models/families/hf_clip.py", {GEN, HF_CLS}),           # the generation evaluator and the classifier
-    ("models/families/open_clip.py", {CLS, MICRO_GEN}),
-    ("models/configs/tiny-owlv2.json", {TINY_DET}),
-    ("models/configs/tiny-sd.json", set()),                 # no group here has tiny:sd
-    # the metrics: every task model's results depend on the metrics its spec names
-    ("metrics/classification.py", ALL_MODELS),
-    ("metrics/__init__.py", ALL_MODELS),
-])
+@pytest.mark.parametrize(
+    "rel, groups",
+    [
+        ("cli.py", set()),
+        ("commands/run.py", set()),
+        ("report/render.py", set()),
+        ("store.py", set()),
+        ("spec.py", set()),
+        ("learn.py", {"learn"}),
+        ("data/synthetic.py", {"data"}),
+        ("data/micro/world.py", {"data", MICRO_GEN}),
+        ("transfer/base.py", {"transfer"}),
+        ("models/space.py", {"transfer"} | ALL_MODELS),
+        ("models/detection.py", {DET, TINY_DET}),
+        # the hf_clip evaluator's family file imports the classification adapter (the kind it also serves)
+        ("models/generation.py", {GEN, MICRO_GEN}),
+        # open_clip's family and models/micro/clip.py encode text with the classification module's encode_text
+        ("models/classification.py", {CLS, HF_CLS, GEN, MICRO_GEN}),
+        ("models/micro/sd.py", {MICRO_GEN}),
+        ("models/base.py", ALL_MODELS),
+        ("models/initialize.py", ALL_MODELS),
+        ("models/metrics.py", ALL_MODELS),  # a new helper module
+        ("models/families/__init__.py", ALL_MODELS),
+        ("models/families/owlv2.py", {DET, TINY_DET}),
+        ("models/families/hf_clip.py", {GEN, HF_CLS}),  # the generation evaluator and the classifier
+        ("models/families/open_clip.py", {CLS, MICRO_GEN}),
+        ("models/configs/tiny-owlv2.json", {TINY_DET}),
+        ("models/configs/tiny-sd.json", set()),  # no group here has tiny:sd
+        # the metrics: every task model's results depend on the metrics its spec names
+        ("metrics/classification.py", ALL_MODELS),
+        ("metrics/__init__.py", ALL_MODELS),
+    ],
+)
 def test_an_edit_changes_exactly_its_groups(package, rel, groups):
     assert changed_by(package, rel) == groups
 
@@ -85,7 +87,7 @@ def test_method_code_covers_the_class_its_bases_and_a_submissions_files(tmp_path
     shutil.copytree(Path(__file__).resolve().parents[1] / "submissions" / "example-method", folder)
     first = fingerprint.method_code(load_method(folder), folder)
     assert fingerprint.method_code(load_method(folder), folder) == first
-    (folder / "helpers.py").write_text("SCALE = 2.0\n")          # a module the entry may import
+    (folder / "helpers.py").write_text("SCALE = 2.0\n")  # a module the entry may import
     second = fingerprint.method_code(load_method(folder), folder)
     assert second != first
     (folder / "method.py").write_text((folder / "method.py").read_text().replace("lam: float = 0.0", "lam: float = 0"))

@@ -42,7 +42,7 @@ def test_tiny_run_writes_a_report_with_speed_numerics_and_projection(gpu_check, 
         assert isinstance(t["peak_memory_gib"], float) and t["peak_memory_gib"] > 0 and t["dtype"] == "bfloat16"
         assert t["concepts_per_batch"] == 2 and t["step_s"] > 0
     gen = result["tasks"]["tiny-generation"]
-    assert gen["micro_batch"] == 8 and gen["gradient_checkpointing"] is True      # generation.yaml's train block
+    assert gen["micro_batch"] == 8 and gen["gradient_checkpointing"] is True  # generation.yaml's train block
     assert result["tasks"]["tiny-detection"]["micro_batch"] is None
     proj = result["projection"]
     expected = sum(1600 * 1000 / (r["speed"]["steps_per_s"] * r["speed"]["k"]) / 3600 for r in result["results"])

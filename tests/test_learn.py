@@ -39,11 +39,11 @@ def test_project_by_hand():
     project(v, anchors, torch.tensor([2.5, 1.0, float("inf")]))
     torch.testing.assert_close(v, torch.tensor([[[1.5, 2.0]], [[0.3, 0.4]], [[30.0, 40.0]]]))
     a = torch.tensor([[[1.0, 1.0]]])
-    w = torch.tensor([[[1.0, 5.0]]])                  # ‖w − a‖ = 4, radius 1 → a + (0, 1)
+    w = torch.tensor([[[1.0, 5.0]]])  # ‖w − a‖ = 4, radius 1 → a + (0, 1)
     project(w, a, torch.tensor([1.0]))
     torch.testing.assert_close(w, torch.tensor([[[1.0, 2.0]]]))
     same = a.clone()
-    project(same, a, torch.tensor([0.5]))            # v = a: no division by zero
+    project(same, a, torch.tensor([0.5]))  # v = a: no division by zero
     assert torch.equal(same, a)
 
 
@@ -55,7 +55,9 @@ def test_k_trials_together_equal_separate_runs(tiny_models, objects, kind, steps
     model = tiny_models(kind)
     trials = trials_for(kind, PAIRS)
     together = list(learn(model, objects, trials, cfg(steps=steps, concepts_per_batch=3), progress=False))
-    apart = [r for t in trials for r in learn(model, objects, [t], cfg(steps=steps, concepts_per_batch=1), progress=False)]
+    apart = [
+        r for t in trials for r in learn(model, objects, [t], cfg(steps=steps, concepts_per_batch=1), progress=False)
+    ]
     assert [r.trial for r in together] == [r.trial for r in apart] == trials
     for a, b in zip(together, apart):
         assert not torch.equal(a.vector, model.token_embeddings()[single_token_id(a.trial.anchor)][None])  # it moved
@@ -87,12 +89,12 @@ def test_delta_ball_holds_after_every_step(tiny_models, objects, delta):
 
     results = list(learn(model, objects, trials, cfg(steps=8, lr=0.2), progress=False, step_hook=hook))
     assert len(seen) == 8
-    assert max(seen) > 0.9                             # the constraint was active, not trivially satisfied
+    assert max(seen) > 0.9  # the constraint was active, not trivially satisfied
     for r in results:
         assert r.anchor_distance <= delta + 1e-5
         assert r.extra["d_nn"] == pytest.approx(nn_distance(vocab, single_token_id(r.trial.anchor)))
         if delta <= 0.5:
-            assert r.nearest_token == r.trial.anchor + "</w>"   # within δ ≤ 0.5 the anchor stays nearest
+            assert r.nearest_token == r.trial.anchor + "</w>"  # within δ ≤ 0.5 the anchor stays nearest
 
 
 def test_nn_distance_by_hand(tiny_models):
@@ -131,18 +133,21 @@ def _main(argv):
     return main(argv)
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--task", "segmentation"], "unknown task 'segmentation'"),
-    (["--dataset", "nope"], "unknown dataset 'nope'"),
-    (["--concept", "purple_cow"], "unknown concept 'purple_cow'"),
-    (["--dataset", "tiny-objects", "--concept", "yellow_star"], "unknown concept 'yellow_star'"),
-    (["--anchor", "banana"], "unknown anchor 'banana'"),
-    (["--delta", "0"], "--delta must be a positive"),
-    (["--delta", "-0.5"], "--delta must be a positive"),
-    (["--steps", "0"], "--steps must be positive"),
-    (["--suite", "nope"], "unknown suite 'nope'"),
-    (["--data", "tiny-objects"], "NAME=PATH"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--task", "segmentation"], "unknown task 'segmentation'"),
+        (["--dataset", "nope"], "unknown dataset 'nope'"),
+        (["--concept", "purple_cow"], "unknown concept 'purple_cow'"),
+        (["--dataset", "tiny-objects", "--concept", "yellow_star"], "unknown concept 'yellow_star'"),
+        (["--anchor", "banana"], "unknown anchor 'banana'"),
+        (["--delta", "0"], "--delta must be a positive"),
+        (["--delta", "-0.5"], "--delta must be a positive"),
+        (["--steps", "0"], "--steps must be positive"),
+        (["--suite", "nope"], "unknown suite 'nope'"),
+        (["--data", "tiny-objects"], "NAME=PATH"),
+    ],
+)
 def test_bad_input(tmp_path, capsys, argv, message):
     out = tmp_path / "out"
     rc = _main(["learn", "--no-progress", "--out", str(out), *argv])
@@ -171,14 +176,37 @@ def test_learn_end_to_end(tmp_path, capsys):
     from vwbench.export import load_embedding
 
     out = tmp_path / "learned"
-    rc = _main(["learn", "--task", "classification", "--dataset", "tiny-objects", "--concept", "red_square",
-                "--anchor", "circle", "--anchor", "square", "--delta", "0.5", "--steps", "3", "--device", "cpu",
-                "--out", str(out), "--no-progress"])
+    rc = _main(
+        [
+            "learn",
+            "--task",
+            "classification",
+            "--dataset",
+            "tiny-objects",
+            "--concept",
+            "red_square",
+            "--anchor",
+            "circle",
+            "--anchor",
+            "square",
+            "--delta",
+            "0.5",
+            "--steps",
+            "3",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     text = capsys.readouterr().out
     assert rc == 0
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert files == ["tiny-classification/tiny-objects/red_square__circle__d0.5.safetensors",
-                     "tiny-classification/tiny-objects/red_square__square__d0.5.safetensors"]
+    assert files == [
+        "tiny-classification/tiny-objects/red_square__circle__d0.5.safetensors",
+        "tiny-classification/tiny-objects/red_square__square__d0.5.safetensors",
+    ]
     e = load_embedding(out / files[0])
     assert e.token == "<red_square>" and e.vector.shape == (1, 64)
     assert e.metadata["anchor"] == "circle" and e.metadata["delta"] == "0.5" and e.metadata["steps"] == "3"
@@ -201,8 +229,20 @@ def test_default_selection_follows_the_suite(tiny_suite, tmp_path):
     from vwbench.store import Store
     from vwbench.study import Study
 
-    args = argparse.Namespace(specs=None, suite="tiny", task=None, dataset=None, concept=None, anchor=None,
-                              delta=None, steps=2, device="cpu", data=[], out=None, no_progress=True)
+    args = argparse.Namespace(
+        specs=None,
+        suite="tiny",
+        task=None,
+        dataset=None,
+        concept=None,
+        anchor=None,
+        delta=None,
+        steps=2,
+        device="cpu",
+        data=[],
+        out=None,
+        no_progress=True,
+    )
     suite, options, out = plan(args)
     assert str(out) == "vwbench-runs/tiny/learned"
     assert options.learn_only and options.methods == [] and options.unconstrained and options.deltas == ()
@@ -210,11 +250,12 @@ def test_default_selection_follows_the_suite(tiny_suite, tmp_path):
     assert study.train == dataclasses.replace(tiny_suite.train, steps=2)
     assert [t.name for t in study.tasks] == [t.name for t in tiny_suite.tasks]
     for task in study.tasks:
-        assert study.eval_tasks(task) == [task]                   # no transfer: scored where it was learned
+        assert study.eval_tasks(task) == [task]  # no transfer: scored where it was learned
         for ds in tiny_suite.datasets:
             trials = study.trials(ds, task)
-            assert [(t.concept, t.anchor) for t in trials] == [(c.id, a) for c in ds.concepts
-                                                              for a in ds.anchors_for(c, tiny_suite.anchors)]
+            assert [(t.concept, t.anchor) for t in trials] == [
+                (c.id, a) for c in ds.concepts for a in ds.anchors_for(c, tiny_suite.anchors)
+            ]
             assert all(t.delta is None and t.train_task == task.task for t in trials)
 
 
@@ -223,8 +264,20 @@ def test_anchor_words_become_the_policy_in_the_datasets_that_hold_them(tmp_path)
 
     from vwbench.commands.learn import plan
 
-    args = argparse.Namespace(specs=None, suite="tiny", task=None, dataset=None, concept=None, anchor=["circle"],
-                              delta=0.5, steps=None, device="cpu", data=[], out=None, no_progress=True)
+    args = argparse.Namespace(
+        specs=None,
+        suite="tiny",
+        task=None,
+        dataset=None,
+        concept=None,
+        anchor=["circle"],
+        delta=0.5,
+        steps=None,
+        device="cpu",
+        data=[],
+        out=None,
+        no_progress=True,
+    )
     suite, options, _ = plan(args)
     holding = [d.name for d in suite.datasets if "circle" in d.anchors]
     assert suite.anchors == ("circle",) and options.select.datasets == tuple(holding)
@@ -236,12 +289,33 @@ def test_learn_runs_through_the_study_and_keeps_a_given_store(tmp_path, capsys):
     from vwbench.export import load_embedding
     from vwbench.store import Store
 
-    argv = ["learn", "--task", "classification", "--dataset", "tiny-objects", "--concept", "red_square",
-            "--anchor", "circle", "--steps", "2", "--device", "cpu", "--no-progress", "--store", str(tmp_path / "s")]
+    argv = [
+        "learn",
+        "--task",
+        "classification",
+        "--dataset",
+        "tiny-objects",
+        "--concept",
+        "red_square",
+        "--anchor",
+        "circle",
+        "--steps",
+        "2",
+        "--device",
+        "cpu",
+        "--no-progress",
+        "--store",
+        str(tmp_path / "s"),
+    ]
     assert _main([*argv, "--out", str(tmp_path / "a")]) == 0
     store = Store(tmp_path / "s")
     [(key, trial, meta)] = store.vectors()
-    assert (trial.concept, trial.anchor, trial.delta, trial.train_task) == ("red_square", "circle", None, "classification")
+    assert (trial.concept, trial.anchor, trial.delta, trial.train_task) == (
+        "red_square",
+        "circle",
+        None,
+        "classification",
+    )
     scores = store.scores()
     assert sorted(s.method for s in scores) == ["anchor", "in_domain"]
     assert {s.eval_task for s in scores} == {"classification"}
@@ -252,5 +326,7 @@ def test_learn_runs_through_the_study_and_keeps_a_given_store(tmp_path, capsys):
     a, b = load_embedding(tmp_path / "a" / name), load_embedding(tmp_path / "b" / name)
     assert torch.equal(a.vector, b.vector) and torch.equal(a.vector, store.get_vector(key)[0])
     in_domain = next(s for s in scores if s.method == "in_domain")
-    assert float(a.metadata["metric_after"]) == in_domain.value and a.metadata["loss_end"] == json.dumps(meta["loss_end"])
-    assert capsys.readouterr().out.splitlines()[2] == first.splitlines()[2]      # the same row, reused
+    assert float(a.metadata["metric_after"]) == in_domain.value and a.metadata["loss_end"] == json.dumps(
+        meta["loss_end"]
+    )
+    assert capsys.readouterr().out.splitlines()[2] == first.splitlines()[2]  # the same row, reused

@@ -29,15 +29,17 @@ def cfg(**kw):
 @pytest.mark.parametrize("kind", ["generation", "detection", "classification"])
 def test_micro_batches_learn_the_vectors_of_one_full_pass(tiny_models, objects, kind):
     model = tiny_models(kind)
-    trials = trials_for(kind) + trials_for(kind, 0.5)     # δ-ball trials too: projection after the summed step
+    trials = trials_for(kind) + trials_for(kind, 0.5)  # δ-ball trials too: projection after the summed step
     rows = len(trials) * model.rows_per_trial(4)
-    runs = {m: list(learn(model, objects, trials, cfg(micro_batch=m, concepts_per_batch=6), progress=False))
-            for m in (None, 1, 3)}
+    runs = {
+        m: list(learn(model, objects, trials, cfg(micro_batch=m, concepts_per_batch=6), progress=False))
+        for m in (None, 1, 3)
+    }
     full = runs[None]
-    for r in full:      # it moved, so equal vectors below are not the untouched anchors
+    for r in full:  # it moved, so equal vectors below are not the untouched anchors
         assert not torch.equal(r.vector, model.token_embeddings()[single_token_id(r.trial.anchor)][None])
     for m in (1, 3):
-        assert m < rows        # a real split (for generation, 3 cuts across the 4 rows of a word)
+        assert m < rows  # a real split (for generation, 3 cuts across the 4 rows of a word)
         for a, b in zip(full, runs[m]):
             assert a.trial == b.trial
             torch.testing.assert_close(b.vector, a.vector, rtol=1e-4, atol=1e-5)
@@ -55,7 +57,9 @@ def test_accumulated_gradient_equals_the_full_gradient(tiny_models, objects, kin
     grads, losses = {}, {}
     for m in (None, 1, 5):
         v = torch.nn.Parameter(start.clone())
-        losses[m] = step_losses(model, v, ids, concepts, objects.name, generators(trials, "g"), cfg(micro_batch=m), True)
+        losses[m] = step_losses(
+            model, v, ids, concepts, objects.name, generators(trials, "g"), cfg(micro_batch=m), True
+        )
         grads[m] = v.grad.clone()
     assert grads[None].abs().sum() > 0
     for m in (1, 5):
@@ -73,7 +77,7 @@ def test_a_split_that_drew_its_own_noise_would_differ(tiny_models, objects):
     model.loss(v, ids, concepts, objects.name, generators(trials, "g"), 4).sum().backward()
     full = v.grad.clone()
     v.grad = None
-    for half in range(2):     # two halves of 2 images, each drawn from the trial's generator anew
+    for half in range(2):  # two halves of 2 images, each drawn from the trial's generator anew
         (model.loss(v, ids, concepts, objects.name, generators(trials, "g"), 2).sum() / 2).backward()
     assert not torch.allclose(v.grad, full, rtol=1e-3, atol=1e-6)
 
@@ -92,8 +96,11 @@ def test_gradient_checkpointing_keeps_the_gradient(tiny_models, objects, kind):
             v = torch.nn.Parameter(model.token_embeddings()[ids][:, None].clone())
             step_losses(model, v, ids, concepts, objects.name, generators(trials, "g"), cfg(micro_batch=5), True)
             grads[on] = v.grad.clone()
-        flags = ([model.pipe.unet.is_gradient_checkpointing] if kind == "generation"
-                 else [model.model.transformer.grad_checkpointing])
+        flags = (
+            [model.pipe.unet.is_gradient_checkpointing]
+            if kind == "generation"
+            else [model.model.transformer.grad_checkpointing]
+        )
         assert flags == [True]
     finally:
         model.set_gradient_checkpointing(False)
@@ -130,10 +137,15 @@ def test_task_train_block_overrides_the_suite(spec_copy):
     assert set(learning_settings(eff)) == {f.name for f in dataclasses.fields(TrainConfig)} - set(EXECUTION)
 
 
-@pytest.mark.parametrize("block,field", [("{micro_batch: 0}", "train.micro_batch"),
-                                         ("{concepts_per_batch: 1.5}", "train.concepts_per_batch"),
-                                         ("{gradient_checkpointing: yes please}", "train.gradient_checkpointing"),
-                                         ("{steps: 5}", "train.steps")])
+@pytest.mark.parametrize(
+    "block,field",
+    [
+        ("{micro_batch: 0}", "train.micro_batch"),
+        ("{concepts_per_batch: 1.5}", "train.concepts_per_batch"),
+        ("{gradient_checkpointing: yes please}", "train.gradient_checkpointing"),
+        ("{steps: 5}", "train.steps"),
+    ],
+)
 def test_bad_train_blocks_are_refused_in_one_line(spec_copy, block, field):
     from vwbench.errors import SpecError
     from vwbench.spec import SpecLibrary

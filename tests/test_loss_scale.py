@@ -16,7 +16,7 @@ from vwbench.records import Trial
 from vwbench.spec import TrainConfig
 from vwbench.tokenizer import single_token_id
 
-SHRINK = 1e-4      # the tiny generation loss averages ~10^3 elements, the paper's ~3 x 10^5 x batch
+SHRINK = 1e-4  # the tiny generation loss averages ~10^3 elements, the paper's ~3 x 10^5 x batch
 
 
 @pytest.fixture(scope="module")
@@ -37,16 +37,26 @@ def pair(tiny_suite, objects):
     return out
 
 
-TRIALS = [Trial("tiny", "tiny-objects", "red_square", "circle", "generation", None, 0),
-          Trial("tiny", "tiny-objects", "blue_circle", "triangle", "generation", None, 0)]
+TRIALS = [
+    Trial("tiny", "tiny-objects", "red_square", "circle", "generation", None, 0),
+    Trial("tiny", "tiny-objects", "blue_circle", "triangle", "generation", None, 0),
+]
 CFG = TrainConfig(steps=1, lr=1e-2, batch_size=4, seed=0, concepts_per_batch=2)
 
 
 def grad(model, objects, scaler=None, micro=None):
     ids = [single_token_id(t.anchor) for t in TRIALS]
     v = torch.nn.Parameter(model.token_embeddings()[ids][:, None].clone())
-    train_step(model, v, ids, [t.concept for t in TRIALS], objects.name, generators(TRIALS, "s"),
-               dataclasses.replace(CFG, micro_batch=micro), scaler)
+    train_step(
+        model,
+        v,
+        ids,
+        [t.concept for t in TRIALS],
+        objects.name,
+        generators(TRIALS, "s"),
+        dataclasses.replace(CFG, micro_batch=micro),
+        scaler,
+    )
     return v.grad.clone()
 
 
@@ -57,7 +67,7 @@ def rel(a, b) -> float:
 def test_unscaled_fp16_gradient_underflows_and_the_scaled_one_matches_float32(pair, objects):
     g32 = grad(pair["float32"], objects)
     plain = grad(pair["float16"], objects)
-    assert g32.abs().min() > 0 and (plain == 0).float().mean() > 0.9      # flushed to zero
+    assert g32.abs().min() > 0 and (plain == 0).float().mean() > 0.9  # flushed to zero
     for micro in (None, 3):
         scaled = grad(pair["float16"], objects, LossScale(2), micro)
         assert rel(scaled, g32) < 0.02, micro
@@ -65,10 +75,10 @@ def test_unscaled_fp16_gradient_underflows_and_the_scaled_one_matches_float32(pa
 
 
 def test_overflow_halves_the_scale_of_that_word_and_redoes_the_step(pair, objects):
-    scaler = LossScale(2, init=2.0**40)              # fp16 overflows (max 65504) at this scale
+    scaler = LossScale(2, init=2.0**40)  # fp16 overflows (max 65504) at this scale
     g = grad(pair["float16"], objects, scaler)
     assert torch.isfinite(g).all() and (scaler.scale < 2.0**40).all()
-    assert torch.all(scaler.scale == 2.0 ** torch.log2(scaler.scale).round())   # powers of two: exact unscaling
+    assert torch.all(scaler.scale == 2.0 ** torch.log2(scaler.scale).round())  # powers of two: exact unscaling
     # the redone step used the same draws: it matches float32 as well as a scale that never overflowed
     assert rel(g, grad(pair["float32"], objects)) < 0.02
 
@@ -90,8 +100,11 @@ def test_learn_scales_fp16_models_and_keeps_words_independent(pair, objects):
     model = pair["float16"]
     cfg = dataclasses.replace(CFG, steps=3, lr=5e-2)
     together = list(learn(model, objects, TRIALS, cfg, progress=False))
-    apart = [r for t in TRIALS for r in learn(model, objects, [t], dataclasses.replace(cfg, concepts_per_batch=1),
-                                              progress=False)]
+    apart = [
+        r
+        for t in TRIALS
+        for r in learn(model, objects, [t], dataclasses.replace(cfg, concepts_per_batch=1), progress=False)
+    ]
     for a, b in zip(together, apart):
         assert not torch.equal(a.vector, model.token_embeddings()[single_token_id(a.trial.anchor)][None].float())
         torch.testing.assert_close(a.vector, b.vector, rtol=1e-3, atol=1e-4)

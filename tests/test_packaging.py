@@ -36,14 +36,34 @@ def installed(tmp_path_factory):
         shutil.copy(REPO / name, src / name)
     shutil.copytree(REPO / "vwbench", src / "vwbench", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     wheels, target = base / "wheels", base / "target"
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
-                            "--no-index", "-q", "-w", str(wheels)], capture_output=True, text=True, timeout=300,
-                           check=False)
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(src),
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-q",
+            "-w",
+            str(wheels),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert build.returncode == 0, build.stderr
     (wheel,) = wheels.glob("vwbench-*.whl")
-    inst = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q",
-                           "--target", str(target), str(wheel)], capture_output=True, text=True, timeout=300,
-                          check=False)
+    inst = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(target), str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert inst.returncode == 0, inst.stderr
     return target, wheel
 
@@ -51,8 +71,15 @@ def installed(tmp_path_factory):
 def run_installed(target: Path, cwd: Path, *args: str, env_extra: dict | None = None):
     env = {k: v for k, v in os.environ.items() if k not in ("VWBENCH_SPECS", "PYTHONPATH")}
     env.update({"PYTHONPATH": str(target), "HF_HUB_OFFLINE": "1", **(env_extra or {})})
-    return subprocess.run([str(target / "bin" / "vwbench"), *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [str(target / "bin" / "vwbench"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_wheel_ships_every_spec(installed):
@@ -69,15 +96,16 @@ def test_installed_wheel_lists_suites_from_another_directory(installed, tmp_path
     assert where.returncode == 0, where.stderr
     env = {k: v for k, v in os.environ.items() if k != "VWBENCH_SPECS"} | {"PYTHONPATH": str(target)}
     code = "import vwbench.spec as s; print(s.__file__); print(s.default_spec_root())"
-    origin = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                            check=False)
+    origin = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
     module, root = origin.stdout.split()
     assert Path(module).is_relative_to(target) and Path(root) == target / "vwbench" / "specs"
     out = run_installed(target, tmp_path, "list", "suites")
     assert out.returncode == 0, out.stderr
     names = {line.split()[0] for line in out.stdout.splitlines()[2:] if line.strip()}
     assert {"micro", "micro-full", "paper", "tiny"} <= names and "only-here" not in names
-    assert not list(tmp_path.iterdir())          # listing writes nothing into the working directory
+    assert not list(tmp_path.iterdir())  # listing writes nothing into the working directory
 
 
 def test_installed_wheel_honours_specs_and_env_override(installed, tmp_path, spec_copy):

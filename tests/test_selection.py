@@ -30,16 +30,19 @@ def test_tasks_by_name_or_kind_datasets_and_concepts(tiny_suite):
     assert [d.name for d in s.dataset_specs(tiny_suite)] == ["tiny-objects"]
     first = tiny_suite.dataset("tiny-objects").concepts[0].id
     c = Selection(concepts=(first,))
-    assert [d.name for d in c.dataset_specs(tiny_suite)] == ["tiny-objects"]   # datasets without it drop out
+    assert [d.name for d in c.dataset_specs(tiny_suite)] == ["tiny-objects"]  # datasets without it drop out
     assert s.as_dict() == {"task": ["tiny-generation", "classification"], "dataset": ["tiny-objects"]}
     assert describe_filters(Selection(tasks=("detection",), limit=1).as_dict()) == "--task detection --limit 1"
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"tasks": ("segmentation",)}, "unknown task 'segmentation'"),
-    ({"datasets": ("nope",)}, "unknown dataset 'nope'"),
-    ({"concepts": ("purple_cow",)}, "unknown concept 'purple_cow'"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"tasks": ("segmentation",)}, "unknown task 'segmentation'"),
+        ({"datasets": ("nope",)}, "unknown dataset 'nope'"),
+        ({"concepts": ("purple_cow",)}, "unknown concept 'purple_cow'"),
+    ],
+)
 def test_unknown_names(tiny_suite, kwargs, message):
     with pytest.raises(VWBenchError, match=message):
         Selection(**kwargs).check(tiny_suite)
@@ -60,8 +63,8 @@ def test_bound_selection_admits_scores(tiny_suite):
         return Score(Trial("tiny", dataset, concept, "circle", train), ev, "m", "x", 0.5)
 
     assert b.admits(score(kept, "generation", "detection"))
-    assert not b.admits(score(dropped, "generation", "detection"))          # beyond the limit
-    assert not b.admits(score(kept, "generation", "classification"))        # evaluated in an unselected task
+    assert not b.admits(score(dropped, "generation", "detection"))  # beyond the limit
+    assert not b.admits(score(kept, "generation", "classification"))  # evaluated in an unselected task
     assert not b.admits(score(kept, "classification", "generation"))
     assert not b.admits(score(kept, "generation", "generation", dataset="elsewhere"))
 
@@ -71,8 +74,11 @@ def test_study_trials_follow_selection_and_seeds(tiny_suite, tmp_path):
     from vwbench.study import Study, StudyOptions
 
     with Store(tmp_path / "s") as store:
-        study = Study(tiny_suite, store, StudyOptions(select=Selection(tasks=("detection",), limit=1),
-                                                      seeds=(0, 7, 0), deltas=(), progress=False))
+        study = Study(
+            tiny_suite,
+            store,
+            StudyOptions(select=Selection(tasks=("detection",), limit=1), seeds=(0, 7, 0), deltas=(), progress=False),
+        )
         assert [t.task for t in study.tasks] == ["detection"] and study.seeds == (0, 7)
         ds = tiny_suite.dataset("tiny-scenes")
         trials = study.trials(ds, tiny_suite.task("detection"))

@@ -35,8 +35,9 @@ def test_every_shipped_spec_loads(path):
     if path.parent.name == "suites":
         assert [d.name for d in spec.datasets] == raw["datasets"]
         assert [t.name for t in spec.tasks] == [e["task"] if isinstance(e, dict) else e for e in raw["tasks"]]
-        assert [t.label for t in spec.tasks] == [e.get("name", t.task) if isinstance(e, dict) else t.task
-                                                 for e, t in zip(raw["tasks"], spec.tasks)]
+        assert [t.label for t in spec.tasks] == [
+            e.get("name", t.task) if isinstance(e, dict) else t.task for e, t in zip(raw["tasks"], spec.tasks)
+        ]
 
 
 def test_extends_merges_base_and_override():
@@ -99,73 +100,159 @@ def _line_of(rel: str, text: str) -> int:
 # name: (file to mutate, mutation, file named in the error, field path, words of the expectation)
 BAD = {
     "missing-required-field": (
-        "tasks/classification.yaml", _sub('template: "a photo of a {}"\n', ""),
-        "tasks/classification.yaml", "template", "required"),
+        "tasks/classification.yaml",
+        _sub('template: "a photo of a {}"\n', ""),
+        "tasks/classification.yaml",
+        "template",
+        "required",
+    ),
     "missing-nested-field": (
-        "suites/tiny.yaml", _sub("  steps: 30\n", ""), "suites/tiny.yaml", "train.steps", "required"),
+        "suites/tiny.yaml",
+        _sub("  steps: 30\n", ""),
+        "suites/tiny.yaml",
+        "train.steps",
+        "required",
+    ),
     "wrong-type": (
-        "tasks/classification.yaml", _sub("image_size: 224", "image_size: big"),
-        "tasks/classification.yaml", "image_size", "expected integer"),
+        "tasks/classification.yaml",
+        _sub("image_size: 224", "image_size: big"),
+        "tasks/classification.yaml",
+        "image_size",
+        "expected integer",
+    ),
     "unknown-family": (
-        "tasks/detection.yaml", _sub("family: owlv2", "family: owlv3"),
-        "tasks/detection.yaml", "family", "unknown model family 'owlv3'; did you mean 'owlv2'?"),
+        "tasks/detection.yaml",
+        _sub("family: owlv2", "family: owlv3"),
+        "tasks/detection.yaml",
+        "family",
+        "unknown model family 'owlv3'; did you mean 'owlv2'?",
+    ),
     "unknown-evaluator-family": (
-        "tasks/generation.yaml", _sub("family: hf_clip", "family: hf-clip"),
-        "tasks/generation.yaml", "evaluator.family", "unknown model family 'hf-clip'; did you mean 'hf_clip'?"),
+        "tasks/generation.yaml",
+        _sub("family: hf_clip", "family: hf-clip"),
+        "tasks/generation.yaml",
+        "evaluator.family",
+        "unknown model family 'hf-clip'; did you mean 'hf_clip'?",
+    ),
     "unknown-task-kind": (
-        "tasks/detection.yaml", _sub("task: detection", "task: detecton"),
-        "tasks/detection.yaml", "task", "unknown task kind 'detecton'; did you mean 'detection'?"),
+        "tasks/detection.yaml",
+        _sub("task: detection", "task: detecton"),
+        "tasks/detection.yaml",
+        "task",
+        "unknown task kind 'detecton'; did you mean 'detection'?",
+    ),
     "duplicate-task-name": (
-        "suites/tiny-two-classifiers.yaml", _sub("name: hf-classification}", "name: classification}"),
-        "suites/tiny-two-classifiers.yaml", "tasks[3].name", "task name 'classification' is taken by tasks[2]"),
+        "suites/tiny-two-classifiers.yaml",
+        _sub("name: hf-classification}", "name: classification}"),
+        "suites/tiny-two-classifiers.yaml",
+        "tasks[3].name",
+        "task name 'classification' is taken by tasks[2]",
+    ),
     "duplicate-task-kind-unnamed": (
-        "suites/tiny-two-classifiers.yaml", _sub("{task: tiny-hf-classification, name: hf-classification}",
-                                                 "tiny-hf-classification"),
-        "suites/tiny-two-classifiers.yaml", "tasks[3]", "task name 'classification' is taken by tasks[2]"),
+        "suites/tiny-two-classifiers.yaml",
+        _sub("{task: tiny-hf-classification, name: hf-classification}", "tiny-hf-classification"),
+        "suites/tiny-two-classifiers.yaml",
+        "tasks[3]",
+        "task name 'classification' is taken by tasks[2]",
+    ),
     "unknown-dataset-in-suite": (
-        "suites/paper.yaml", _sub("datasets: [imagenet, dreambooth, coco, voc]", "datasets: [imagenet, dreambooth, cocoa, voc]"),
-        "suites/paper.yaml", "datasets[2]", "unknown dataset 'cocoa'"),
+        "suites/paper.yaml",
+        _sub("datasets: [imagenet, dreambooth, coco, voc]", "datasets: [imagenet, dreambooth, cocoa, voc]"),
+        "suites/paper.yaml",
+        "datasets[2]",
+        "unknown dataset 'cocoa'",
+    ),
     "unknown-task-in-suite": (
-        "suites/paper.yaml", _sub("tasks: [generation, detection,", "tasks: [generation, detektion,"),
-        "suites/paper.yaml", "tasks[1]", "unknown task 'detektion'"),
+        "suites/paper.yaml",
+        _sub("tasks: [generation, detection,", "tasks: [generation, detektion,"),
+        "suites/paper.yaml",
+        "tasks[1]",
+        "unknown task 'detektion'",
+    ),
     "duplicate-concept-id": (
-        "datasets/coco.yaml", _sub("{id: bear,", "{id: laptop,"),
-        "datasets/coco.yaml", "concepts[3].id", "duplicate concept id 'laptop'"),
+        "datasets/coco.yaml",
+        _sub("{id: bear,", "{id: laptop,"),
+        "datasets/coco.yaml",
+        "concepts[3].id",
+        "duplicate concept id 'laptop'",
+    ),
     "multi-token-anchor": (
         "datasets/imagenet.yaml",
         lambda t: _sub("anchor: hat}", "anchor: sombrero}")(_sub("barrel, hat, scuba]", "barrel, sombrero, scuba]")(t)),
-        "datasets/imagenet.yaml", "anchors[8]", "'sombrero' is not a single token"),
+        "datasets/imagenet.yaml",
+        "anchors[8]",
+        "'sombrero' is not a single token",
+    ),
     "nonsense-anchor": (
         "datasets/voc.yaml",
         lambda t: _sub("anchor: cow}", "anchor: xqzzyplorf}")(_sub("horse, cow]", "horse, xqzzyplorf]")(t)),
-        "datasets/voc.yaml", "anchors[9]", "'xqzzyplorf' is not a single token"),
+        "datasets/voc.yaml",
+        "anchors[9]",
+        "'xqzzyplorf' is not a single token",
+    ),
     "concept-anchor-not-in-anchors": (
-        "datasets/voc.yaml", _sub("anchor: cow}", "anchor: ox}"),
-        "datasets/voc.yaml", "concepts[9].anchor", "'ox' is not in the dataset's anchors"),
+        "datasets/voc.yaml",
+        _sub("anchor: cow}", "anchor: ox}"),
+        "datasets/voc.yaml",
+        "concepts[9].anchor",
+        "'ox' is not in the dataset's anchors",
+    ),
     "circular-extends": (
-        "tasks/classification.yaml", lambda t: "extends: tiny-classification\n" + t,
-        "tasks/classification.yaml", "extends", "circular extends"),
+        "tasks/classification.yaml",
+        lambda t: "extends: tiny-classification\n" + t,
+        "tasks/classification.yaml",
+        "extends",
+        "circular extends",
+    ),
     "unknown-metric-setting": (
-        "tasks/detection.yaml", _sub("  negatives_per_positive: all ", "  iou: 0.5\n  negatives_per_positive: all "),
-        "tasks/detection.yaml", "metric.iou", "unknown field (known: also, name, negatives_per_positive, table)"),
+        "tasks/detection.yaml",
+        _sub("  negatives_per_positive: all ", "  iou: 0.5\n  negatives_per_positive: all "),
+        "tasks/detection.yaml",
+        "metric.iou",
+        "unknown field (known: also, name, negatives_per_positive, table)",
+    ),
     "unknown-metric-name": (
-        "tasks/classification.yaml", _sub("  name: auroc ", "  name: aurok "),
-        "tasks/classification.yaml", "metric.name", "unknown metric 'aurok'; did you mean 'auroc'"),
+        "tasks/classification.yaml",
+        _sub("  name: auroc ", "  name: aurok "),
+        "tasks/classification.yaml",
+        "metric.name",
+        "unknown metric 'aurok'; did you mean 'auroc'",
+    ),
     "metric-of-another-kind": (
-        "tasks/detection.yaml", _sub("  also: [map] ", "  also: [map, accuracy] "),
-        "tasks/detection.yaml", "metric.also", "'accuracy' is a classification metric; detection metrics: ap50, map"),
+        "tasks/detection.yaml",
+        _sub("  also: [map] ", "  also: [map, accuracy] "),
+        "tasks/detection.yaml",
+        "metric.also",
+        "'accuracy' is a classification metric; detection metrics: ap50, map",
+    ),
     "misspelt-loss-setting": (
-        "tasks/classification.yaml", _sub("target_weight:", "target_wieght:"),
-        "tasks/classification.yaml", "loss.target_wieght", "unknown field (known: other_weight, target_weight)"),
+        "tasks/classification.yaml",
+        _sub("target_weight:", "target_wieght:"),
+        "tasks/classification.yaml",
+        "loss.target_wieght",
+        "unknown field (known: other_weight, target_weight)",
+    ),
     "setting-of-another-kind": (
-        "tasks/generation.yaml", _sub("  prediction_type: auto", "  prediction_type: auto\n  positive_iou: 0.5"),
-        "tasks/generation.yaml", "loss.positive_iou", "unknown field (known: prediction_type)"),
+        "tasks/generation.yaml",
+        _sub("  prediction_type: auto", "  prediction_type: auto\n  positive_iou: 0.5"),
+        "tasks/generation.yaml",
+        "loss.positive_iou",
+        "unknown field (known: prediction_type)",
+    ),
     "bad-setting-value": (
-        "tasks/generation.yaml", _sub("prediction_type: auto", "prediction_type: sample"),
-        "tasks/generation.yaml", "loss.prediction_type", "expected one of ['auto', 'epsilon', 'v_prediction']"),
+        "tasks/generation.yaml",
+        _sub("prediction_type: auto", "prediction_type: sample"),
+        "tasks/generation.yaml",
+        "loss.prediction_type",
+        "expected one of ['auto', 'epsilon', 'v_prediction']",
+    ),
     "invalid-yaml": (
-        "datasets/coco.yaml", _sub("anchors: [laptop,", "anchors: [laptop: {,"),
-        "datasets/coco.yaml", f"line {_line_of('datasets/coco.yaml', 'anchors: [laptop,')}", "not valid YAML"),
+        "datasets/coco.yaml",
+        _sub("anchors: [laptop,", "anchors: [laptop: {,"),
+        "datasets/coco.yaml",
+        f"line {_line_of('datasets/coco.yaml', 'anchors: [laptop,')}",
+        "not valid YAML",
+    ),
 }
 
 
@@ -193,8 +280,14 @@ def test_validate_reports_bad_spec(case, spec_copy, capsys):
 
 # anchors are checked against the tokenizer, metric names against vwbench.metrics (a layer above spec): both by
 # `vwbench validate` and where they are used, not by the library
-@pytest.mark.parametrize("case", [c for c in BAD if c not in ("multi-token-anchor", "nonsense-anchor", "unknown-metric-name",
-                                                              "metric-of-another-kind")])
+@pytest.mark.parametrize(
+    "case",
+    [
+        c
+        for c in BAD
+        if c not in ("multi-token-anchor", "nonsense-anchor", "unknown-metric-name", "metric-of-another-kind")
+    ],
+)
 def test_spec_library_raises_spec_error(case, spec_copy):
     """The library itself (not only the CLI) raises a SpecError carrying file, field and message."""
     rel, mutate, named, field, expected = BAD[case]
@@ -222,11 +315,21 @@ def test_loss_and_metric_settings_of_schema_and_code_agree():
 def test_loaded_task_specs_hold_every_setting(spec_copy):
     lib = SpecLibrary(TASKS_DIR)
     assert lib.task("tiny-classification").loss == {"target_weight": -1.0, "other_weight": 1.0}
-    assert lib.task("tiny-classification").metric == {"name": "auroc", "also": ["accuracy", "false_positive_rate"],
-                                                      "table": []}
-    assert lib.task("tiny-generation").metric == {"name": "generation_accuracy", "also": [], "table": [],
-                                                  "images_per_trial": 2, "inference_steps": 4, "guidance_scale": 3.0,
-                                                  "seed": 0, "batch_size": 16}
+    assert lib.task("tiny-classification").metric == {
+        "name": "auroc",
+        "also": ["accuracy", "false_positive_rate"],
+        "table": [],
+    }
+    assert lib.task("tiny-generation").metric == {
+        "name": "generation_accuracy",
+        "also": [],
+        "table": [],
+        "images_per_trial": 2,
+        "inference_steps": 4,
+        "guidance_scale": 3.0,
+        "seed": 0,
+        "batch_size": 16,
+    }
     assert lib.task("micro-generation").metric["batch_size"] == 80
     assert lib.task("detection").loss == {"positive_iou": 0.5}
     # negatives_per_positive: "all" (the default, docs/metrics.md) or a positive integer
@@ -261,7 +364,9 @@ def test_specs_option_reaches_list_and_errors_are_one_line(spec_copy, capsys):
     """`--specs DIR` is honoured by list; a broken suite exits 2 with a single error line, no traceback."""
     assert main(["--specs", str(spec_copy), "list", "concepts", "--suite", "tiny"]) == 0
     assert capsys.readouterr().out.rstrip().endswith("concepts")
-    _break(spec_copy, "suites/tiny.yaml", _sub("datasets: [tiny-objects, tiny-scenes]", "datasets: [tiny-objects, nope]"))
+    _break(
+        spec_copy, "suites/tiny.yaml", _sub("datasets: [tiny-objects, tiny-scenes]", "datasets: [tiny-objects, nope]")
+    )
     assert main(["--specs", str(spec_copy), "list", "concepts", "--suite", "tiny"]) == 2
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err

@@ -44,7 +44,7 @@ def test_readme_example_runs_the_suite_its_manifest_names(workdir, capsys):
 @pytest.mark.parametrize("manifest_suite", ["tiny", None])
 def test_submission_for_another_suite_is_one_line_and_creates_no_store(workdir, capsys, manifest_suite):
     manifest = workdir / "submissions" / "example-embeddings" / "submission.yaml"
-    if manifest_suite is None:        # a manifest that names no suite falls back to the default (micro)
+    if manifest_suite is None:  # a manifest that names no suite falls back to the default (micro)
         manifest.write_text(manifest.read_text().replace("suite: tiny\n", ""))
         args = ["run", "--embeddings", "submissions/example-embeddings"]
     else:

@@ -36,18 +36,38 @@ def write(folder: Path, manifest: dict, files: dict | None = None) -> Path:
 
 
 def method_manifest(**over):
-    return {"name": "m", "kind": "method", "version": "1", "authors": ["a"], "description": "d",
-            "entry": "mod.py:M", **over}
+    return {
+        "name": "m",
+        "kind": "method",
+        "version": "1",
+        "authors": ["a"],
+        "description": "d",
+        "entry": "mod.py:M",
+        **over,
+    }
 
 
 def emb_manifest(entries, **over):
-    return {"name": "e", "kind": "embeddings", "version": "1", "authors": ["a"], "description": "d",
-            "entries": entries, **over}
+    return {
+        "name": "e",
+        "kind": "embeddings",
+        "version": "1",
+        "authors": ["a"],
+        "description": "d",
+        "entries": entries,
+        **over,
+    }
 
 
 def entry(**over):
-    return {"dataset": "tiny-objects", "concept": "red_square", "anchor": "square", "task": "tiny-generation",
-            "file": "v.safetensors", **over}
+    return {
+        "dataset": "tiny-objects",
+        "concept": "red_square",
+        "anchor": "square",
+        "task": "tiny-generation",
+        "file": "v.safetensors",
+        **over,
+    }
 
 
 # ------------------------------------------------------------------------------------------ examples
@@ -78,15 +98,18 @@ def test_load_method_by_registered_name():
 # -------------------------------------------------------------------------------------- manifests
 
 
-@pytest.mark.parametrize("change,match", [
-    ({"authors": None}, r"'authors' is required"),
-    ({"entry": None}, r"'entry' is required"),
-    ({"authors": "me"}, r"authors: expected array"),
-    ({"version": 1}, r"version: expected string"),
-    ({"kind": "model"}, r"kind: expected one of"),
-    ({"surprise": 1}, r"surprise"),
-    ({"entry": "mod.py"}, r"entry: .*does not match"),
-])
+@pytest.mark.parametrize(
+    "change,match",
+    [
+        ({"authors": None}, r"'authors' is required"),
+        ({"entry": None}, r"'entry' is required"),
+        ({"authors": "me"}, r"authors: expected array"),
+        ({"version": 1}, r"version: expected string"),
+        ({"kind": "model"}, r"kind: expected one of"),
+        ({"surprise": 1}, r"surprise"),
+        ({"entry": "mod.py"}, r"entry: .*does not match"),
+    ],
+)
 def test_manifest_missing_fields_and_wrong_types(tmp_path, change, match):
     manifest = method_manifest(**change)
     manifest = {k: v for k, v in manifest.items() if v is not None}
@@ -140,7 +163,7 @@ def test_validate_never_imports_the_module(tmp_path):
     write(tmp_path / "s", method_manifest(name="marker"), {"mod.py": code})
     validate(tmp_path / "s")
     assert "_vwbench_test_marker" not in sys.modules
-    load_method(tmp_path / "s")          # loading does run it (documented)
+    load_method(tmp_path / "s")  # loading does run it (documented)
     assert sys.modules.pop("_vwbench_test_marker") == 1
 
 
@@ -153,24 +176,35 @@ def test_manifest_path_escaping_the_folder(tmp_path, entry_path):
 
 
 BODIES = {
-    "fit raises": ("def fit_pairs(self, Y, X):\n        raise RuntimeError('boom')",
-                   r"submission-bad.*fit .*failed: RuntimeError: boom"),
-    "shape": ("def fit_pairs(self, Y, X):\n        self.T = torch.zeros(Y.shape[1], X.shape[1] + 1, dtype=Y.dtype)",
-              r"submission-bad.*returned shape"),
-    "nan": ("def fit_pairs(self, Y, X):\n        self.T = torch.full((Y.shape[1], X.shape[1]), float('nan'), dtype=Y.dtype)",
-            r"submission-bad.*NaN or Inf"),
-    "inf": ("def fit_pairs(self, Y, X):\n        self.T = torch.full((Y.shape[1], X.shape[1]), float('inf'), dtype=Y.dtype)",
-            r"submission-bad.*NaN or Inf"),
+    "fit raises": (
+        "def fit_pairs(self, Y, X):\n        raise RuntimeError('boom')",
+        r"submission-bad.*fit .*failed: RuntimeError: boom",
+    ),
+    "shape": (
+        "def fit_pairs(self, Y, X):\n        self.T = torch.zeros(Y.shape[1], X.shape[1] + 1, dtype=Y.dtype)",
+        r"submission-bad.*returned shape",
+    ),
+    "nan": (
+        "def fit_pairs(self, Y, X):\n        self.T = torch.full((Y.shape[1], X.shape[1]), float('nan'), dtype=Y.dtype)",
+        r"submission-bad.*NaN or Inf",
+    ),
+    "inf": (
+        "def fit_pairs(self, Y, X):\n        self.T = torch.full((Y.shape[1], X.shape[1]), float('inf'), dtype=Y.dtype)",
+        r"submission-bad.*NaN or Inf",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BODIES))
 def test_misbehaving_method_submissions_are_named(tmp_path, case):
     body, match = BODIES[case]
-    code = ("import torch\nfrom vwbench.transfer import TransferMethod\n\nclass M(TransferMethod):\n    " + body +
-            "\n\n    def map(self, V):\n        return V @ self.T\n")
+    code = (
+        "import torch\nfrom vwbench.transfer import TransferMethod\n\nclass M(TransferMethod):\n    "
+        + body
+        + "\n\n    def map(self, V):\n        return V @ self.T\n"
+    )
     write(tmp_path / "s", method_manifest(name="submission-bad"), {"mod.py": code})
-    validate(tmp_path / "s")                # statically fine
+    validate(tmp_path / "s")  # statically fine
     with pytest.raises(VWBenchError, match=match):
         smoke_test(load_method(tmp_path / "s"))
 
@@ -208,10 +242,13 @@ def test_embeddings_good(tmp_path):
     assert v.vector.shape == (1, 32) and v.vector.dtype == torch.float32 and v.delta is None
 
 
-@pytest.mark.parametrize("value,match", [
-    (float("nan"), "contains NaN or Inf"),
-    (float("inf"), "contains NaN or Inf"),
-])
+@pytest.mark.parametrize(
+    "value,match",
+    [
+        (float("nan"), "contains NaN or Inf"),
+        (float("inf"), "contains NaN or Inf"),
+    ],
+)
 def test_embeddings_nan_inf(tmp_path, value, match):
     t = torch.randn(32)
     t[3] = value
@@ -221,7 +258,7 @@ def test_embeddings_nan_inf(tmp_path, value, match):
 
 def test_embeddings_width_mismatch(tmp_path):
     with pytest.raises(SubmissionError, match=r"width 48 does not match task 'tiny-generation' \(width 32\)"):
-        validate(emb_sub(tmp_path, {"k": torch.randn(48)}))           # tiny width from the specs
+        validate(emb_sub(tmp_path, {"k": torch.randn(48)}))  # tiny width from the specs
     with pytest.raises(SubmissionError, match=r"width 32 does not match task 'tiny-generation' \(width 16\)"):
         validate(emb_sub(tmp_path, {"k": torch.randn(32)}), widths={"tiny-generation": 16})
 
@@ -302,10 +339,12 @@ def test_plain_tensor_pt_accepted_and_nonfile_types_refused(tmp_path):
 
 def test_diffusers_and_a1111_formats_read_back_the_same(tmp_path):
     t = torch.randn(1, 32)
-    save_file({"<cat-toy>": t}, str(tmp_path / "diffusers.safetensors"))                # diffusers single key
-    save_file({"emb_params": t}, str(tmp_path / "a1111.safetensors"))                    # A1111 safetensors
-    torch.save({"string_to_token": {"*": 265}, "string_to_param": {"*": t}, "name": "cat-toy", "step": 500},
-               tmp_path / "a1111.pt")                                                     # A1111 .pt
+    save_file({"<cat-toy>": t}, str(tmp_path / "diffusers.safetensors"))  # diffusers single key
+    save_file({"emb_params": t}, str(tmp_path / "a1111.safetensors"))  # A1111 safetensors
+    torch.save(
+        {"string_to_token": {"*": 265}, "string_to_param": {"*": t}, "name": "cat-toy", "step": 500},
+        tmp_path / "a1111.pt",
+    )  # A1111 .pt
     read = [read_embedding_file(tmp_path / f) for f in ("diffusers.safetensors", "a1111.safetensors", "a1111.pt")]
     assert [len(r) for r in read] == [1, 1, 1]
     assert all(torch.equal(next(iter(r.values())), t) for r in read)

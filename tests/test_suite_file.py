@@ -41,7 +41,7 @@ def test_suite_from_a_file_outside_the_spec_root(tmp_path):
 def test_suite_file_extends_a_suite_of_the_spec_root(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "fast.yml").write_text(EXTENDING)
-    s = SpecLibrary().suite("fast.yml")                  # a relative file name, found by its suffix
+    s = SpecLibrary().suite("fast.yml")  # a relative file name, found by its suffix
     tiny = SpecLibrary().suite("tiny")
     assert s.name == "tiny-fast" and s.train.steps == 2
     assert s.train.lr == tiny.train.lr and [d.name for d in s.datasets] == [d.name for d in tiny.datasets]
@@ -60,7 +60,7 @@ def test_list_concepts_of_a_suite_file(tmp_path, capsys):
     f.write_text(OWN)
     assert main(["list", "concepts", "--suite", str(f)]) == 0
     out = capsys.readouterr().out
-    assert "yellow_star" in out and "red_square" not in out    # tiny-scenes only, not the tiny suite's objects
+    assert "yellow_star" in out and "red_square" not in out  # tiny-scenes only, not the tiny suite's objects
 
 
 @pytest.mark.parametrize("cmd", ["list", "run", "probe"])

@@ -75,8 +75,14 @@ def test_stable_diffusion_generates(tiny):
     size = _image_size("stable_diffusion")
 
     def generate():
-        return pipe("a photo of a cat", num_inference_steps=2, height=size, width=size, output_type="np",
-                    generator=torch.Generator().manual_seed(0)).images
+        return pipe(
+            "a photo of a cat",
+            num_inference_steps=2,
+            height=size,
+            width=size,
+            output_type="np",
+            generator=torch.Generator().manual_seed(0),
+        ).images
 
     images = generate()
     assert images.shape == (1, size, size, 3)
@@ -168,7 +174,9 @@ def test_tiny_text_widths_differ(tiny):
     assert sd.shape[0] == oc.shape[0] == 49408 and sd.shape[1] != oc.shape[1]
 
 
-@pytest.mark.parametrize("family,bad", [("owlv2", "tiny:nope"), ("hf_clip", "tiny:sd"), ("stable_diffusion", "tiny:owlv2")])
+@pytest.mark.parametrize(
+    "family,bad", [("owlv2", "tiny:nope"), ("hf_clip", "tiny:sd"), ("stable_diffusion", "tiny:owlv2")]
+)
 def test_unknown_tiny_id_raises(family, bad):
     with pytest.raises(VWBenchError, match="unknown tiny model") as info:
         zoo.load(family, ModelRef(bad, None))

@@ -25,8 +25,17 @@ _LAZY = {
     "VWBenchError": ("vwbench.errors", "VWBenchError"),
 }
 
-__all__ = ["Selection", "SpecLibrary", "Store", "Study", "StudyOptions", "VWBenchError", "__version__",
-           "build_leaderboard", "run"]
+__all__ = [
+    "Selection",
+    "SpecLibrary",
+    "Store",
+    "Study",
+    "StudyOptions",
+    "VWBenchError",
+    "__version__",
+    "build_leaderboard",
+    "run",
+]
 
 
 def __getattr__(name: str):
@@ -35,7 +44,7 @@ def __getattr__(name: str):
 
         module, attr = _LAZY[name]
         value = getattr(importlib.import_module(module), attr)
-        globals()[name] = value          # later lookups skip this function
+        globals()[name] = value  # later lookups skip this function
         return value
     raise AttributeError(f"module 'vwbench' has no attribute {name!r}")
 

@@ -10,13 +10,30 @@ import os
 from collections.abc import Sequence
 
 
-def run(suite: str = "micro", methods: Sequence = ("linear_transfer",), *, store: str | os.PathLike | None = None,
-        out: str | os.PathLike | None = None, specs: str | os.PathLike | None = None, device: str | None = None,
-        tasks: Sequence[str] = (), datasets: Sequence[str] = (), concepts: Sequence[str] = (),
-        limit: int | None = None, seeds: Sequence[int] | None = None, steps: int | None = None,
-        unconstrained: bool = True, deltas: Sequence[float] | None = None, data: dict | None = None,
-        embeddings: str | os.PathLike | None = None, overwrite: str = "never", progress: bool = True,
-        lock: str | os.PathLike | None = None, allow_unpinned: bool = False, safety_checker: bool = False) -> dict:
+def run(
+    suite: str = "micro",
+    methods: Sequence = ("linear_transfer",),
+    *,
+    store: str | os.PathLike | None = None,
+    out: str | os.PathLike | None = None,
+    specs: str | os.PathLike | None = None,
+    device: str | None = None,
+    tasks: Sequence[str] = (),
+    datasets: Sequence[str] = (),
+    concepts: Sequence[str] = (),
+    limit: int | None = None,
+    seeds: Sequence[int] | None = None,
+    steps: int | None = None,
+    unconstrained: bool = True,
+    deltas: Sequence[float] | None = None,
+    data: dict | None = None,
+    embeddings: str | os.PathLike | None = None,
+    overwrite: str = "never",
+    progress: bool = True,
+    lock: str | os.PathLike | None = None,
+    allow_unpinned: bool = False,
+    safety_checker: bool = False,
+) -> dict:
     """Learn, transfer and score a suite (or the selected part of it); return its results.json document.
 
     suite        a suite name from the spec folder (`specs`, default $VWBENCH_SPECS or the checkout's tasks/)
@@ -66,12 +83,22 @@ def run(suite: str = "micro", methods: Sequence = ("linear_transfer",), *, store
     spec = SpecLibrary(specs).suite(suite)
     select.check(spec)
     lock = find_lock(spec, lock)
-    prepare(spec, lock, allow_unpinned, safety_checker)      # withdrawn or unpinned models: no store is created
-    options = StudyOptions(methods=list(methods), unconstrained=unconstrained,
-                           deltas=None if deltas is None else tuple(float(d) for d in deltas), device=device,
-                           data=dict(data or {}), progress=progress, steps=steps, embeddings=embeddings,
-                           select=select, seeds=None if seeds is None else tuple(seeds),
-                           lock=lock, allow_unpinned=allow_unpinned, safety_checker=safety_checker)
+    prepare(spec, lock, allow_unpinned, safety_checker)  # withdrawn or unpinned models: no store is created
+    options = StudyOptions(
+        methods=list(methods),
+        unconstrained=unconstrained,
+        deltas=None if deltas is None else tuple(float(d) for d in deltas),
+        device=device,
+        data=dict(data or {}),
+        progress=progress,
+        steps=steps,
+        embeddings=embeddings,
+        select=select,
+        seeds=None if seeds is None else tuple(seeds),
+        lock=lock,
+        allow_unpinned=allow_unpinned,
+        safety_checker=safety_checker,
+    )
     bound = select.bind(spec) if select.active else None
     with Store(Path(store) if store is not None else default_root(spec.name), overwrite=overwrite) as st:
         study = Study(spec, st, options)
@@ -82,5 +109,9 @@ def run(suite: str = "micro", methods: Sequence = ("linear_transfer",), *, store
         if not scores:
             raise VWBenchError(f"the run of suite {study.name!r} left no scores in {st.root}")
         kept, _ = latest_scores(scores)
-        return leaderboard_doc(scores, study.name, provenance=prov.provenance(st, study.name, kept),
-                               filters=bound.as_dict() if bound is not None else None)
+        return leaderboard_doc(
+            scores,
+            study.name,
+            provenance=prov.provenance(st, study.name, kept),
+            filters=bound.as_dict() if bound is not None else None,
+        )

@@ -35,12 +35,13 @@ def temp_path(path: str | os.PathLike, tmp_dir: str | os.PathLike | None = None)
         raise
 
 
-def write_bytes(path: str | os.PathLike, data: bytes, fsync: bool = False,
-                tmp_dir: str | os.PathLike | None = None) -> Path:
+def write_bytes(
+    path: str | os.PathLike, data: bytes, fsync: bool = False, tmp_dir: str | os.PathLike | None = None
+) -> Path:
     """Write `data` to `path` atomically (`fsync`: flushed to disk before the move, so a power cut cannot leave
     an empty file in place); returns `path`."""
     path = Path(path)
-    with temp_path(path, tmp_dir) as tmp, open(tmp, "wb") as fh:     # closed before temp_path moves it
+    with temp_path(path, tmp_dir) as tmp, open(tmp, "wb") as fh:  # closed before temp_path moves it
         fh.write(data)
         if fsync:
             fh.flush()
@@ -53,7 +54,8 @@ def write_text(path: str | os.PathLike, text: str, fsync: bool = False) -> Path:
     return write_bytes(path, text.encode("utf-8"), fsync=fsync)
 
 
-def write_json(path: str | os.PathLike, doc, indent: int | None = 2, sort_keys: bool = True,
-               ensure_ascii: bool = True) -> Path:
+def write_json(
+    path: str | os.PathLike, doc, indent: int | None = 2, sort_keys: bool = True, ensure_ascii: bool = True
+) -> Path:
     """Write `doc` as JSON (with a final newline) to `path` atomically; returns `path`."""
     return write_text(path, json.dumps(doc, indent=indent, sort_keys=sort_keys, ensure_ascii=ensure_ascii) + "\n")

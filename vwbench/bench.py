@@ -29,16 +29,26 @@ from vwbench.records import Trial
 from vwbench.spec import TrainConfig
 from vwbench.tokenizer import single_token_id
 
-GOALS = {"generation": 3.0, "detection": 10.0, "classification": 10.0}   # issue #5: fast/naive ratio goals
-TRANSFER_SHAPE = (49408, 1024, 768)          # SD 2.1 (OpenCLIP-H text, 1024) -> CLIP L/14 text (768) tables
-TRANSFER_GOAL_S = 5.0                        # linear_transfer fit on TRANSFER_SHAPE
+GOALS = {"generation": 3.0, "detection": 10.0, "classification": 10.0}  # issue #5: fast/naive ratio goals
+TRANSFER_SHAPE = (49408, 1024, 768)  # SD 2.1 (OpenCLIP-H text, 1024) -> CLIP L/14 text (768) tables
+TRANSFER_GOAL_S = 5.0  # linear_transfer fit on TRANSFER_SHAPE
 
 
 def bench_trials(suite_name: str, ds, task_kind: str, k: int, seed: int = 0) -> list[Trial]:
     """K trials on dataset spec `ds`: its (concept, anchor) pairs in order, repeated with the next seed if K is larger."""
     pairs = [(c.id, a) for c in ds.concepts for a in ds.anchors_for(c, "all")]
-    return [Trial(suite_name, ds.name, pairs[i % len(pairs)][0], pairs[i % len(pairs)][1], task_kind, None,
-                  seed + i // len(pairs)) for i in range(k)]
+    return [
+        Trial(
+            suite_name,
+            ds.name,
+            pairs[i % len(pairs)][0],
+            pairs[i % len(pairs)][1],
+            task_kind,
+            None,
+            seed + i // len(pairs),
+        )
+        for i in range(k)
+    ]
 
 
 # ------------------------------------------------------------------------------------------ naive loops
@@ -61,8 +71,12 @@ def trainable_table(embedding: torch.nn.Embedding):
 
 
 def _gen_frozen(model, data, concept: str):
-    pixels = model.image_processor.preprocess([e.image() for e in data.train[concept]], height=model.spec.image_size,
-                                              width=model.spec.image_size, resize_mode="crop")
+    pixels = model.image_processor.preprocess(
+        [e.image() for e in data.train[concept]],
+        height=model.spec.image_size,
+        width=model.spec.image_size,
+        resize_mode="crop",
+    )
     return pixels.to(model.device, model.dtype)
 
 
@@ -86,7 +100,7 @@ def _cls_frozen(model, data, concept: str):
     def pix(examples):
         return torch.stack([model.loaded.processor(e.image()) for e in examples]).to(model.device, model.dtype)
 
-    others = [e for c in data.concepts if c != concept for e in data.train[c]]   # the adapter's negative order
+    others = [e for c in data.concepts if c != concept for e in data.train[c]]  # the adapter's negative order
     return pix(data.train[concept]), pix(others)
 
 
@@ -130,11 +144,16 @@ def _det_loss(model, frozen, prompt, g, batch_size):
     return (model.text_features(prompt.ids)[0] * torch.stack(sums).mean(0)).sum()
 
 
-NAIVE = {"generation": (_gen_frozen, _gen_loss), "detection": (_det_frozen, _det_loss),
-         "classification": (_cls_frozen, _cls_loss)}
+NAIVE = {
+    "generation": (_gen_frozen, _gen_loss),
+    "detection": (_det_frozen, _det_loss),
+    "classification": (_cls_frozen, _cls_loss),
+}
 
 
-def naive_learn(model: TaskModel, data, trial: Trial, cfg: TrainConfig, step_hook=None) -> tuple[torch.Tensor, list[float]]:
+def naive_learn(
+    model: TaskModel, data, trial: Trial, cfg: TrainConfig, step_hook=None
+) -> tuple[torch.Tensor, list[float]]:
     """Train one word the naive way; returns its final vector [1, d] (float32, CPU) and the per-step losses.
 
     The placeholder is the anchor's own token id (the fast path injects at the same position, so both start from
@@ -158,7 +177,7 @@ def naive_learn(model: TaskModel, data, trial: Trial, cfg: TrainConfig, step_hoo
             loss.backward()
             opt.step()
             with torch.no_grad():
-                weight[keep] = orig[keep]          # only the placeholder row may change
+                weight[keep] = orig[keep]  # only the placeholder row may change
             losses.append(float(loss.detach()))
             if step_hook is not None:
                 step_hook(weight[pid].detach(), step)
@@ -175,11 +194,11 @@ class LearnerRow:
     model: str
     k: int
     steps: int
-    fast: tuple[float, float]          # (wall, cpu) s: prepare (feature cache rebuilt) + learn() on K trials
-    prepare: tuple[float, float]       # (wall, cpu) s of that prepare
-    naive: tuple[float, float]         # (wall, cpu) s: naive_learn on `naive_n` trials, one run each
+    fast: tuple[float, float]  # (wall, cpu) s: prepare (feature cache rebuilt) + learn() on K trials
+    prepare: tuple[float, float]  # (wall, cpu) s of that prepare
+    naive: tuple[float, float]  # (wall, cpu) s: naive_learn on `naive_n` trials, one run each
     naive_n: int
-    evaluate: tuple[float, float]      # (wall, cpu) s: model.evaluate on every trial of the dataset
+    evaluate: tuple[float, float]  # (wall, cpu) s: model.evaluate on every trial of the dataset
     eval_n: int
 
     @property
@@ -200,8 +219,13 @@ class LearnerRow:
         return (self.k / self.fast[1]) / (self.naive_n / self.naive[1])
 
     def as_dict(self) -> dict:
-        return {**dataclasses.asdict(self), "fast_rate": self.fast_rate, "naive_rate": self.naive_rate,
-                "ratio": self.ratio, "ratio_cpu": self.ratio_cpu}
+        return {
+            **dataclasses.asdict(self),
+            "fast_rate": self.fast_rate,
+            "naive_rate": self.naive_rate,
+            "ratio": self.ratio,
+            "ratio_cpu": self.ratio_cpu,
+        }
 
 
 def time_fast(model: TaskModel, data, trials: list[Trial], cfg: TrainConfig) -> tuple[Clock, Clock]:
@@ -244,11 +268,24 @@ def bench_task(model: TaskModel, data, ds, suite, steps: int, k: int, naive_n: i
     fast, prep = time_fast(model, data, trials, cfg)
     naive_trials = trials[: max(1, min(naive_n, k))]
     naive = time_naive(model, data, naive_trials, cfg)
-    all_trials = [Trial(suite.name, ds.name, c.id, a, model.task, None, cfg.seed)
-                  for c in ds.concepts for a in ds.anchors_for(c, suite.anchors)]
+    all_trials = [
+        Trial(suite.name, ds.name, c.id, a, model.task, None, cfg.seed)
+        for c in ds.concepts
+        for a in ds.anchors_for(c, suite.anchors)
+    ]
     ev = time_evaluate(model, data, all_trials, k)
-    return LearnerRow(model.task, model.spec.name, k, steps, fast.pair, prep.pair, naive.pair, len(naive_trials),
-                      ev.pair, len(all_trials))
+    return LearnerRow(
+        model.task,
+        model.spec.name,
+        k,
+        steps,
+        fast.pair,
+        prep.pair,
+        naive.pair,
+        len(naive_trials),
+        ev.pair,
+        len(all_trials),
+    )
 
 
 def learner_table(rows: list[LearnerRow]) -> str:
@@ -258,11 +295,39 @@ def learner_table(rows: list[LearnerRow]) -> str:
     for r in rows:
         goal = GOALS.get(r.task)
         verdict = "-" if goal is None else f"≥{goal:g}x {'met' if r.ratio >= goal else 'MISSED'}"
-        out.append((r.task, r.model, r.k, r.steps, f"{r.fast[0]:.2f} ({r.prepare[0]:.2f})", f"{r.fast_rate:.3f}",
-                    f"{r.naive[0] / r.naive_n:.2f}", f"{r.naive_rate:.3f}", f"{r.ratio:.1f}x", verdict,
-                    f"{r.ratio_cpu:.1f}x", f"{r.evaluate[0]:.2f} ({r.eval_n})"))
-    return tabulate(out, headers=["task", "model", "K", "steps", "fast s (cache)", "fast emb/s", "naive s/emb",
-                                  "naive emb/s", "ratio fast/naive", "goal", "ratio (CPU s)", "evaluate s (trials)"])
+        out.append(
+            (
+                r.task,
+                r.model,
+                r.k,
+                r.steps,
+                f"{r.fast[0]:.2f} ({r.prepare[0]:.2f})",
+                f"{r.fast_rate:.3f}",
+                f"{r.naive[0] / r.naive_n:.2f}",
+                f"{r.naive_rate:.3f}",
+                f"{r.ratio:.1f}x",
+                verdict,
+                f"{r.ratio_cpu:.1f}x",
+                f"{r.evaluate[0]:.2f} ({r.eval_n})",
+            )
+        )
+    return tabulate(
+        out,
+        headers=[
+            "task",
+            "model",
+            "K",
+            "steps",
+            "fast s (cache)",
+            "fast emb/s",
+            "naive s/emb",
+            "naive emb/s",
+            "ratio fast/naive",
+            "goal",
+            "ratio (CPU s)",
+            "evaluate s (trials)",
+        ],
+    )
 
 
 # ------------------------------------------------------------------------------------------ transfer fits
@@ -290,8 +355,9 @@ def random_spaces(n: int, d_src: int, d_tgt: int, seed: int = 0):
     return src, tgt
 
 
-def bench_transfer(methods: list[str] | None = None, shape: tuple[int, int, int] = TRANSFER_SHAPE,
-                   n_vectors: int = 40) -> list[TransferRow]:
+def bench_transfer(
+    methods: list[str] | None = None, shape: tuple[int, int, int] = TRANSFER_SHAPE, n_vectors: int = 40
+) -> list[TransferRow]:
     """Fit each method on two random tables of `shape` (vocab, d_src, d_tgt), then map `n_vectors` vectors.
     The fit includes pairing the shared tokens and the float64 cast, as in a study run."""
     from vwbench.transfer import registry
@@ -314,9 +380,20 @@ def transfer_table(rows: list[TransferRow]) -> str:
 
     out = []
     for r in rows:
-        goal = f"≤{TRANSFER_GOAL_S:g}s {'met' if r.fit_s <= TRANSFER_GOAL_S else 'MISSED'}" \
-            if r.method == "linear_transfer" and r.shape == TRANSFER_SHAPE else "-"
-        out.append((r.method, f"{r.shape[0]:,} x {r.shape[1]:,} -> {r.shape[2]:,}", f"{r.fit_s:.2f}",
-                    f"{r.apply_s * 1e3:.1f}", goal))
-    return tabulate(out, headers=["transfer method", "shape (vocab x d_src -> d_tgt)", "fit s", "apply ms (40 vectors)",
-                                  "goal"])
+        goal = (
+            f"≤{TRANSFER_GOAL_S:g}s {'met' if r.fit_s <= TRANSFER_GOAL_S else 'MISSED'}"
+            if r.method == "linear_transfer" and r.shape == TRANSFER_SHAPE
+            else "-"
+        )
+        out.append(
+            (
+                r.method,
+                f"{r.shape[0]:,} x {r.shape[1]:,} -> {r.shape[2]:,}",
+                f"{r.fit_s:.2f}",
+                f"{r.apply_s * 1e3:.1f}",
+                goal,
+            )
+        )
+    return tabulate(
+        out, headers=["transfer method", "shape (vocab x d_src -> d_tgt)", "fit s", "apply ms (40 vectors)", "goal"]
+    )

@@ -38,7 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
         "them across models, and score them (Trabucco et al. 2024).",
     )
     parser.add_argument("--version", action="version", version=f"vwbench {__version__}")
-    parser.add_argument("--specs", metavar="DIR", help="spec folder with tasks/, datasets/ and suites/ (default: $VWBENCH_SPECS, else the specs shipped in the package, vwbench/specs/)")
+    parser.add_argument(
+        "--specs",
+        metavar="DIR",
+        help="spec folder with tasks/, datasets/ and suites/ (default: $VWBENCH_SPECS, else the specs shipped in the package, vwbench/specs/)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in COMMANDS.items():
         if importlib.util.find_spec(f"vwbench.commands.{module}") is None:
@@ -50,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-EXIT_BROKEN_PIPE = 141       # 128 + SIGPIPE, what a shell reports for a writer whose reader went away
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader went away
 
 
 def _stdout_closed() -> int:
@@ -73,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         code = int(args._run(args) or 0)
-        sys.stdout.flush()           # a closed pipe shows up here when the output fitted in the buffer
+        sys.stdout.flush()  # a closed pipe shows up here when the output fitted in the buffer
         return code
     except BrokenPipeError:
         return _stdout_closed()

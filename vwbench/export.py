@@ -21,13 +21,13 @@ if TYPE_CHECKING:
     import torch
 
 FORMAT = "vwbench-embedding-v1"
-OLD_FORMATS = ("vwbench-embedding/1",)      # the tag `save_embedding` wrote before it shared the store's writer
+OLD_FORMATS = ("vwbench-embedding/1",)  # the tag `save_embedding` wrote before it shared the store's writer
 
 
 @dataclass
 class Embedding:
     token: str
-    vector: torch.Tensor            # [n, d] float32
+    vector: torch.Tensor  # [n, d] float32
     metadata: dict[str, str] = field(default_factory=dict)
 
 
@@ -99,7 +99,8 @@ def load_embedding(path: str | Path) -> Embedding:
         raise VWBenchError(f"{path}: not a readable safetensors file: {exc}") from None
     tag = metadata.get("format")
     if tag and tag.startswith("vwbench-embedding") and tag not in (FORMAT, *OLD_FORMATS):
-        raise VWBenchError(f"{path}: unknown embedding format {tag!r} (this vwbench reads {FORMAT}); "
-                           "upgrade vwbench to read it")
+        raise VWBenchError(
+            f"{path}: unknown embedding format {tag!r} (this vwbench reads {FORMAT}); upgrade vwbench to read it"
+        )
     vector = tensor.float()
     return Embedding(token=keys[0], vector=vector[None] if vector.ndim == 1 else vector, metadata=metadata)

@@ -34,10 +34,22 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent
 KINDS = ("generation", "detection", "classification")
 # distribution names of the libraries whose code computes vectors and scores
-NUMERIC_PACKAGES = ("torch", "torchvision", "diffusers", "transformers", "open_clip_torch", "torchmetrics", "numpy",
-                    "pillow")
-MICRO_MODULES = {"micro:sd": "sd.py", "micro:owlv2": "owlv2.py", "micro:clip": "clip.py",
-                 "micro:clip-evaluator": "clip.py"}
+NUMERIC_PACKAGES = (
+    "torch",
+    "torchvision",
+    "diffusers",
+    "transformers",
+    "open_clip_torch",
+    "torchmetrics",
+    "numpy",
+    "pillow",
+)
+MICRO_MODULES = {
+    "micro:sd": "sd.py",
+    "micro:owlv2": "owlv2.py",
+    "micro:clip": "clip.py",
+    "micro:clip-evaluator": "clip.py",
+}
 GROUPS = {
     "learn": ("learn.py",),
     "data": ("data/*.py", "data/micro/*.py"),
@@ -94,12 +106,13 @@ def model_files(kind: str, model_ids=(), root: Path = PACKAGE, families=()) -> l
     files += group_files(("tokenizer.py", "metrics/*.py"), root)
     for family in families:
         files += family_files(family, root)
-    files += group_files(tuple(f"models/configs/{i.replace(':', '-', 1)}.json" for i in model_ids
-                               if i.startswith("tiny:")), root)
+    files += group_files(
+        tuple(f"models/configs/{i.replace(':', '-', 1)}.json" for i in model_ids if i.startswith("tiny:")), root
+    )
     micro = [MICRO_MODULES[i] for i in model_ids if i in MICRO_MODULES]
     if micro:
         files += group_files(GROUPS["micro"] + tuple(f"models/micro/{m}" for m in micro), root)
-        if "clip.py" in micro:        # models/micro/clip.py encodes text with models/classification.encode_text
+        if "clip.py" in micro:  # models/micro/clip.py encodes text with models/classification.encode_text
             files += group_files(("models/classification.py",), root)
     return sorted(set(files))
 
@@ -146,7 +159,7 @@ def method_code(method, folder: str | Path | None = None) -> str:
     for i, cls in enumerate(type(method).__mro__):
         try:
             src = inspect.getsourcefile(cls)
-        except TypeError:          # builtins (object)
+        except TypeError:  # builtins (object)
             continue
         if src is None:
             continue

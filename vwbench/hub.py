@@ -70,8 +70,9 @@ def cached_snapshot(model_id: str, revision: str | None) -> Path | None:
     from huggingface_hub import snapshot_download
 
     try:
-        return Path(snapshot_download(model_id, revision=revision or "main", cache_dir=str(cache_root()),
-                                      local_files_only=True))
+        return Path(
+            snapshot_download(model_id, revision=revision or "main", cache_dir=str(cache_root()), local_files_only=True)
+        )
     except Exception:  # noqa: BLE001 - huggingface_hub raises LocalEntryNotFoundError, ValueError, OSError
         return None
 
@@ -86,8 +87,11 @@ def sha256_file(path: Path) -> str:
 
 def weight_files(snapshot: Path) -> dict[str, Path]:
     """{relative path: file} of the weight files of a cached snapshot (symlinks into blobs/ followed)."""
-    return {f.relative_to(snapshot).as_posix(): f for f in sorted(snapshot.rglob("*"))
-            if f.suffix in WEIGHT_SUFFIXES and f.is_file()}
+    return {
+        f.relative_to(snapshot).as_posix(): f
+        for f in sorted(snapshot.rglob("*"))
+        if f.suffix in WEIGHT_SUFFIXES and f.is_file()
+    }
 
 
 def _entry_from_cache(model_id: str, revision: str | None) -> dict | None:
@@ -99,8 +103,10 @@ def _entry_from_cache(model_id: str, revision: str | None) -> dict | None:
         digest = sha256_file(f)
         blob = Path(os.readlink(f)).name if f.is_symlink() else None
         if blob and re.fullmatch(r"[0-9a-f]{64}", blob) and blob != digest:  # the cache names LFS blobs by sha256
-            raise LockMismatch(f"cached file {rel} of {model_id}@{snapshot.name} is corrupt: its content's sha256 "
-                               f"is {digest[:12]}…, the hub's is {blob[:12]}… (delete it and download again)")
+            raise LockMismatch(
+                f"cached file {rel} of {model_id}@{snapshot.name} is corrupt: its content's sha256 "
+                f"is {digest[:12]}…, the hub's is {blob[:12]}… (delete it and download again)"
+            )
         files[rel] = {"sha256": digest, "size": f.stat().st_size}
     return {"revision": snapshot.name, "files": files, "source": "cache"}
 
@@ -109,8 +115,11 @@ def _entry_from_hub(model_id: str, revision: str | None) -> dict:
     from huggingface_hub import HfApi
 
     info = HfApi().model_info(model_id, revision=revision or "main", files_metadata=True)
-    files = {s.rfilename: {"sha256": s.lfs.sha256, "size": s.lfs.size} for s in info.siblings or []
-             if s.rfilename.endswith(WEIGHT_SUFFIXES) and getattr(s, "lfs", None)}
+    files = {
+        s.rfilename: {"sha256": s.lfs.sha256, "size": s.lfs.size}
+        for s in info.siblings or []
+        if s.rfilename.endswith(WEIGHT_SUFFIXES) and getattr(s, "lfs", None)
+    }
     return {"revision": info.sha, "files": files, "source": "hub"}
 
 
@@ -123,14 +132,18 @@ def resolve(ref, offline: bool | None = None) -> dict:
         from huggingface_hub import constants
 
         if offline or (offline is None and constants.HF_HUB_OFFLINE):
-            raise VWBenchError(f"model {ref.id}@{ref.revision or 'main'} is not in the Hugging Face cache "
-                               f"({cache_root()}) and the hub is off (HF_HUB_OFFLINE); download it first "
-                               f"(`hf download {ref.id} --revision {ref.revision or 'main'}`)")
+            raise VWBenchError(
+                f"model {ref.id}@{ref.revision or 'main'} is not in the Hugging Face cache "
+                f"({cache_root()}) and the hub is off (HF_HUB_OFFLINE); download it first "
+                f"(`hf download {ref.id} --revision {ref.revision or 'main'}`)"
+            )
         try:
             entry = _entry_from_hub(ref.id, ref.revision)
         except Exception as exc:  # noqa: BLE001 - network, auth and not-found errors all end the lock
-            raise VWBenchError(f"cannot resolve {ref.id}@{ref.revision or 'main'}: not in the Hugging Face cache "
-                               f"({cache_root()}) and the hub answered {type(exc).__name__}") from None
+            raise VWBenchError(
+                f"cannot resolve {ref.id}@{ref.revision or 'main'}: not in the Hugging Face cache "
+                f"({cache_root()}) and the hub answered {type(exc).__name__}"
+            ) from None
     if not entry["files"]:
         raise VWBenchError(f"model {ref.id}@{entry['revision']} has no weight files ({', '.join(WEIGHT_SUFFIXES)})")
     return {"requested": ref.revision, **entry}
@@ -157,15 +170,22 @@ def make_lock(suite, offline: bool | None = None, progress=None) -> dict:
     for task, role, ref in hub_refs(suite):
         if ref.id in models:
             if models[ref.id]["requested"] != ref.revision:
-                raise VWBenchError(f"model {ref.id} appears with two revisions ({models[ref.id]['requested']} and "
-                                   f"{ref.revision}); a lock holds one")
+                raise VWBenchError(
+                    f"model {ref.id} appears with two revisions ({models[ref.id]['requested']} and "
+                    f"{ref.revision}); a lock holds one"
+                )
             models[ref.id]["used_by"].append(f"{task}.{role}")
             continue
         if progress:
             progress(f"resolving {ref.id}@{ref.revision or 'main'}")
         models[ref.id] = {**resolve(ref, offline), "used_by": [f"{task}.{role}"]}
-    return {"lock_version": LOCK_VERSION, "suite": suite.name, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "huggingface_hub": huggingface_hub.__version__, "models": models}
+    return {
+        "lock_version": LOCK_VERSION,
+        "suite": suite.name,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "huggingface_hub": huggingface_hub.__version__,
+        "models": models,
+    }
 
 
 def write_lock(doc: dict, path: Path) -> None:
@@ -183,7 +203,11 @@ def read_lock(path: str | Path) -> dict:
     if not isinstance(doc, dict) or doc.get("lock_version") != LOCK_VERSION or not isinstance(doc.get("models"), dict):
         raise VWBenchError(f"lock file {path} is not a vwbench lock (lock_version {LOCK_VERSION} with models)")
     for model_id, entry in doc["models"].items():
-        if not isinstance(entry, dict) or not is_pinned(entry.get("revision")) or not isinstance(entry.get("files"), dict):
+        if (
+            not isinstance(entry, dict)
+            or not is_pinned(entry.get("revision"))
+            or not isinstance(entry.get("files"), dict)
+        ):
             raise VWBenchError(f"lock file {path}: model {model_id} needs a 40-hex revision and its files")
     doc["path"] = str(path)
     return doc
@@ -204,8 +228,10 @@ def locked_revision(ref, lock: dict | None) -> str | None:
     if entry is None:
         return None
     if entry.get("requested") != ref.revision and entry["revision"] != ref.revision:
-        raise LockMismatch(f"lock file {lock.get('path')} pins {ref.id} for revision {entry.get('requested')!r}, the "
-                           f"suite asks for {ref.revision!r}; run `vwbench models lock` again")
+        raise LockMismatch(
+            f"lock file {lock.get('path')} pins {ref.id} for revision {entry.get('requested')!r}, the "
+            f"suite asks for {ref.revision!r}; run `vwbench models lock` again"
+        )
     return entry["revision"]
 
 
@@ -239,8 +265,11 @@ def apply_lock(suite, lock: dict | None):
 
 def unpinned(suite, lock: dict | None = None, tasks=None) -> list[str]:
     """`task.role: id@revision` of each hub model whose revision is neither a commit nor pinned by the lock."""
-    return [f"{t}.{role}: {ref.id}@{ref.revision}" for t, role, ref in hub_refs(suite, tasks)
-            if not is_pinned(ref.revision) and locked_revision(ref, lock) is None]
+    return [
+        f"{t}.{role}: {ref.id}@{ref.revision}"
+        for t, role, ref in hub_refs(suite, tasks)
+        if not is_pinned(ref.revision) and locked_revision(ref, lock) is None
+    ]
 
 
 def check_pins(suite, lock: dict | None = None, allow_unpinned: bool = False, tasks=None) -> None:
@@ -249,9 +278,11 @@ def check_pins(suite, lock: dict | None = None, allow_unpinned: bool = False, ta
         check_not_withdrawn(ref.id)
     loose = unpinned(suite, lock, tasks)
     if loose and not allow_unpinned:
-        raise VWBenchError(f"unpinned hub model{'s' if len(loose) > 1 else ''} ({'; '.join(loose)}): pin a 40-hex "
-                           "revision in the task spec, or run `vwbench models lock --suite "
-                           f"{suite.path or suite.name}` to pin them in a lock file, or pass --allow-unpinned")
+        raise VWBenchError(
+            f"unpinned hub model{'s' if len(loose) > 1 else ''} ({'; '.join(loose)}): pin a 40-hex "
+            "revision in the task spec, or run `vwbench models lock --suite "
+            f"{suite.path or suite.name}` to pin them in a lock file, or pass --allow-unpinned"
+        )
 
 
 def verify(ref, lock: dict | None) -> dict | None:
@@ -262,8 +293,10 @@ def verify(ref, lock: dict | None) -> dict | None:
         return None
     snapshot = cached_snapshot(ref.id, entry["revision"])
     if snapshot is None:
-        raise LockMismatch(f"model {ref.id}@{entry['revision']} (lock {lock.get('path')}) is not in the Hugging Face "
-                           f"cache ({cache_root()})")
+        raise LockMismatch(
+            f"model {ref.id}@{entry['revision']} (lock {lock.get('path')}) is not in the Hugging Face "
+            f"cache ({cache_root()})"
+        )
     # a lock made from the cache lists what the snapshot held, so each file must be there; one made from the hub
     # lists every weight file of the repository, of which a loader downloads only those it needs
     required = entry.get("source") != "hub"
@@ -280,10 +313,14 @@ def verify(ref, lock: dict | None) -> dict | None:
     if not present and not required:
         missing = sorted(entry["files"])
     if missing or differ:
-        parts = ([f"differ: {', '.join(differ)}"] if differ else []) + ([f"missing: {', '.join(missing)}"] if missing else [])
-        raise LockMismatch(f"cached files of {ref.id}@{entry['revision']} disagree with the lock {lock.get('path')} "
-                           f"({'; '.join(parts)}); download them again or run `vwbench models lock` if the change is "
-                           "intended")
+        parts = ([f"differ: {', '.join(differ)}"] if differ else []) + (
+            [f"missing: {', '.join(missing)}"] if missing else []
+        )
+        raise LockMismatch(
+            f"cached files of {ref.id}@{entry['revision']} disagree with the lock {lock.get('path')} "
+            f"({'; '.join(parts)}); download them again or run `vwbench models lock` if the change is "
+            "intended"
+        )
     return {"revision": entry["revision"], "files": present, "lock": lock.get("path")}
 
 
@@ -296,8 +333,9 @@ def enable_safety_checker(suite):
         raise VWBenchError(f"--safety-checker: suite {suite.name!r} has no generation task")
     if not gen[0].safety_checker:
         raise VWBenchError(f"--safety-checker: task {gen[0].name!r} declares no safety_checker ({{id, revision}})")
-    return dataclasses.replace(suite, tasks=tuple(dataclasses.replace(t, safety=True) if t is gen[0] else t
-                                                  for t in suite.tasks))
+    return dataclasses.replace(
+        suite, tasks=tuple(dataclasses.replace(t, safety=True) if t is gen[0] else t for t in suite.tasks)
+    )
 
 
 def prepare(suite, lock=None, allow_unpinned: bool = False, safety_checker: bool = False):
@@ -314,5 +352,8 @@ def prepare(suite, lock=None, allow_unpinned: bool = False, safety_checker: bool
 
 def verify_task(task, lock: dict | None) -> list[dict]:
     """Verify every hub model of a loaded task against the lock; what was checked, by role."""
-    return [{"role": role, "id": ref.id, **got} for role, ref in task_refs(task)
-            if is_hub(ref) and (got := verify(ref, lock)) is not None]
+    return [
+        {"role": role, "id": ref.id, **got}
+        for role, ref in task_refs(task)
+        if is_hub(ref) and (got := verify(ref, lock)) is not None
+    ]

@@ -15,14 +15,24 @@ def model_id(task: TaskSpec, device_type: str | None = None) -> dict:
     from vwbench import fingerprint
 
     refs = [task.model] + ([ModelRef(**task.evaluator["model"])] if task.evaluator else [])
-    key = {"task": task.name, "kind": task.task, "id": task.model.id, "revision": task.model.revision,
-           "template": task.template, "image_size": task.image_size, "loss": task.loss,
-           # which secondaries a table shows (`table`) cannot move a stored number
-           "metric": {k: v for k, v in (task.metric or {}).items() if k != "table"},
-           "evaluator": task.evaluator,
-           "dtype": task.dtype if device_type is None else task.dtype.get(device_type, "float32"),
-           "code": fingerprint.model_code(task.task, [r.id for r in refs if r.is_builtin],
-                                          [task.family] + ([task.evaluator["family"]] if task.evaluator else []))}
+    key = {
+        "task": task.name,
+        "kind": task.task,
+        "id": task.model.id,
+        "revision": task.model.revision,
+        "template": task.template,
+        "image_size": task.image_size,
+        "loss": task.loss,
+        # which secondaries a table shows (`table`) cannot move a stored number
+        "metric": {k: v for k, v in (task.metric or {}).items() if k != "table"},
+        "evaluator": task.evaluator,
+        "dtype": task.dtype if device_type is None else task.dtype.get(device_type, "float32"),
+        "code": fingerprint.model_code(
+            task.task,
+            [r.id for r in refs if r.is_builtin],
+            [task.family] + ([task.evaluator["family"]] if task.evaluator else []),
+        ),
+    }
     if any(r.is_micro for r in refs):
         from vwbench.models.zoo import weights_sha256
 
@@ -37,7 +47,13 @@ def dataset_id(ds: DatasetSpec, manifest: str | None) -> dict:
     from vwbench.data.formats import is_rendered
 
     reads_manifest = not is_rendered(ds)
-    return {"name": ds.name, "source": ds.source, "split": ds.split,
-            "manifest_sha256": fingerprint.file_digest(manifest) if reads_manifest and manifest and Path(manifest).is_file()
-            else None,
-            "concepts": [dataclasses.asdict(c) for c in ds.concepts], "code": fingerprint.code("data")}
+    return {
+        "name": ds.name,
+        "source": ds.source,
+        "split": ds.split,
+        "manifest_sha256": fingerprint.file_digest(manifest)
+        if reads_manifest and manifest and Path(manifest).is_file()
+        else None,
+        "concepts": [dataclasses.asdict(c) for c in ds.concepts],
+        "code": fingerprint.code("data"),
+    }

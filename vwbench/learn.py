@@ -74,24 +74,41 @@ class LossScale:
         return True
 
 
-def train_step(model: TaskModel, vectors: torch.nn.Parameter, ids, concepts, data_name: str, gens, cfg: TrainConfig,
-               scaler: LossScale | None = None) -> torch.Tensor:
+def train_step(
+    model: TaskModel,
+    vectors: torch.nn.Parameter,
+    ids,
+    concepts,
+    data_name: str,
+    gens,
+    cfg: TrainConfig,
+    scaler: LossScale | None = None,
+) -> torch.Tensor:
     """Leave one step's gradient in `vectors.grad` (loss-scaled and unscaled when `scaler` is given); returns
     the per-trial losses."""
     states = [g.get_state() for g in gens] if scaler is not None else []
     while True:
         vectors.grad = None
-        losses = step_losses(model, vectors, ids, concepts, data_name, gens, cfg, True,
-                             None if scaler is None else scaler.scale)
+        losses = step_losses(
+            model, vectors, ids, concepts, data_name, gens, cfg, True, None if scaler is None else scaler.scale
+        )
         if scaler is None or scaler.unscale(vectors.grad):
             return losses
-        for g, state in zip(gens, states):     # the same draws again
+        for g, state in zip(gens, states):  # the same draws again
             g.set_state(state)
 
 
-def step_losses(model: TaskModel, vectors: torch.Tensor, ids: list[int], concepts: list[str], data_name: str,
-                gens: list[torch.Generator], cfg: TrainConfig, backward: bool,
-                scale: torch.Tensor | None = None) -> torch.Tensor:
+def step_losses(
+    model: TaskModel,
+    vectors: torch.Tensor,
+    ids: list[int],
+    concepts: list[str],
+    data_name: str,
+    gens: list[torch.Generator],
+    cfg: TrainConfig,
+    backward: bool,
+    scale: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Per-trial losses [K] (CPU, detached) of one step; with `backward`, the gradient of their sum (each times
     its `scale`, when given) is left in `vectors.grad`. Without a micro-batch smaller than the step's rows this
     is one `model.loss` call."""
@@ -116,8 +133,15 @@ def step_losses(model: TaskModel, vectors: torch.Tensor, ids: list[int], concept
     return total.float()
 
 
-def learn(model: TaskModel, data: ConceptDataset, trials: list[Trial], cfg: TrainConfig,
-          progress: bool = True, step_hook=None, d_cache: dict | None = None) -> Iterator[LearnResult]:
+def learn(
+    model: TaskModel,
+    data: ConceptDataset,
+    trials: list[Trial],
+    cfg: TrainConfig,
+    progress: bool = True,
+    step_hook=None,
+    d_cache: dict | None = None,
+) -> Iterator[LearnResult]:
     """Train the vectors of `trials` (all on `data`), `cfg.concepts_per_batch` at a time; yields results as
     each chunk finishes. `step_hook(vectors, step)` is called after every projected step (for tests).
     `d_cache` ({token id: d_nn}) may be shared between calls on the same model."""
@@ -128,28 +152,36 @@ def learn(model: TaskModel, data: ConceptDataset, trials: list[Trial], cfg: Trai
     table = space.table
     k_max = max(1, cfg.concepts_per_batch)
     chunks = [trials[i : i + k_max] for i in range(0, len(trials), k_max)]
-    d_cache = {} if d_cache is None else d_cache   # d_nn scans the whole vocabulary: once per distinct anchor, not per trial
+    d_cache = (
+        {} if d_cache is None else d_cache
+    )  # d_nn scans the whole vocabulary: once per distinct anchor, not per trial
     for n_chunk, chunk in enumerate(chunks):
         ids = [model.tokenizer.single_token_id(t.anchor) for t in chunk]
         anchors = table[ids].unsqueeze(1).repeat(1, cfg.num_vectors, 1).to(model.device)
         for i in set(ids) - d_cache.keys():
             d_cache[i] = nn_distance(space, i)
         d_nn = torch.tensor([d_cache[i] for i in ids])
-        radii = torch.tensor([t.delta * d if t.delta is not None else float("inf") for t, d in zip(chunk, d_nn)]).to(model.device)
+        radii = torch.tensor([t.delta * d if t.delta is not None else float("inf") for t, d in zip(chunk, d_nn)]).to(
+            model.device
+        )
         concepts = [t.concept for t in chunk]
         vectors = torch.nn.Parameter(anchors.clone().float())
         opt = torch.optim.Adam([vectors], lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps)
         gens = generators(chunk)
 
-        def fixed_loss() -> torch.Tensor:
+        def fixed_loss(vectors=vectors, ids=ids, concepts=concepts, chunk=chunk) -> torch.Tensor:
             with torch.no_grad():
                 return step_losses(model, vectors, ids, concepts, data.name, generators(chunk, "eval"), cfg, False)
 
         model.set_gradient_checkpointing(cfg.gradient_checkpointing)
         scaler = LossScale(len(chunk)) if model.dtype == torch.float16 else None
         loss_start = fixed_loss()
-        bar = tqdm(range(cfg.steps), disable=not progress, leave=False,
-                   desc=f"learn {model.task} {data.name} [{n_chunk + 1}/{len(chunks)}: {len(chunk)} words]")
+        bar = tqdm(
+            range(cfg.steps),
+            disable=not progress,
+            leave=False,
+            desc=f"learn {model.task} {data.name} [{n_chunk + 1}/{len(chunks)}: {len(chunk)} words]",
+        )
         for step in bar:
             losses = train_step(model, vectors, ids, concepts, data.name, gens, cfg, scaler)
             opt.step()
@@ -165,6 +197,12 @@ def learn(model: TaskModel, data: ConceptDataset, trials: list[Trial], cfg: Trai
         for k, trial in enumerate(chunk):
             word = space.tokens[int(nearest[k])]
             dist = float((final[k] - anchors[k].cpu()).norm(dim=-1).max()) / float(d_nn[k])
-            yield LearnResult(trial=trial, vector=final[k].clone(), loss_start=float(loss_start[k]),
-                              loss_end=float(loss_end[k]), nearest_token=word, anchor_distance=dist,
-                              extra={"d_nn": float(d_nn[k]), "steps": cfg.steps, "chunk_size": len(chunk)})
+            yield LearnResult(
+                trial=trial,
+                vector=final[k].clone(),
+                loss_start=float(loss_start[k]),
+                loss_end=float(loss_end[k]),
+                nearest_token=word,
+                anchor_distance=dist,
+                extra={"d_nn": float(d_nn[k]), "steps": cfg.steps, "chunk_size": len(chunk)},
+            )

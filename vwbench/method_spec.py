@@ -104,15 +104,22 @@ def load(spec):
     if _is_submission(target):
         sub = read_manifest(target)
         defaults = {**_signature_defaults(type(method)), **(sub.manifest.get("parameters") or {})}
-        info = {"name": sub.name, "params": {**(sub.manifest.get("parameters") or {}), **params},
-                "submission": {"name": sub.name, "version": sub.manifest.get("version"),
-                               "authors": list(sub.manifest.get("authors") or [])},
-                "label": sub.name + _suffix(params, defaults)}
+        info = {
+            "name": sub.name,
+            "params": {**(sub.manifest.get("parameters") or {}), **params},
+            "submission": {
+                "name": sub.name,
+                "version": sub.manifest.get("version"),
+                "authors": list(sub.manifest.get("authors") or []),
+            },
+            "label": sub.name + _suffix(params, defaults),
+        }
         try:
             method.vwbench_label, method.vwbench_info = info["label"], info
         except AttributeError:
-            raise VWBenchError(f"submission {sub.name}: its method object takes no attributes; vwbench cannot "
-                               "label its results") from None
+            raise VWBenchError(
+                f"submission {sub.name}: its method object takes no attributes; vwbench cannot label its results"
+            ) from None
     return method
 
 
@@ -137,5 +144,9 @@ def describe(method) -> dict:
     if isinstance(info, dict):
         return {**info, "label": label(method)}
     params = getattr(method, "params", None)
-    return {"label": label(method), "name": name_of(method), "params": dict(params) if isinstance(params, dict) else {},
-            "submission": None}
+    return {
+        "label": label(method),
+        "name": name_of(method),
+        "params": dict(params) if isinstance(params, dict) else {},
+        "submission": None,
+    }

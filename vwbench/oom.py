@@ -10,7 +10,8 @@ import torch
 def is_oom(exc: BaseException) -> bool:
     """CUDA's OutOfMemoryError, or a RuntimeError that says out of memory (other backends, older kernels)."""
     return isinstance(exc, torch.cuda.OutOfMemoryError) or (
-        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    )
 
 
 def release() -> None:

@@ -16,10 +16,10 @@ import json
 import sqlite3
 import time
 
-KEEP = 3                 # generations (or test images with detections) kept per word
-KEEP_TRAIN = 3           # training images kept per concept
-TOP_BOXES = 3            # detections drawn per test image
-MAX_SIDE = 96            # thumbnails are at most this many pixels on a side
+KEEP = 3  # generations (or test images with detections) kept per word
+KEEP_TRAIN = 3  # training images kept per concept
+TOP_BOXES = 3  # detections drawn per test image
+MAX_SIDE = 96  # thumbnails are at most this many pixels on a side
 
 
 def png(image, max_side: int = MAX_SIDE) -> tuple[bytes, float]:
@@ -39,8 +39,13 @@ def wanted(trial, method: str | None, first_anchor: str, first_seed: int, contro
     per concept, and a control's vector (a nearest token that is the anchor itself) may come first."""
     if method is None:
         return trial.anchor == first_anchor and trial.seed == first_seed
-    return (trial.delta is None and trial.anchor == first_anchor and trial.seed == first_seed
-            and method not in controls and not method.startswith("anchor+"))
+    return (
+        trial.delta is None
+        and trial.anchor == first_anchor
+        and trial.seed == first_seed
+        and method not in controls
+        and not method.startswith("anchor+")
+    )
 
 
 class Capture:
@@ -62,15 +67,19 @@ def _generated(cap: Capture, original):
     def generate(vectors, placeholder_ids):
         out = original(vectors, placeholder_ids)
         for images in out:
-            cap.words.append([("generated", png(im)[0], {"index": i, "size": list(im.size)})
-                              for i, im in enumerate(images[:KEEP])] if cap.wants(len(cap.words)) else [])
+            cap.words.append(
+                [("generated", png(im)[0], {"index": i, "size": list(im.size)}) for i, im in enumerate(images[:KEEP])]
+                if cap.wants(len(cap.words))
+                else []
+            )
         return out
+
     return generate
 
 
 def _detections(cap: Capture, model, original_predictions, original_zero, state: dict):
     def zero_query(*args, **kwargs):
-        state["chance"] = True          # the zero query's predictions are no word's: not kept
+        state["chance"] = True  # the zero query's predictions are no word's: not kept
         try:
             return original_zero(*args, **kwargs)
         finally:
@@ -88,11 +97,19 @@ def _detections(cap: Capture, model, original_predictions, original_zero, state:
                 image = e.image()
                 data_png, scale = png(image)
                 boxes = (test[e.key]["boxes"][top] * scale).tolist()
-                kept.append(("detections", data_png, {
-                    "example": e.key, "size": [round(s * scale) for s in image.size],
-                    "boxes": [[round(v, 2) for v in b] for b in boxes],
-                    "scores": [round(float(s), 4) for s in scores[top]],
-                    "targets": [[round(v * scale, 2) for v in b] for b in e.target_boxes(concept)]}))
+                kept.append(
+                    (
+                        "detections",
+                        data_png,
+                        {
+                            "example": e.key,
+                            "size": [round(s * scale) for s in image.size],
+                            "boxes": [[round(v, 2) for v in b] for b in boxes],
+                            "scores": [round(float(s), 4) for s in scores[top]],
+                            "targets": [[round(v * scale, 2) for v in b] for b in e.target_boxes(concept)],
+                        },
+                    )
+                )
             cap.words.append(kept)
         return original_predictions(images, concept, data, scores_of)
 
@@ -110,7 +127,7 @@ def capture(model, task: str, wanted=None):
         predictions, zero = _detections(cap, model, model.predictions, model.zero_query, {"chance": False})
         patched += [("predictions", predictions), ("zero_query", zero)]
     for name, fn in patched:
-        setattr(model, name, fn)           # instance attributes shadow the class's methods
+        setattr(model, name, fn)  # instance attributes shadow the class's methods
     try:
         yield cap
     finally:
@@ -126,11 +143,26 @@ def put(store, rows: list[dict], run_id: str | None = None) -> None:
     if not rows:
         return
     now = time.time()
-    store._transaction(lambda conn: conn.executemany(
-        "INSERT OR REPLACE INTO images (key, suite, dataset, concept, kind, meta_json, data, run_id, created) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(r["key"], r["suite"], r["dataset"], r["concept"], r["kind"], json.dumps(r["meta"], sort_keys=True),
-          sqlite3.Binary(r["data"]), run_id, now) for r in rows]))
+    store._transaction(
+        lambda conn: conn.executemany(
+            "INSERT OR REPLACE INTO images (key, suite, dataset, concept, kind, meta_json, data, run_id, created) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    r["key"],
+                    r["suite"],
+                    r["dataset"],
+                    r["concept"],
+                    r["kind"],
+                    json.dumps(r["meta"], sort_keys=True),
+                    sqlite3.Binary(r["data"]),
+                    run_id,
+                    now,
+                )
+                for r in rows
+            ],
+        )
+    )
 
 
 def has(store, key: str) -> bool:
@@ -149,17 +181,45 @@ def rows(store, suite: str) -> list[dict]:
         if "no such table" in str(exc):
             return []
         raise
-    return [{"key": r["key"], "dataset": r["dataset"], "concept": r["concept"], "kind": r["kind"],
-             "meta": json.loads(r["meta_json"]), "data": bytes(r["data"]), "created": r["created"]} for r in found]
+    return [
+        {
+            "key": r["key"],
+            "dataset": r["dataset"],
+            "concept": r["concept"],
+            "kind": r["kind"],
+            "meta": json.loads(r["meta_json"]),
+            "data": bytes(r["data"]),
+            "created": r["created"],
+        }
+        for r in found
+    ]
 
 
-def word_rows(score_key: str, trial, eval_task: str, method: str, value: float,
-              pictures: list[tuple[str, bytes, dict]]) -> list[dict]:
+def word_rows(
+    score_key: str, trial, eval_task: str, method: str, value: float, pictures: list[tuple[str, bytes, dict]]
+) -> list[dict]:
     """Image rows of one scored word, keyed by its score key."""
-    meta = {"train_task": trial.train_task, "eval_task": eval_task, "method": method, "anchor": trial.anchor,
-            "seed": trial.seed, "value": value, "score_key": score_key}
-    return [{"key": f"{score_key}/{i}", "suite": trial.suite, "dataset": trial.dataset, "concept": trial.concept,
-             "kind": kind, "meta": {**meta, **m}, "data": data} for i, (kind, data, m) in enumerate(pictures)]
+    meta = {
+        "train_task": trial.train_task,
+        "eval_task": eval_task,
+        "method": method,
+        "anchor": trial.anchor,
+        "seed": trial.seed,
+        "value": value,
+        "score_key": score_key,
+    }
+    return [
+        {
+            "key": f"{score_key}/{i}",
+            "suite": trial.suite,
+            "dataset": trial.dataset,
+            "concept": trial.concept,
+            "kind": kind,
+            "meta": {**meta, **m},
+            "data": data,
+        }
+        for i, (kind, data, m) in enumerate(pictures)
+    ]
 
 
 def train_rows(store, suite: str, data, concepts, ds_key: str) -> list[dict]:
@@ -169,6 +229,15 @@ def train_rows(store, suite: str, data, concepts, ds_key: str) -> list[dict]:
         for i, e in enumerate(data.train[c][:KEEP_TRAIN]):
             key = f"train/{ds_key}/{c}/{i}"
             if not has(store, key):
-                out.append({"key": key, "suite": suite, "dataset": data.name, "concept": c, "kind": "train",
-                            "meta": {"example": e.key, "index": i}, "data": png(e.image())[0]})
+                out.append(
+                    {
+                        "key": key,
+                        "suite": suite,
+                        "dataset": data.name,
+                        "concept": c,
+                        "kind": "train",
+                        "meta": {"example": e.key, "index": i},
+                        "data": png(e.image())[0],
+                    }
+                )
     return out

@@ -13,8 +13,8 @@ class Trial:
     dataset: str
     concept: str
     anchor: str
-    train_task: str                  # the suite's name of the task the word was trained in (default: its kind)
-    delta: float | None = None       # None for the unconstrained experiment
+    train_task: str  # the suite's name of the task the word was trained in (default: its kind)
+    delta: float | None = None  # None for the unconstrained experiment
     seed: int = 0
 
     def label(self) -> str:
@@ -27,11 +27,11 @@ class Score:
     """One evaluation of a trial's word in one task model (in-domain when eval_task == train_task)."""
 
     trial: Trial
-    eval_task: str                   # the suite's name of the task that scored it (default: its kind)
-    method: str                      # transfer method name; "in_domain" when eval_task == train_task
-    metric: str                      # headline metric name, e.g. generation_accuracy, ap50, accuracy
+    eval_task: str  # the suite's name of the task that scored it (default: its kind)
+    method: str  # transfer method name; "in_domain" when eval_task == train_task
+    metric: str  # headline metric name, e.g. generation_accuracy, ap50, accuracy
     value: float
-    extra: dict = field(default_factory=dict)   # secondary metrics (e.g. coco map, false-positive rate), n
+    extra: dict = field(default_factory=dict)  # secondary metrics (e.g. coco map, false-positive rate), n
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -42,9 +42,9 @@ class LearnResult:
     """What the learner returns for one trial: the vector and its training record."""
 
     trial: Trial
-    vector: object                 # torch.Tensor [num_vectors, d], float32, on CPU
+    vector: object  # torch.Tensor [num_vectors, d], float32, on CPU
     loss_start: float
     loss_end: float
-    nearest_token: str = ""          # nearest vocabulary word of the final vector
-    anchor_distance: float = 0.0     # ‖v − anchor‖ in units of d_nn(anchor)
+    nearest_token: str = ""  # nearest vocabulary word of the final vector
+    anchor_distance: float = 0.0  # ‖v − anchor‖ in units of d_nn(anchor)
     extra: dict = field(default_factory=dict)

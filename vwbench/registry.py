@@ -23,10 +23,9 @@ def _same(a, b) -> bool:
 class Registry:
     """Named plugins of one kind (`what`, e.g. "transfer method"): built-ins {name: module}, an entry-point group."""
 
-    def __init__(self, what: str, builtins: dict[str, str], entry_point_group: str | None = None,
-                 check=None):
+    def __init__(self, what: str, builtins: dict[str, str], entry_point_group: str | None = None, check=None):
         self.what, self.builtins, self.group = what, dict(builtins), entry_point_group
-        self.check = check            # check(name, obj) -> None, raising for a plugin of the wrong shape
+        self.check = check  # check(name, obj) -> None, raising for a plugin of the wrong shape
         self._items: dict[str, object] = {}
 
     def register(self, name: str):
@@ -68,8 +67,9 @@ class Registry:
         try:
             obj = ep.load()
         except Exception as exc:  # a broken plugin must not take the others down with it
-            raise VWBenchError(f"{self.what} plugin {name!r} ({ep.value}) failed to import: "
-                               f"{type(exc).__name__}: {exc}") from exc
+            raise VWBenchError(
+                f"{self.what} plugin {name!r} ({ep.value}) failed to import: {type(exc).__name__}: {exc}"
+            ) from exc
         if self.check is not None:
             self.check(name, obj, ep.value)
         return self._items[name] if name in self._items else self.register(name)(obj)
@@ -112,8 +112,12 @@ def package_modules(package: str) -> dict[str, str]:
 
     spec = find_spec(package)
     folders = list(spec.submodule_search_locations or []) if spec else []
-    return {p.stem: f"{package}.{p.stem}" for f in folders for p in sorted(Path(f).glob("*.py"))
-            if not p.stem.startswith("_")}
+    return {
+        p.stem: f"{package}.{p.stem}"
+        for f in folders
+        for p in sorted(Path(f).glob("*.py"))
+        if not p.stem.startswith("_")
+    }
 
 
 def _check_class(what: str):
@@ -127,5 +131,9 @@ def _check_class(what: str):
 # Model families (vwbench/models/families/<name>.py, or plugins of the entry-point group): known here, below the
 # spec layer, so that a task spec's family is checked by name when it is read; a family's module is imported
 # only when it is used (vwbench.models.families.family).
-FAMILIES = Registry("model family", package_modules("vwbench.models.families"), "vwbench.model_families",
-                    check=_check_class("model family"))
+FAMILIES = Registry(
+    "model family",
+    package_modules("vwbench.models.families"),
+    "vwbench.model_families",
+    check=_check_class("model family"),
+)

@@ -22,7 +22,7 @@ EPS = 1e-9
 @dataclass
 class Finding:
     cell: str
-    kind: str            # regression | improvement | missing | new
+    kind: str  # regression | improvement | missing | new
     golden: dict | None
     current: dict | None
 
@@ -34,8 +34,10 @@ class Finding:
             return f"NEW         {self.cell}: {self.current['mean']:.4f} n={self.current['n']} (not in the golden file)"
         g, c = self.golden, self.current
         label = "REGRESSION " if self.kind == "regression" else "IMPROVEMENT"
-        return (f"{label} {self.cell}: {c['mean']:.4f} (n={c['n']}) vs golden {g['mean']:.4f} "
-                f"[{g['ci'][0]:.4f}, {g['ci'][1]:.4f}] (n={g['n']}), change {c['mean'] - g['mean']:+.4f}")
+        return (
+            f"{label} {self.cell}: {c['mean']:.4f} (n={c['n']}) vs golden {g['mean']:.4f} "
+            f"[{g['ci'][0]:.4f}, {g['ci'][1]:.4f}] (n={g['n']}), change {c['mean'] - g['mean']:+.4f}"
+        )
 
 
 @dataclass
@@ -81,8 +83,9 @@ def moved(golden: dict, current: dict, tolerance: float, rule: str = "either") -
     return rule == "either" or outside
 
 
-def compare(golden: dict, current: dict, tolerance: float = 0.0, rule: str = "either",
-            allow_missing: bool = False) -> CheckResult:
+def compare(
+    golden: dict, current: dict, tolerance: float = 0.0, rule: str = "either", allow_missing: bool = False
+) -> CheckResult:
     """Compare two `cells` mappings (cell id -> {mean, ci, n, ...})."""
     if rule not in RULES:
         raise VWBenchError(f"unknown rule {rule!r}; expected one of {', '.join(RULES)}")

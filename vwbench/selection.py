@@ -16,10 +16,10 @@ from vwbench.errors import VWBenchError
 
 @dataclass(frozen=True)
 class Selection:
-    tasks: tuple[str, ...] = ()        # task spec names or kinds (generation | detection | classification)
-    datasets: tuple[str, ...] = ()     # dataset names
-    concepts: tuple[str, ...] = ()     # concept ids
-    limit: int | None = None           # at most this many concepts per dataset: the first N in the spec's order
+    tasks: tuple[str, ...] = ()  # task spec names or kinds (generation | detection | classification)
+    datasets: tuple[str, ...] = ()  # dataset names
+    concepts: tuple[str, ...] = ()  # concept ids
+    limit: int | None = None  # at most this many concepts per dataset: the first N in the spec's order
 
     def __post_init__(self):
         for name in ("tasks", "datasets", "concepts"):
@@ -27,7 +27,9 @@ class Selection:
             if isinstance(value, str):
                 value = (value,)
             object.__setattr__(self, name, tuple(dict.fromkeys(value or ())))
-        if self.limit is not None and (isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1):
+        if self.limit is not None and (
+            isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1
+        ):
             raise VWBenchError(f"--limit must be a positive integer (concepts per dataset), got {self.limit!r}")
 
     @property
@@ -51,8 +53,10 @@ class Selection:
             known = sorted({c.id for d in datasets for c in d.concepts})
             for c in self.concepts:
                 if c not in known:
-                    raise VWBenchError(f"unknown concept {c!r} in datasets {', '.join(d.name for d in datasets)} "
-                                       f"(known: {', '.join(known)})")
+                    raise VWBenchError(
+                        f"unknown concept {c!r} in datasets {', '.join(d.name for d in datasets)} "
+                        f"(known: {', '.join(known)})"
+                    )
 
     def task_specs(self, suite) -> list:
         """The suite's selected task models, in suite order."""
@@ -65,8 +69,7 @@ class Selection:
 
     def dataset_specs(self, suite) -> list:
         """The suite's selected datasets that keep at least one concept, in suite order."""
-        return [d for d in suite.datasets
-                if (not self.datasets or d.name in self.datasets) and self.concept_specs(d)]
+        return [d for d in suite.datasets if (not self.datasets or d.name in self.datasets) and self.concept_specs(d)]
 
     def bind(self, suite) -> SuiteSelection:
         """This selection checked against `suite`, ready to test scores (`admits`)."""
@@ -77,14 +80,20 @@ class Selection:
 
     def as_dict(self) -> dict:
         """The filters as results.json and the run record show them (only those given)."""
-        out = {"task": list(self.tasks), "dataset": list(self.datasets), "concept": list(self.concepts),
-               "limit": self.limit}
+        out = {
+            "task": list(self.tasks),
+            "dataset": list(self.datasets),
+            "concept": list(self.concepts),
+            "limit": self.limit,
+        }
         return {k: v for k, v in out.items() if v not in ([], None)}
 
     def describe(self) -> str:
         """The filters as command-line flags, e.g. `--task tiny-generation --limit 2`."""
         parts = [f"--task {t}" for t in self.tasks] + [f"--dataset {d}" for d in self.datasets]
-        parts += [f"--concept {c}" for c in self.concepts] + ([f"--limit {self.limit}"] if self.limit is not None else [])
+        parts += [f"--concept {c}" for c in self.concepts] + (
+            [f"--limit {self.limit}"] if self.limit is not None else []
+        )
         return " ".join(parts)
 
 
@@ -99,8 +108,11 @@ class SuiteSelection:
 
     def admits(self, score) -> bool:
         t = score.trial
-        return (t.train_task in self.kinds and score.eval_task in self.kinds
-                and t.concept in self.concepts.get(t.dataset, ()))
+        return (
+            t.train_task in self.kinds
+            and score.eval_task in self.kinds
+            and t.concept in self.concepts.get(t.dataset, ())
+        )
 
     def as_dict(self) -> dict:
         return self.selection.as_dict()
@@ -113,5 +125,9 @@ def describe_filters(filters: dict | None) -> str:
     """`Selection.describe()` of an `as_dict()` (as read back from results.json or a run record)."""
     if not filters:
         return ""
-    return Selection(tuple(filters.get("task", ())), tuple(filters.get("dataset", ())),
-                     tuple(filters.get("concept", ())), filters.get("limit")).describe()
+    return Selection(
+        tuple(filters.get("task", ())),
+        tuple(filters.get("dataset", ())),
+        tuple(filters.get("concept", ())),
+        filters.get("limit"),
+    ).describe()

@@ -31,14 +31,27 @@ KINDS = {"tasks": "task", "datasets": "dataset", "suites": "suite"}
 # `metric.name` is the headline, `metric.also` the secondaries each score records, `metric.table` those of them the
 # leaderboard tabulates (registered names: vwbench/metrics/, checked where the task model is built).
 SETTINGS = {
-    "generation": {"loss": {"prediction_type": "auto"},
-                   "metric": {"name": "generation_accuracy", "also": [], "table": [],
-                              "images_per_trial": 8, "inference_steps": 50, "guidance_scale": 7.5, "seed": 0,
-                              "batch_size": 16}},
-    "detection": {"loss": {"positive_iou": 0.5},
-                  "metric": {"name": "ap50", "also": ["map"], "table": [], "negatives_per_positive": "all"}},
-    "classification": {"loss": {"target_weight": -1.0, "other_weight": 1.0},
-                       "metric": {"name": "auroc", "also": ["accuracy", "false_positive_rate"], "table": []}},
+    "generation": {
+        "loss": {"prediction_type": "auto"},
+        "metric": {
+            "name": "generation_accuracy",
+            "also": [],
+            "table": [],
+            "images_per_trial": 8,
+            "inference_steps": 50,
+            "guidance_scale": 7.5,
+            "seed": 0,
+            "batch_size": 16,
+        },
+    },
+    "detection": {
+        "loss": {"positive_iou": 0.5},
+        "metric": {"name": "ap50", "also": ["map"], "table": [], "negatives_per_positive": "all"},
+    },
+    "classification": {
+        "loss": {"target_weight": -1.0, "other_weight": 1.0},
+        "metric": {"name": "auroc", "also": ["accuracy", "false_positive_rate"], "table": []},
+    },
 }
 
 
@@ -68,8 +81,8 @@ class ModelRef:
 
 @dataclass(frozen=True)
 class TaskSpec:
-    name: str                            # the task file's name
-    task: str                            # its kind: generation | detection | classification
+    name: str  # the task file's name
+    task: str  # its kind: generation | detection | classification
     family: str
     model: ModelRef
     image_size: int
@@ -79,11 +92,11 @@ class TaskSpec:
     dtype: dict = field(default_factory=lambda: dict(DEFAULT_DTYPE))
     evaluator: dict | None = None
     source: str = ""
-    train: dict = field(default_factory=dict)     # the task's `train:` block: execution settings (EXECUTION)
-    resources: dict = field(default_factory=dict)   # what one worker asks a cluster for (docs/ray.md); not in keys
-    safety_checker: dict | None = None   # {id, revision} of the checker a run may turn on (docs/gpu.md)
-    safety: bool = False                 # whether this run screens generations with it (off by default)
-    label: str = ""                      # its name in a suite: what trials, keys and tables call it (default: kind)
+    train: dict = field(default_factory=dict)  # the task's `train:` block: execution settings (EXECUTION)
+    resources: dict = field(default_factory=dict)  # what one worker asks a cluster for (docs/ray.md); not in keys
+    safety_checker: dict | None = None  # {id, revision} of the checker a run may turn on (docs/gpu.md)
+    safety: bool = False  # whether this run screens generations with it (off by default)
+    label: str = ""  # its name in a suite: what trials, keys and tables call it (default: kind)
 
     def __post_init__(self):
         if not self.label:
@@ -117,8 +130,13 @@ class DatasetSpec:
         """The anchors a concept is trained from under a suite's anchor policy (own anchor first). A list policy
         joins its items: `own`, `all`, N, or a literal word (an anchor unrelated to every concept)."""
         if isinstance(policy, (list, tuple)):
-            words = [w for item in policy for w in (self.anchors_for(concept, item)
-                                                    if item in ("own", "all") or isinstance(item, int) else [item])]
+            words = [
+                w
+                for item in policy
+                for w in (
+                    self.anchors_for(concept, item) if item in ("own", "all") or isinstance(item, int) else [item]
+                )
+            ]
             return list(dict.fromkeys(words))
         others = [a for a in self.anchors if a != concept.anchor]
         if policy == "own":
@@ -140,7 +158,7 @@ class TrainConfig:
     eps: float = 1e-8
     num_vectors: int = 1
     concepts_per_batch: int = 10
-    micro_batch: int | None = None          # rows per forward/backward (None: all K x rows at once)
+    micro_batch: int | None = None  # rows per forward/backward (None: all K x rows at once)
     gradient_checkpointing: bool = False
 
 
@@ -228,7 +246,7 @@ def _field_path(error: jsonschema.ValidationError) -> str:
         missing = re.match(r"^'(.+)' is a required property", error.message)
         if missing:
             parts.append(missing.group(1))
-    if _unexpected(error):             # name the unknown field itself
+    if _unexpected(error):  # name the unknown field itself
         parts.append(_unexpected(error)[0])
     out = ""
     for part in parts:
@@ -342,18 +360,27 @@ class SpecLibrary:
             raise SpecError(self.path("tasks", name), "model.revision", "hub models need a pinned revision")
         from vwbench.withdrawn import withdrawn_message
 
-        ids = {"model.id": model.id, "evaluator.model.id": (d.get("evaluator") or {}).get("model", {}).get("id"),
-               "safety_checker.id": (d.get("safety_checker") or {}).get("id")}
+        ids = {
+            "model.id": model.id,
+            "evaluator.model.id": (d.get("evaluator") or {}).get("model", {}).get("id"),
+            "safety_checker.id": (d.get("safety_checker") or {}).get("id"),
+        }
         for where, model_id in ids.items():
             if model_id and withdrawn_message(model_id):
                 raise SpecError(self.path("tasks", name), where, withdrawn_message(model_id))
         return TaskSpec(
-            name=d["name"], task=d["task"], family=d["family"], model=model,
-            image_size=d["image_size"], template=d["template"],
+            name=d["name"],
+            task=d["task"],
+            family=d["family"],
+            model=model,
+            image_size=d["image_size"],
+            template=d["template"],
             loss={**SETTINGS[d["task"]]["loss"], **d.get("loss", {})},
             metric={**SETTINGS[d["task"]]["metric"], **d.get("metric", {})},
-            dtype=d.get("dtype", dict(DEFAULT_DTYPE)), evaluator=d.get("evaluator"),
-            source=str(self.path("tasks", name)), train=self._own_train(name),
+            dtype=d.get("dtype", dict(DEFAULT_DTYPE)),
+            evaluator=d.get("evaluator"),
+            source=str(self.path("tasks", name)),
+            train=self._own_train(name),
             resources=dict(d.get("resources", {})),
             safety_checker=d.get("safety_checker"),
         )
@@ -376,8 +403,12 @@ class SpecLibrary:
         if len(set(d["anchors"])) != len(d["anchors"]):
             raise SpecError(path, "anchors", "anchors must be distinct")
         return DatasetSpec(
-            name=d["name"], source=d["source"], split=d["split"], anchors=tuple(d["anchors"]),
-            concepts=tuple(ConceptSpec(**c) for c in d["concepts"]), path=str(path),
+            name=d["name"],
+            source=d["source"],
+            split=d["split"],
+            anchors=tuple(d["anchors"]),
+            concepts=tuple(ConceptSpec(**c) for c in d["concepts"]),
+            path=str(path),
         )
 
     def suite(self, name_or_path: str | Path) -> SuiteSpec:
@@ -400,10 +431,16 @@ class SpecLibrary:
         if "betas" in train:
             train["betas"] = tuple(train["betas"])
         return SuiteSpec(
-            name=d["name"], tasks=tasks, datasets=datasets, train=TrainConfig(**train),
+            name=d["name"],
+            tasks=tasks,
+            datasets=datasets,
+            train=TrainConfig(**train),
             anchors=tuple(d["anchors"]) if isinstance(d["anchors"], list) else d["anchors"],
-            deltas=tuple(d.get("deltas", ())), data=dict(d.get("data", {})),
-            description=d.get("description", ""), path=str(path), controls=_controls(d, path),
+            deltas=tuple(d.get("deltas", ())),
+            data=dict(d.get("data", {})),
+            description=d.get("description", ""),
+            path=str(path),
+            controls=_controls(d, path),
         )
 
     def validate_all(self) -> list[str]:
@@ -427,8 +464,12 @@ def _suite_tasks(lib: SpecLibrary, entries: list, path) -> tuple[TaskSpec, ...]:
         taken = next((j for j, t in enumerate(tasks) if t.label == task.label), None)
         if taken is not None:
             where = f"tasks[{i}].name" if "name" in entry else f"tasks[{i}]"
-            raise SpecError(path, where, f"task name {task.label!r} is taken by tasks[{taken}] ({tasks[taken].name}); "
-                            f"give one of them its own name: {{task: {entry['task']}, name: <name>}}")
+            raise SpecError(
+                path,
+                where,
+                f"task name {task.label!r} is taken by tasks[{taken}] ({tasks[taken].name}); "
+                f"give one of them its own name: {{task: {entry['task']}, name: <name>}}",
+            )
         tasks.append(task)
     return tuple(tasks)
 

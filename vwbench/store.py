@@ -43,8 +43,14 @@ from vwbench.store_vectors import DB_NAME, EMB_DIR, PARTIAL_DIR, TRIAL_FIELDS, V
 
 OVERWRITE_POLICIES = ("never", "always", "only-missing")
 DEFAULT_BASE = "vwbench-runs"
-PACKAGES = {"torch": "torch", "diffusers": "diffusers", "transformers": "transformers",
-            "open_clip": "open_clip_torch", "numpy": "numpy", "safetensors": "safetensors"}
+PACKAGES = {
+    "torch": "torch",
+    "diffusers": "diffusers",
+    "transformers": "transformers",
+    "open_clip": "open_clip_torch",
+    "numpy": "numpy",
+    "safetensors": "safetensors",
+}
 
 
 def default_root(suite: str, base: str | os.PathLike = DEFAULT_BASE) -> Path:
@@ -55,12 +61,18 @@ def default_root(suite: str, base: str | os.PathLike = DEFAULT_BASE) -> Path:
 def _git_commit() -> str | None:
     repo = Path(__file__).resolve().parent.parent
     try:
-        out = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=5, check=False)
+        out = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
         if out.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5, check=False).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout.strip()
         return out.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None
@@ -76,31 +88,46 @@ def environment() -> dict:
             versions[name] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    return {"vwbench_version": __version__, "git_commit": _git_commit(), "python": platform.python_version(),
-            "platform": platform.platform(), "packages": versions, "argv": list(sys.argv)}
+    return {
+        "vwbench_version": __version__,
+        "git_commit": _git_commit(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": versions,
+        "argv": list(sys.argv),
+    }
 
 
 class Store(VectorRecords):
     """Results (SQLite) and embeddings (safetensors) of one suite, keyed by what each record depends on."""
 
-    def __init__(self, root: str | os.PathLike, overwrite: str = "never", create: bool = True,
-                 timeout_s: float = 60.0, readonly: bool = False):
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        overwrite: str = "never",
+        create: bool = True,
+        timeout_s: float = 60.0,
+        readonly: bool = False,
+    ):
         """`create=False`: the store must exist. `readonly=True` (implies it): opened with SQLite's mode=ro,
         nothing is created or changed, every write raises; for `check` and `leaderboard`."""
         if overwrite not in OVERWRITE_POLICIES:
-            raise VWBenchError(f"unknown overwrite policy {overwrite!r}; expected one of {', '.join(OVERWRITE_POLICIES)}")
+            raise VWBenchError(
+                f"unknown overwrite policy {overwrite!r}; expected one of {', '.join(OVERWRITE_POLICIES)}"
+            )
         self.root = Path(root)
         self.overwrite = overwrite
         self.db_path = self.root / DB_NAME
         self.emb_dir = self.root / EMB_DIR
-        self._written: set[str] = set()       # keys written through this object (reused under "always")
+        self._written: set[str] = set()  # keys written through this object (reused under "always")
         self._lock = threading.RLock()
         self.readonly, self.timeout_s = readonly, timeout_s
         if self.root.exists() and not self.root.is_dir():
             raise VWBenchError(f"store {self.root} is a file, not a folder; pass another --store")
         if not self.db_path.exists() and (readonly or not create):
-            raise VWBenchError(f"no vwbench store at {self.root} (no {DB_NAME}); run `vwbench run` first "
-                               "or pass --store DIR")
+            raise VWBenchError(
+                f"no vwbench store at {self.root} (no {DB_NAME}); run `vwbench run` first or pass --store DIR"
+            )
         if not readonly:
             check_writable(self.root, (self.root, self.db_path, self.emb_dir, self.emb_dir / PARTIAL_DIR))
             try:
@@ -175,16 +202,21 @@ class Store(VectorRecords):
         """Record a run's provenance (`meta`: device, model revisions, seeds, … plus the environment)."""
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:8]
         record = {**environment(), **canonical(meta, False)}
-        self._write("INSERT INTO runs (run_id, started, status, meta_json) VALUES (?, ?, 'running', ?)",
-                    (run_id, time.time(), canonical_json(record)))
+        self._write(
+            "INSERT INTO runs (run_id, started, status, meta_json) VALUES (?, ?, 'running', ?)",
+            (run_id, time.time(), canonical_json(record)),
+        )
         return run_id
 
     def end_run(self, run_id: str, stage_times: dict, status: str = "ok") -> None:
-        self._write("UPDATE runs SET ended = ?, status = ?, stage_times_json = ? WHERE run_id = ?",
-                    (time.time(), status, canonical_json(stage_times), run_id))
+        self._write(
+            "UPDATE runs SET ended = ?, status = ?, stage_times_json = ? WHERE run_id = ?",
+            (time.time(), status, canonical_json(stage_times), run_id),
+        )
 
     def update_run(self, run_id: str, meta: dict) -> None:
         """Merge `meta` into a run's recorded metadata (one level deep: {"provenance": {task: ...}} adds a task)."""
+
         def merge(conn):
             row = conn.execute("SELECT meta_json FROM runs WHERE run_id = ?", (run_id,)).fetchone()
             if row is None:
@@ -202,13 +234,23 @@ class Store(VectorRecords):
         device, weights' hashes} of each model it loaded)). With `suite`, the runs that wrote its records."""
         rows = self._query("SELECT * FROM runs ORDER BY started, run_id")
         if suite is not None:
-            ids = {r[0] for t in ("vectors", "scores") for r in
-                   self._query(f"SELECT DISTINCT run_id FROM {t} WHERE suite = ?", (suite,))}
+            ids = {
+                r[0]
+                for t in ("vectors", "scores")
+                for r in self._query(f"SELECT DISTINCT run_id FROM {t} WHERE suite = ?", (suite,))
+            }
             rows = [r for r in rows if r["run_id"] in ids]
-        return [{"run_id": r["run_id"], "started": r["started"], "ended": r["ended"], "status": r["status"],
-                 "meta": json.loads(r["meta_json"]),
-                 "stage_times": json.loads(r["stage_times_json"]) if r["stage_times_json"] else None}
-                for r in rows]
+        return [
+            {
+                "run_id": r["run_id"],
+                "started": r["started"],
+                "ended": r["ended"],
+                "status": r["status"],
+                "meta": json.loads(r["meta_json"]),
+                "stage_times": json.loads(r["stage_times_json"]) if r["stage_times_json"] else None,
+            }
+            for r in rows
+        ]
 
     def provenance(self, suite: str) -> dict:
         """{task: [provenance, ...]}: the distinct loaded-model provenance records of the runs that wrote a
@@ -244,14 +286,30 @@ class Store(VectorRecords):
         self._write(
             "INSERT OR REPLACE INTO scores (key, suite, dataset, concept, anchor, train_task, delta, seed, eval_task, "
             "method, metric, value, extra_json, run_id, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (key, *(getattr(t, f) for f in TRIAL_FIELDS), score.eval_task, score.method, score.metric,
-             float(score.value), canonical_json(score.extra), run_id, time.time()))
+            (
+                key,
+                *(getattr(t, f) for f in TRIAL_FIELDS),
+                score.eval_task,
+                score.method,
+                score.metric,
+                float(score.value),
+                canonical_json(score.extra),
+                run_id,
+                time.time(),
+            ),
+        )
         self._written.add(key)
 
     @staticmethod
     def _score(row: sqlite3.Row) -> Score:
-        return Score(trial=_trial_from_row(row), eval_task=row["eval_task"], method=row["method"],
-                     metric=row["metric"], value=row["value"], extra=json.loads(row["extra_json"]))
+        return Score(
+            trial=_trial_from_row(row),
+            eval_task=row["eval_task"],
+            method=row["method"],
+            metric=row["metric"],
+            value=row["value"],
+            extra=json.loads(row["extra_json"]),
+        )
 
     def scores(self, suite: str | None = None) -> list[Score]:
         """Every stored score (one per key), optionally of one suite, oldest first (ties by key)."""
@@ -275,8 +333,10 @@ class Store(VectorRecords):
     # ------------------------------------------------------------------------------------------ fits
 
     def put_fit(self, key: str, report: dict, run_id: str | None = None) -> None:
-        self._write("INSERT OR REPLACE INTO fits (key, report_json, run_id, created) VALUES (?, ?, ?, ?)",
-                    (key, canonical_json(report), run_id, time.time()))
+        self._write(
+            "INSERT OR REPLACE INTO fits (key, report_json, run_id, created) VALUES (?, ?, ?, ?)",
+            (key, canonical_json(report), run_id, time.time()),
+        )
         self._written.add(key)
 
     def get_fit(self, key: str) -> dict | None:

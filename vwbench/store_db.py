@@ -42,8 +42,10 @@ CREATE TABLE IF NOT EXISTS fits (key TEXT PRIMARY KEY, report_json TEXT NOT NULL
 # Tables added after schema version 1 shipped: created in old stores when they are opened for writing, so the
 # schema version stays 1 and old stores open; readers treat a missing table as empty (pictures.py).
 ADDITIVE = (
-    "CREATE TABLE IF NOT EXISTS images (key TEXT PRIMARY KEY, suite TEXT, dataset TEXT, concept TEXT, "
-    "kind TEXT NOT NULL, meta_json TEXT NOT NULL, data BLOB NOT NULL, run_id TEXT, created REAL NOT NULL)",
+    (
+        "CREATE TABLE IF NOT EXISTS images (key TEXT PRIMARY KEY, suite TEXT, dataset TEXT, concept TEXT, "
+        "kind TEXT NOT NULL, meta_json TEXT NOT NULL, data BLOB NOT NULL, run_id TEXT, created REAL NOT NULL)"
+    ),
     "CREATE INDEX IF NOT EXISTS images_suite ON images (suite)",
 )
 
@@ -54,8 +56,12 @@ def _name(exc: Exception) -> str:
 
 def is_locked(exc: Exception) -> bool:
     msg = str(exc).lower()
-    return (_name(exc).startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in msg
-            or "database table is locked" in msg or "database schema is locked" in msg)
+    return (
+        _name(exc).startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+        or "database is locked" in msg
+        or "database table is locked" in msg
+        or "database schema is locked" in msg
+    )
 
 
 def is_readonly(exc: Exception) -> bool:
@@ -67,20 +73,26 @@ def is_full(exc: Exception) -> bool:
 
 
 def readonly_error(root: Path, what: str) -> VWBenchError:
-    return VWBenchError(f"store {root} is read-only ({what}); vwbench needs to write there. Pass a writable "
-                        "--store DIR, or make it writable; nothing was changed")
+    return VWBenchError(
+        f"store {root} is read-only ({what}); vwbench needs to write there. Pass a writable "
+        "--store DIR, or make it writable; nothing was changed"
+    )
 
 
 def no_space_error(path: Path, what: str = "") -> VWBenchError:
-    return VWBenchError(f"no space left on the device while writing {path}{f' ({what})' if what else ''}; free some "
-                        "space and rerun: finished results are kept, the unfinished one was not written")
+    return VWBenchError(
+        f"no space left on the device while writing {path}{f' ({what})' if what else ''}; free some "
+        "space and rerun: finished results are kept, the unfinished one was not written"
+    )
 
 
 def db_error(exc: Exception, db_path: Path, root: Path, timeout_s: float) -> VWBenchError:
     """The one-line error for a sqlite3 error on the store's database."""
     if is_locked(exc):
-        return VWBenchError(f"{db_path} stayed locked by another process for {timeout_s:g}s (another vwbench "
-                            "writing to this store?); retry when it has finished")
+        return VWBenchError(
+            f"{db_path} stayed locked by another process for {timeout_s:g}s (another vwbench "
+            "writing to this store?); retry when it has finished"
+        )
     if is_readonly(exc):
         return readonly_error(root, f"{db_path} cannot be written: {exc}")
     if is_full(exc):
@@ -93,7 +105,8 @@ def db_error(exc: Exception, db_path: Path, root: Path, timeout_s: float) -> VWB
     return VWBenchError(
         f"{db_path} is not a readable vwbench results database ({exc}). Nothing was changed. "
         f"Move it aside (mv {db_path} {db_path}.bad) and rerun to recompute, "
-        "or restore it from a backup; the embeddings/ files are kept either way")
+        "or restore it from a backup; the embeddings/ files are kept either way"
+    )
 
 
 def os_error(exc: OSError, path: Path, root: Path) -> VWBenchError:
@@ -120,20 +133,26 @@ def check_version(conn: sqlite3.Connection, root: Path) -> None:
     if found is not None and found > SCHEMA_VERSION:
         raise VWBenchError(
             f"store {root} has schema version {found}, written by a newer vwbench; this vwbench "
-            f"({__version__}) reads version {SCHEMA_VERSION}. Upgrade vwbench, or pass another --store")
+            f"({__version__}) reads version {SCHEMA_VERSION}. Upgrade vwbench, or pass another --store"
+        )
     raise VWBenchError(
         f"store {root} has schema version {found}, which this vwbench ({__version__}, schema "
-        f"{SCHEMA_VERSION}) cannot read. Use the vwbench that wrote it, or start a new store with --store DIR")
+        f"{SCHEMA_VERSION}) cannot read. Use the vwbench that wrote it, or start a new store with --store DIR"
+    )
 
 
 def _tables(conn: sqlite3.Connection, db_path: Path, root: Path, readonly: bool) -> set[str]:
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if tables and "meta" not in tables:
-        raise VWBenchError(f"{db_path} is an SQLite file but not a vwbench store (tables: "
-                           f"{', '.join(sorted(tables))}); pass another --store")
+        raise VWBenchError(
+            f"{db_path} is an SQLite file but not a vwbench store (tables: "
+            f"{', '.join(sorted(tables))}); pass another --store"
+        )
     if readonly and not tables:
-        raise VWBenchError(f"{db_path} is an empty database, not a vwbench store; run `vwbench run` into it first "
-                           "or pass another --store")
+        raise VWBenchError(
+            f"{db_path} is an empty database, not a vwbench store; run `vwbench run` into it first "
+            "or pass another --store"
+        )
     if tables:
         check_version(conn, root)
     return tables

@@ -31,7 +31,7 @@ def canonical(obj: Any, for_key: bool = True) -> Any:
         return obj
     if isinstance(obj, float):
         return int(obj) if for_key and obj.is_integer() else obj
-    if hasattr(obj, "item") and callable(obj.item):       # numpy / torch scalars
+    if hasattr(obj, "item") and callable(obj.item):  # numpy / torch scalars
         return canonical(obj.item(), for_key)
     if not for_key:
         return str(obj)

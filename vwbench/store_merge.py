@@ -18,7 +18,7 @@ from pathlib import Path
 from vwbench.errors import VWBenchError
 from vwbench.store import TRIAL_FIELDS, Store
 
-TIMING = ("fit_seconds",)      # fit report fields that measure the run, not the map
+TIMING = ("fit_seconds",)  # fit report fields that measure the run, not the map
 TABLES = {"runs": "run_id", "fits": "key", "vectors": "key", "scores": "key"}
 
 
@@ -34,8 +34,9 @@ def _content(table: str, store: Store, row) -> tuple:
     if table == "vectors":
         tensor = store._load_file(row, as_torch=False)
         if isinstance(tensor, str):
-            raise VWBenchError(f"{store.root}: vector {row['key']}: {tensor}; run `vwbench check --store "
-                               f"{store.root}` first")
+            raise VWBenchError(
+                f"{store.root}: vector {row['key']}: {tensor}; run `vwbench check --store {store.root}` first"
+            )
         return trial, row["shape"], tensor.tobytes()
     if table == "scores":
         return trial, row["eval_task"], row["method"], row["metric"], row["value"], json.loads(row["extra_json"])
@@ -47,7 +48,9 @@ def _content(table: str, store: Store, row) -> tuple:
 def _what(table: str, row) -> str:
     if table in ("vectors", "scores"):
         label = f"{row['train_task']} {row['dataset']} {row['concept']} anchor={row['anchor']} delta={row['delta']}"
-        return f"{table[:-1]} of {label}" + (f" scored by {row['eval_task']} {row['method']}" if table == "scores" else "")
+        return f"{table[:-1]} of {label}" + (
+            f" scored by {row['eval_task']} {row['method']}" if table == "scores" else ""
+        )
     return table[:-1]
 
 
@@ -95,8 +98,10 @@ def _build(stores: list[Store], root: Path) -> dict:
                     content = _content(table, store, row)
                     if key in seen:
                         if seen[key][0] != content:
-                            raise VWBenchError(f"conflicting records for key {key} ({_what(table, row)}): "
-                                               f"{seen[key][1]} and {store.root} differ; nothing was written")
+                            raise VWBenchError(
+                                f"conflicting records for key {key} ({_what(table, row)}): "
+                                f"{seen[key][1]} and {store.root} differ; nothing was written"
+                            )
                         continue
                     seen[key] = (content, store.root)
                     if table == "vectors":
@@ -105,7 +110,7 @@ def _build(stores: list[Store], root: Path) -> dict:
                         shutil.copyfile(store.root / row["file"], dest)
                     rows.append(tuple(row))
             if rows:
-                marks = ", ".join("?" * len(rows[0]))
-                target._transaction(lambda conn: conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows))
+                sql = f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})"
+                target._transaction(lambda conn, sql=sql, rows=rows: conn.executemany(sql, rows))
             counts[table] = len(rows)
     return counts

@@ -57,7 +57,7 @@ class VectorRecords:
 
     def _vector_row(self, key: str, as_torch: bool):
         """(row, tensor) of a reusable stored word, or None when it must be (re)computed."""
-        for _ in range(3):       # a concurrent writer may replace the row (and its file) between query and read
+        for _ in range(3):  # a concurrent writer may replace the row (and its file) between query and read
             rows = self._query("SELECT * FROM vectors WHERE key = ?", (key,))
             if not rows or not self._reuse(key):
                 return None
@@ -72,7 +72,8 @@ class VectorRecords:
             if self.overwrite == "never":
                 raise VWBenchError(
                     f"{tensor}, but {self.db_path} records it for trial {_trial_from_row(row).label()} "
-                    f"(key {key}). Restore the file, or rerun with --overwrite only-missing to recompute it")
+                    f"(key {key}). Restore the file, or rerun with --overwrite only-missing to recompute it"
+                )
             return None
         return row, tensor
 
@@ -93,35 +94,53 @@ class VectorRecords:
         meta = canonical(dict(meta or {}), False)
         token = str(meta.get("token") or f"<{trial.concept}>")
         where = f"trial {trial.label()} (key {key})"
-        tensor = as_matrix(vector, where)          # numpy lets light callers (tests, tools) skip importing torch
-        record = {**meta, "key": key, "token": token, "trial": dataclasses.asdict(trial),
-                  "vwbench_version": meta.get("vwbench_version", __version__)}
-        header = {"vwbench": canonical_json(record), **{f"trial.{f}": json.dumps(getattr(trial, f)) for f in TRIAL_FIELDS}}
+        tensor = as_matrix(vector, where)  # numpy lets light callers (tests, tools) skip importing torch
+        record = {
+            **meta,
+            "key": key,
+            "token": token,
+            "trial": dataclasses.asdict(trial),
+            "vwbench_version": meta.get("vwbench_version", __version__),
+        }
+        header = {
+            "vwbench": canonical_json(record),
+            **{f"trial.{f}": json.dumps(getattr(trial, f)) for f in TRIAL_FIELDS},
+        }
         data = embedding_bytes(tensor, token, header, where)
         digest = hashlib.sha256(data).hexdigest()
         # content-addressed name: a concurrent writer of the same key can never replace the file a row points to
         rel = (Path(EMB_DIR) / f"{key}.{digest[:12]}.safetensors").as_posix()
         if self.readonly:
             raise VWBenchError(f"store {self.root} was opened read-only; this command does not write to it")
-        existed = (self.root / rel).exists()      # the same word, already stored: its file is never removed
+        existed = (self.root / rel).exists()  # the same word, already stored: its file is never removed
         self._atomic_write(self.root / rel, data)
-        row = (key, *(getattr(trial, f) for f in TRIAL_FIELDS), rel, digest, json.dumps(list(tensor.shape)),
-               canonical_json(record), run_id, time.time())
+        row = (
+            key,
+            *(getattr(trial, f) for f in TRIAL_FIELDS),
+            rel,
+            digest,
+            json.dumps(list(tensor.shape)),
+            canonical_json(record),
+            run_id,
+            time.time(),
+        )
 
         def commit(conn):
             old = conn.execute("SELECT file FROM vectors WHERE key = ?", (key,)).fetchone()
             conn.execute(
                 "INSERT OR REPLACE INTO vectors (key, suite, dataset, concept, anchor, train_task, delta, seed, file, "
-                "sha256, shape, meta_json, run_id, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+                "sha256, shape, meta_json, run_id, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
             return old[0] if old else None
 
         try:
             replaced = self._transaction(commit)
         except BaseException:
-            if not existed:                          # no row points at the new file: leave nothing behind
+            if not existed:  # no row points at the new file: leave nothing behind
                 (self.root / rel).unlink(missing_ok=True)
             raise
-        if replaced and replaced != rel:             # the file of the record this call replaced
+        if replaced and replaced != rel:  # the file of the record this call replaced
             (self.root / replaced).unlink(missing_ok=True)
         self._written.add(key)
         return self.root / rel

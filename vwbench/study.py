@@ -35,25 +35,25 @@ from vwbench.spec import DatasetSpec, SuiteSpec, TaskSpec, effective_train, lear
 
 @dataclass
 class StudyOptions:
-    methods: list = field(default_factory=lambda: ["linear_transfer"])   # names, submission paths or instances
+    methods: list = field(default_factory=lambda: ["linear_transfer"])  # names, submission paths or instances
     unconstrained: bool = True
-    deltas: tuple[float, ...] | None = None          # None: the suite's deltas
+    deltas: tuple[float, ...] | None = None  # None: the suite's deltas
     device: str = "cpu"
-    data: dict = field(default_factory=dict)         # dataset name -> manifest path (overrides the suite)
+    data: dict = field(default_factory=dict)  # dataset name -> manifest path (overrides the suite)
     progress: bool = True
-    steps: int | None = None                         # override the suite's training steps (= overrides["steps"])
-    embeddings: object = None                        # an embeddings submission: its vectors replace learning
-    controls: bool = True                            # score the suite's controls (docs/metrics.md) beside the methods
-    select: object = None                            # a vwbench.selection.Selection: only these trials (None: all)
-    seeds: tuple[int, ...] | None = None             # trial seeds, each a full set of trials (None: the suite's)
-    overrides: dict = field(default_factory=dict)    # TrainConfig field -> value; see `resolve_overrides`
-    shard: tuple[int, int] | None = None             # (I, N): only the I-th of N disjoint parts of the trials
-    executor: object = None                          # where the work runs (vwbench.executors; None: locally)
-    lock: object = None                              # a lock file (path or read dict): pins and verifies hub models
-    allow_unpinned: bool = False                     # run hub models whose revision is a branch (recorded as resolved)
-    safety_checker: bool = False                     # screen generated images with the task's safety checker
-    learn_only: bool = False                         # no transfer: each word scored in-domain, beside its anchor's
-                                                     # own embedding (every trial, δ too): `vwbench learn`
+    steps: int | None = None  # override the suite's training steps (= overrides["steps"])
+    embeddings: object = None  # an embeddings submission: its vectors replace learning
+    controls: bool = True  # score the suite's controls (docs/metrics.md) beside the methods
+    select: object = None  # a vwbench.selection.Selection: only these trials (None: all)
+    seeds: tuple[int, ...] | None = None  # trial seeds, each a full set of trials (None: the suite's)
+    overrides: dict = field(default_factory=dict)  # TrainConfig field -> value; see `resolve_overrides`
+    shard: tuple[int, int] | None = None  # (I, N): only the I-th of N disjoint parts of the trials
+    executor: object = None  # where the work runs (vwbench.executors; None: locally)
+    lock: object = None  # a lock file (path or read dict): pins and verifies hub models
+    allow_unpinned: bool = False  # run hub models whose revision is a branch (recorded as resolved)
+    safety_checker: bool = False  # screen generated images with the task's safety checker
+    learn_only: bool = False  # no transfer: each word scored in-domain, beside its anchor's
+    # own embedding (every trial, δ too): `vwbench learn`
 
 
 @dataclass
@@ -64,9 +64,9 @@ class StudySummary:
     failures: list[str] = field(default_factory=list)
     stage_seconds: dict = field(default_factory=lambda: defaultdict(float))
     fits: list[dict] = field(default_factory=list)
-    replaced: dict = field(default_factory=lambda: defaultdict(int))   # stored under older code/settings
-    changes: list[str] = field(default_factory=list)                   # what differs from those results
-    backoffs: list[dict] = field(default_factory=list)                 # out-of-memory retries (learn_chunk)
+    replaced: dict = field(default_factory=lambda: defaultdict(int))  # stored under older code/settings
+    changes: list[str] = field(default_factory=list)  # what differs from those results
+    backoffs: list[dict] = field(default_factory=list)  # out-of-memory retries (learn_chunk)
 
     def replaced_note(self) -> str:
         """One line on stored results that older code or settings produced and this run recomputed ('' if none)."""
@@ -134,8 +134,10 @@ def resolve_overrides(suite: SuiteSpec, options: StudyOptions) -> dict:
         if value != suite_value:
             out[name] = value
     if out and options.embeddings:
-        raise VWBenchError(f"{', '.join(f'{k}={v:g}' for k, v in out.items())} cannot apply to an embeddings "
-                           "submission: its vectors are scored, not trained")
+        raise VWBenchError(
+            f"{', '.join(f'{k}={v:g}' for k, v in out.items())} cannot apply to an embeddings "
+            "submission: its vectors are scored, not trained"
+        )
     return out
 
 
@@ -165,8 +167,9 @@ def _changes(old, new, path: str = "") -> list[str]:
         return [c for k in sorted(set(old) & set(new)) for c in _changes(old[k], new[k], f"{path}.{k}" if path else k)]
     if old == new:
         return []
-    short = all(isinstance(v, (int, float, bool, type(None))) or (isinstance(v, str) and len(v) <= 24)
-                for v in (old, new))
+    short = all(
+        isinstance(v, (int, float, bool, type(None))) or (isinstance(v, str) and len(v) <= 24) for v in (old, new)
+    )
     return [f"{path} {old!r} -> {new!r}" if short else path]
 
 
@@ -190,21 +193,21 @@ class Study:
         controls = ("anchor",) if options.learn_only else suite.controls if options.controls else ()
         self.control_methods, self.anchor_control = self._controls(controls)
         self.select = self._selection(options.select)
-        self.tasks = self.select.task_specs(suite)        # the task models words are learned and scored in
+        self.tasks = self.select.task_specs(suite)  # the task models words are learned and scored in
         self.seeds = self._seeds(options.seeds)
         self.shard = check_shard(options.shard)
         self.method_ids = {method_label(m): method_id(m, src) for m, src in zip(self.methods, options.methods)}
         self.method_ids.update({method_label(m): method_id(m) for m in self.control_methods})
-        for t in suite.tasks:                              # the metrics each task names, before any work
+        for t in suite.tasks:  # the metrics each task names, before any work
             check_task(t)
         self.model_ids = {t.name: model_id(t, self.device.type) for t in suite.tasks}
         self._models: dict[str, object] = {}
         self._spaces: dict[str, object] = {}
         self._memo: dict[tuple, dict] = {}
-        self._pictures: dict[tuple, list] = {}           # memo key -> kept pictures (pictures.py)
+        self._pictures: dict[tuple, list] = {}  # memo key -> kept pictures (pictures.py)
         self._fits: dict[tuple, object] = {}
         self.summary: StudySummary | None = None
-        self.bar = tqdm(disable=True)      # the run's one progress bar (see run)
+        self.bar = tqdm(disable=True)  # the run's one progress bar (see run)
         self.submitted = self._submitted(options.embeddings) if options.embeddings else None
         # scores of a submission's vectors are kept apart from the suite's own: "<suite>+<submission>"
         base = suite.name if self.submitted is None else f"{suite.name}+{self.submission_name}"
@@ -215,14 +218,16 @@ class Study:
     def _method(self, m):
         from vwbench.method_spec import load
 
-        return load(m)      # a name, `name:key=value,...`, a submission folder, or an instance as is
+        return load(m)  # a name, `name:key=value,...`, a submission folder, or an instance as is
 
     def _selection(self, select):
         from vwbench.selection import Selection
 
         select = Selection() if select is None else select
         if not isinstance(select, Selection):
-            raise VWBenchError(f"StudyOptions.select must be a vwbench.selection.Selection, got {type(select).__name__}")
+            raise VWBenchError(
+                f"StudyOptions.select must be a vwbench.selection.Selection, got {type(select).__name__}"
+            )
         select.check(self.suite)
         return select
 
@@ -248,7 +253,7 @@ class Study:
         sub = path if isinstance(path, Submission) else read_manifest(path)
         self.submission_name = sub.name
         vectors = sub.vectors or load_embeddings(sub)
-        check_suite(sub, self.suite, vectors)       # a task or dataset the suite lacks: one line, not a KeyError
+        check_suite(sub, self.suite, vectors)  # a task or dataset the suite lacks: one line, not a KeyError
         out = {}
         for v in vectors:
             task = self.suite.task(v.task)
@@ -261,7 +266,7 @@ class Study:
             self._models[task.name] = self.executor.build_model(task, self.device)
             from vwbench.hub import verify_task
 
-            checked = verify_task(task, self.lock)       # cached weights against the lock, before any use
+            checked = verify_task(task, self.lock)  # cached weights against the lock, before any use
             if checked and hasattr(self._models[task.name], "loaded"):
                 self._models[task.name].loaded.provenance["lock"] = checked
             self.summary.stage_seconds["load_models"] += time.perf_counter() - t
@@ -273,15 +278,19 @@ class Study:
         """A suite's literal anchor words must be single tokens the task model has trained rows for."""
         policy = self.suite.anchors if isinstance(self.suite.anchors, tuple) else ()
         words = [w for w in policy if isinstance(w, str) and w not in ("own", "all")]
-        usable = self.vocabulary(task).usable if words else None     # untrained rows are not usable
+        usable = self.vocabulary(task).usable if words else None  # untrained rows are not usable
         for w in words:
             try:
                 i = self.tokenizer(task).single_token_id(w)
             except ValueError as exc:
                 raise SpecError(self.suite.path, "anchors", str(exc)) from None
             if not bool(usable[i]):
-                raise SpecError(self.suite.path, "anchors", f"anchor {w!r} is not a trained word of {task.name} "
-                                f"({task.model.id}): it would start from a random row")
+                raise SpecError(
+                    self.suite.path,
+                    "anchors",
+                    f"anchor {w!r} is not a trained word of {task.name} "
+                    f"({task.model.id}): it would start from a random row",
+                )
 
     def tokenizer(self, task: TaskSpec):
         """The tokenizer of a task's model family (anchors are its token ids)."""
@@ -297,12 +306,21 @@ class Study:
         concepts = self.select.concept_specs(ds)
         if self.submitted is not None:
             ids = {c.id for c in concepts}
-            return shard_of([Trial(self.name, d, c, a, t, delta, self.train.seed)
-                             for (d, c, a, t, delta) in self.submitted if d == ds.name and t == task.label and c in ids],
-                            self.shard)
-        trials = [Trial(self.name, ds.name, c.id, a, task.label, d, seed)
-                  for seed in self.seeds for d in self.deltas for c in concepts
-                  for a in ds.anchors_for(c, self.suite.anchors)]
+            return shard_of(
+                [
+                    Trial(self.name, d, c, a, t, delta, self.train.seed)
+                    for (d, c, a, t, delta) in self.submitted
+                    if d == ds.name and t == task.label and c in ids
+                ],
+                self.shard,
+            )
+        trials = [
+            Trial(self.name, ds.name, c.id, a, task.label, d, seed)
+            for seed in self.seeds
+            for d in self.deltas
+            for c in concepts
+            for a in ds.anchors_for(c, self.suite.anchors)
+        ]
         return shard_of(trials, self.shard)
 
     # Keys hold everything a record depends on (settings, code, data, library versions; see vwbench.fingerprint),
@@ -313,25 +331,52 @@ class Study:
 
         if self.submitted is not None:
             v = self.submitted[(trial.dataset, trial.concept, trial.anchor, trial.train_task, trial.delta)]
-            return self.store.key("submitted", trial=dataclasses.asdict(trial), vector=tensor_digest(v),
-                                  shape=list(v.shape), model=self.model_ids[task.name], dataset=ds_id)
-        return self.store.key("vector", trial=dataclasses.asdict(trial), model=self.model_ids[task.name],
-                              dataset=ds_id, train=learning_settings(self.train), version=__version__,
-                              code=code("learn"), packages=packages())
+            return self.store.key(
+                "submitted",
+                trial=dataclasses.asdict(trial),
+                vector=tensor_digest(v),
+                shape=list(v.shape),
+                model=self.model_ids[task.name],
+                dataset=ds_id,
+            )
+        return self.store.key(
+            "vector",
+            trial=dataclasses.asdict(trial),
+            model=self.model_ids[task.name],
+            dataset=ds_id,
+            train=learning_settings(self.train),
+            version=__version__,
+            code=code("learn"),
+            packages=packages(),
+        )
 
     def score_key(self, vkey: str, eval_task: TaskSpec, method: str, fit_key: str | None) -> str:
         from vwbench.fingerprint import packages
 
         screened = {"safety_checker": eval_task.safety_checker} if eval_task.safety else {}  # none when off
-        return self.store.key("score", vector=vkey, model=self.model_ids[eval_task.name], method=method,
-                              fit=fit_key, version=__version__, packages=packages(), **screened)
+        return self.store.key(
+            "score",
+            vector=vkey,
+            model=self.model_ids[eval_task.name],
+            method=method,
+            fit=fit_key,
+            version=__version__,
+            packages=packages(),
+            **screened,
+        )
 
     def fit_key(self, method, src: TaskSpec, tgt: TaskSpec) -> str:
         from vwbench.fingerprint import code, packages
 
-        return self.store.key("fit", method=self.method_ids[method_label(method)], source=self.model_ids[src.name],
-                              target=self.model_ids[tgt.name], version=__version__, code=code("transfer"),
-                              packages=packages())
+        return self.store.key(
+            "fit",
+            method=self.method_ids[method_label(method)],
+            source=self.model_ids[src.name],
+            target=self.model_ids[tgt.name],
+            version=__version__,
+            code=code("transfer"),
+            packages=packages(),
+        )
 
     def fit(self, method, src: TaskSpec, tgt: TaskSpec):
         """The fitted map src -> tgt for a method (fitted once per run, its report stored); None if fit failed."""
@@ -366,13 +411,20 @@ class Study:
 
     # ---- the loop -------------------------------------------------------------------------------------
 
-    def learn_vectors(self, ds: DatasetSpec, data, task: TaskSpec, ds_id: dict) -> list[tuple[Trial, str, torch.Tensor]]:
+    def learn_vectors(
+        self, ds: DatasetSpec, data, task: TaskSpec, ds_id: dict
+    ) -> list[tuple[Trial, str, torch.Tensor]]:
         """Every trial's vector for one task model: from the store, the submission, or learned now."""
         out, todo = {}, []
         if self.submitted is not None:
-            return [(tr, self.vector_key(tr, task, ds_id),
-                     self.submitted[(tr.dataset, tr.concept, tr.anchor, tr.train_task, tr.delta)].float())
-                    for tr in self.trials(ds, task)]
+            return [
+                (
+                    tr,
+                    self.vector_key(tr, task, ds_id),
+                    self.submitted[(tr.dataset, tr.concept, tr.anchor, tr.train_task, tr.delta)].float(),
+                )
+                for tr in self.trials(ds, task)
+            ]
         for trial in self.trials(ds, task):
             key = self.vector_key(trial, task, ds_id)
             got = self.store.get_vector(key)
@@ -390,14 +442,27 @@ class Study:
             self.bar.set_postfix_str(f"learn {task.name} {ds.name}", refresh=False)
             for res, micro in self._learned(model, data, [tr for tr, _ in todo], cfg, task):
                 key = keys[res.trial]
-                meta = {"model": task.model.id, "revision": task.model.revision, "task": task.name,
-                        "concept": res.trial.concept, "anchor": res.trial.anchor, "delta": res.trial.delta,
-                        "seed": res.trial.seed, "steps": self.train.steps, "loss_start": res.loss_start,
-                        "loss_end": res.loss_end, "nearest_token": res.nearest_token,
-                        "anchor_distance": res.anchor_distance, "d_nn": res.extra["d_nn"],
-                        "provenance": self.provenance(task),
-                        "execution": {"concepts_per_batch": res.extra.get("chunk_size"), "micro_batch": micro,
-                                      "gradient_checkpointing": cfg.gradient_checkpointing}}
+                meta = {
+                    "model": task.model.id,
+                    "revision": task.model.revision,
+                    "task": task.name,
+                    "concept": res.trial.concept,
+                    "anchor": res.trial.anchor,
+                    "delta": res.trial.delta,
+                    "seed": res.trial.seed,
+                    "steps": self.train.steps,
+                    "loss_start": res.loss_start,
+                    "loss_end": res.loss_end,
+                    "nearest_token": res.nearest_token,
+                    "anchor_distance": res.anchor_distance,
+                    "d_nn": res.extra["d_nn"],
+                    "provenance": self.provenance(task),
+                    "execution": {
+                        "concepts_per_batch": res.extra.get("chunk_size"),
+                        "micro_batch": micro,
+                        "gradient_checkpointing": cfg.gradient_checkpointing,
+                    },
+                }
                 self.store.put_vector(key, res.trial, res.vector, meta, self.run_id)
                 out[key] = (res.trial, key, res.vector)
                 self.summary.computed["vectors"] += 1
@@ -440,21 +505,26 @@ class Study:
             try:
                 run_cfg = dataclasses.replace(cfg, micro_batch=micro)
                 return list(learn(model, data, chunk, run_cfg, progress=False, step_hook=hook, d_cache=d_cache)), micro
-            except Exception as exc:      # only out-of-memory is retried
+            except Exception as exc:  # only out-of-memory is retried
                 if not is_oom(exc):
                     raise
-            release()      # outside the except block, whose traceback pins the failed step's tensors
+            release()  # outside the except block, whose traceback pins the failed step's tensors
             current = min(micro or rows, rows)
             if current <= 1:
-                raise VWBenchError(f"out of GPU memory learning {task.name} on {chunk[0].dataset} even at micro-batch "
-                                   f"1 ({len(chunk)} words); free the GPU or use a larger one")
+                raise VWBenchError(
+                    f"out of GPU memory learning {task.name} on {chunk[0].dataset} even at micro-batch "
+                    f"1 ({len(chunk)} words); free the GPU or use a larger one"
+                )
             micro = current // 2
-            self.bar.total += steps[0] * len(chunk)     # the failed attempt's steps are done again
+            self.bar.total += steps[0] * len(chunk)  # the failed attempt's steps are done again
             note = {"task": task.name, "dataset": chunk[0].dataset, "words": len(chunk), "from": current, "to": micro}
             self.summary.backoffs.append(note)
             self.store.update_run(self.run_id, {"oom_backoff": self.summary.backoffs})
-            tqdm.write(f"vwbench: out of GPU memory learning {task.name} on {note['dataset']} ({len(chunk)} words, "
-                       f"micro-batch {current}): retrying the chunk at micro-batch {micro}", file=sys.stderr)
+            tqdm.write(
+                f"vwbench: out of GPU memory learning {task.name} on {note['dataset']} ({len(chunk)} words, "
+                f"micro-batch {current}): retrying the chunk at micro-batch {micro}",
+                file=sys.stderr,
+            )
 
     def anchor_words(self, ds: DatasetSpec, task: TaskSpec) -> list[tuple[Trial, str, torch.Tensor]]:
         """The `anchor` control of each of `_anchor_trials`: the anchor's own, untrained embedding."""
@@ -463,8 +533,14 @@ class Study:
             return []
         table = self.vocabulary(task).table
         tok = self.tokenizer(task)
-        return [(tr, self.anchor_key(tr, task), table[tok.single_token_id(tr.anchor)].float().repeat(self.train.num_vectors, 1))
-                for tr in trials]
+        return [
+            (
+                tr,
+                self.anchor_key(tr, task),
+                table[tok.single_token_id(tr.anchor)].float().repeat(self.train.num_vectors, 1),
+            )
+            for tr in trials
+        ]
 
     def _anchor_trials(self, ds: DatasetSpec, task: TaskSpec) -> list[Trial]:
         """The trials the anchor control scores: the unconstrained ones (δ trials too when learning only)."""
@@ -475,8 +551,12 @@ class Study:
         return [train_task] if self.opt.learn_only else self.tasks
 
     def anchor_key(self, trial: Trial, task: TaskSpec) -> str:
-        return self.store.key("anchor", trial=dataclasses.asdict(trial), model=self.model_ids[task.name],
-                              num_vectors=self.train.num_vectors)
+        return self.store.key(
+            "anchor",
+            trial=dataclasses.asdict(trial),
+            model=self.model_ids[task.name],
+            num_vectors=self.train.num_vectors,
+        )
 
     def score(self, words, eval_task: TaskSpec, data, method=None, label: str | None = None) -> None:
         """Score words [(trial, key, vector [n, d_src])] in `eval_task`, transferred by `method` unless in-domain;
@@ -494,17 +574,18 @@ class Study:
         if not todo:
             return
         if method is not None:  # fitted only when some score needs it
-            new_fit = (method_label(method), src.name, eval_task.name) not in self._fits   # as fit() keys them
+            new_fit = (method_label(method), src.name, eval_task.name) not in self._fits  # as fit() keys them
             if new_fit:
                 self.bar.set_postfix_str(f"fit {name} {src.label}->{eval_task.label}", refresh=False)
             fitted = self.fit(method, src, eval_task)
             if new_fit:
                 self.bar.update(1)
             if fitted is None:
-                self.bar.update(len(todo))      # scores that cannot be computed are done too
+                self.bar.update(len(todo))  # scores that cannot be computed are done too
                 return
-        self.bar.set_postfix_str(f"score {name} {words[0][0].train_task}->{eval_task.label} {words[0][0].dataset}",
-                                 refresh=False)
+        self.bar.set_postfix_str(
+            f"score {name} {words[0][0].train_task}->{eval_task.label} {words[0][0].dataset}", refresh=False
+        )
         t = time.perf_counter()
         vectors = torch.stack([v for _, _, v in todo]).float()
         if method is not None:
@@ -512,7 +593,9 @@ class Study:
 
             k, n, d = vectors.shape
             try:
-                vectors = transfer(fitted, vectors.reshape(k * n, d), self.vocabulary(eval_task).width).reshape(k, n, -1)
+                vectors = transfer(fitted, vectors.reshape(k * n, d), self.vocabulary(eval_task).width).reshape(
+                    k, n, -1
+                )
             except VWBenchError as exc:
                 self._fail(str(exc))
                 self.bar.update(len(todo))
@@ -532,9 +615,15 @@ class Study:
         model = self.model(eval_task)
         space = self.vocabulary(eval_task)
         nearest = nearest_tokens(space, vectors[:, 0, :], k=3)[0].tolist() if len(vectors) else []
-        memo_keys = [(eval_task.name, data.name, tr.concept,
-                      hashlib.blake2b(v.contiguous().numpy().tobytes(), digest_size=16).hexdigest())
-                     for (tr, _, _), v in zip(todo, vectors)]
+        memo_keys = [
+            (
+                eval_task.name,
+                data.name,
+                tr.concept,
+                hashlib.blake2b(v.contiguous().numpy().tobytes(), digest_size=16).hexdigest(),
+            )
+            for (tr, _, _), v in zip(todo, vectors)
+        ]
         first: dict[tuple, int] = {}
         for i, m in enumerate(memo_keys):
             if m not in self._memo:
@@ -545,14 +634,16 @@ class Study:
         want = {m for m, (tr, _, _) in zip(memo_keys, todo) if self._keeps(tr, None)}
         chunks = [unique[start : start + chunk] for start in range(0, len(unique), chunk)]
         tok = self.tokenizer(eval_task)
-        batches = ((vectors[idx], [tok.single_token_id(todo[i][0].anchor) for i in idx], [todo[i][0].concept for i in idx])
-                   for idx in chunks)
+        batches = (
+            (vectors[idx], [tok.single_token_id(todo[i][0].anchor) for i in idx], [todo[i][0].concept for i in idx])
+            for idx in chunks
+        )
         results_of = self.executor.evaluate(model, data, batches)
-        local = self.executor.name == "local"     # pictures are kept where the model runs in this process
+        local = self.executor.name == "local"  # pictures are kept where the model runs in this process
         for idx in chunks:
             flags = [memo_keys[i] in want for i in idx]
             with kept.capture(model, eval_task.task, flags) if local else contextlib.nullcontext() as cap:
-                results = next(results_of)        # the local executor evaluates the batch here, inside the capture
+                results = next(results_of)  # the local executor evaluates the batch here, inside the capture
             for n, (i, r) in enumerate(zip(idx, results)):
                 self._memo[memo_keys[i]] = r
                 if local and memo_keys[i] in want:
@@ -561,11 +652,15 @@ class Study:
         for i, (trial, key, _) in enumerate(todo):
             r = self._memo[memo_keys[i]]
             extra = {**r.get("extra", {}), "nearest_tokens": [space.tokens[j] for j in nearest[i]]}
-            self.store.put_score(key, Score(trial, eval_task.label, name, model.metric_name, float(r["value"]), extra),
-                                 self.run_id)
+            self.store.put_score(
+                key, Score(trial, eval_task.label, name, model.metric_name, float(r["value"]), extra), self.run_id
+            )
             if keep[i] and self._pictures.get(memo_keys[i]):
-                kept.put(self.store, kept.word_rows(key, trial, eval_task.label, name, float(r["value"]),
-                                                    self._pictures[memo_keys[i]]), self.run_id)
+                kept.put(
+                    self.store,
+                    kept.word_rows(key, trial, eval_task.label, name, float(r["value"]), self._pictures[memo_keys[i]]),
+                    self.run_id,
+                )
             self.summary.computed["scores"] += 1
         self.summary.reused["evaluations"] += len(todo) - len(unique)
         self.bar.update(len(todo) - len(unique))
@@ -576,16 +671,24 @@ class Study:
 
         ds = next(d for d in self.suite.datasets if d.name == trial.dataset)
         concept = next(c for c in ds.concepts if c.id == trial.concept)
-        return kept.wanted(trial, method, ds.anchors_for(concept, self.suite.anchors)[0], self.seeds[0],
-                           [method_label(m) for m in self.control_methods])
+        return kept.wanted(
+            trial,
+            method,
+            ds.anchors_for(concept, self.suite.anchors)[0],
+            self.seeds[0],
+            [method_label(m) for m in self.control_methods],
+        )
 
     def keep_training_images(self, ds: DatasetSpec, data) -> None:
         """A few training images of each selected concept, beside the kept generations (Fig 4's first columns)."""
         from vwbench import pictures as kept
 
         ds_key = self.store.key("train-images", dataset=self.depends["datasets"][ds.name])
-        kept.put(self.store, kept.train_rows(self.store, self.name, data,
-                                             [c.id for c in self.select.concept_specs(ds)], ds_key), self.run_id)
+        kept.put(
+            self.store,
+            kept.train_rows(self.store, self.name, data, [c.id for c in self.select.concept_specs(ds)], ds_key),
+            self.run_id,
+        )
 
     def work(self, datasets: list[tuple[DatasetSpec, str | None]]) -> int:
         """Units of work left in this run, given what the store holds: `steps` per word to learn (the bar moves
@@ -613,14 +716,15 @@ class Study:
                     if ev.name == task.name:
                         jobs = [(None, "in_domain", keys), (None, "anchor", anchors)]
                     else:
-                        jobs = ([(m, method_label(m), keys) for m in self.methods + self.control_methods]
-                                + [(m, f"anchor+{method_label(m)}", anchors) for m in self.methods])
+                        jobs = [(m, method_label(m), keys) for m in self.methods + self.control_methods] + [
+                            (m, f"anchor+{method_label(m)}", anchors) for m in self.methods
+                        ]
                     for method, name, ks in jobs:
                         fit_id = None if method is None else self.fit_key(method, task, ev)
                         missing = sum(self.store.get_score(self.score_key(k, ev, name, fit_id)) is None for k in ks)
                         scores += missing
-                        per[task.name]["scores"] += missing          # by the task that learned the word
-                        per[ev.name]["evaluations"] += missing       # by the task model that scores it
+                        per[task.name]["scores"] += missing  # by the task that learned the word
+                        per[ev.name]["evaluations"] += missing  # by the task model that scores it
                         if missing and method is not None:
                             fits.add((method_label(method), task.name, ev.name))
         for _, src, _ in fits:
@@ -643,8 +747,11 @@ class Study:
         out: list[str] = []
         for run_id in sorted(self._replaced_runs, key=str):
             old = metas.get(run_id, {}).get("depends")
-            found = ["stored before keys held code fingerprints"] if old is None else [
-                _describe_change(c) for c in _changes(old, self.depends)]
+            found = (
+                ["stored before keys held code fingerprints"]
+                if old is None
+                else [_describe_change(c) for c in _changes(old, self.depends)]
+            )
             out += [c for c in found if c not in out]
         return out or ["settings outside the recorded dependencies"]
 
@@ -655,11 +762,16 @@ class Study:
         from vwbench.fingerprint import code, packages
         from vwbench.store import canonical_json
 
-        deps = {"version": __version__, "models": self.model_ids, "methods": self.method_ids,
-                "datasets": {ds.name: dataset_id(ds, manifests[ds.name]) for ds in self.suite.datasets},
-                "train": dataclasses.asdict(self.train), "code": {"learn": code("learn"), "transfer": code("transfer")},
-                "packages": packages()}
-        return json.loads(canonical_json(deps))      # as the store keeps it (tuples as lists), to compare
+        deps = {
+            "version": __version__,
+            "models": self.model_ids,
+            "methods": self.method_ids,
+            "datasets": {ds.name: dataset_id(ds, manifests[ds.name]) for ds in self.suite.datasets},
+            "train": dataclasses.asdict(self.train),
+            "code": {"learn": code("learn"), "transfer": code("transfer")},
+            "packages": packages(),
+        }
+        return json.loads(canonical_json(deps))  # as the store keeps it (tuples as lists), to compare
 
     def _job(self, job: Job) -> None:
         """Learn the words of one (dataset, task model) and score them in-domain and in every other task model."""
@@ -688,27 +800,48 @@ class Study:
         self.summary = StudySummary(run_id="")
         manifests = {ds.name: self.opt.data.get(ds.name) or self.suite.data.get(ds.name) for ds in self.suite.datasets}
         self.depends = self.dependencies(manifests)
-        meta = {"suite": self.name, "variant_of": self.suite.name if self.overrides else None,
-                "overrides": self.overrides, "device": str(self.device), "deltas": self.deltas,
-                "methods": [method_label(m) for m in self.methods],
-                "controls": [method_label(m) for m in self.control_methods] + ["anchor"] * self.anchor_control,
-                "train": dataclasses.asdict(self.train), "models": self.model_ids, "manifests": manifests,
-                "depends": self.depends, "argv": sys.argv}
-        meta.update(filters=self.select.as_dict() or None, seeds=list(self.seeds),
-                    shard=f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
-                    method_info=[describe(m) for m in self.methods])
+        meta = {
+            "suite": self.name,
+            "variant_of": self.suite.name if self.overrides else None,
+            "overrides": self.overrides,
+            "device": str(self.device),
+            "deltas": self.deltas,
+            "methods": [method_label(m) for m in self.methods],
+            "controls": [method_label(m) for m in self.control_methods] + ["anchor"] * self.anchor_control,
+            "train": dataclasses.asdict(self.train),
+            "models": self.model_ids,
+            "manifests": manifests,
+            "depends": self.depends,
+            "argv": sys.argv,
+        }
+        meta.update(
+            filters=self.select.as_dict() or None,
+            seeds=list(self.seeds),
+            shard=f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
+            method_info=[describe(m) for m in self.methods],
+        )
         if self.lock or self.opt.allow_unpinned or self.opt.safety_checker:
             from vwbench.hub import unpinned
 
-            meta.update(lock=(self.lock or {}).get("path"), unpinned=unpinned(self.suite, self.lock),
-                        safety_checker=self.opt.safety_checker)
+            meta.update(
+                lock=(self.lock or {}).get("path"),
+                unpinned=unpinned(self.suite, self.lock),
+                safety_checker=self.opt.safety_checker,
+            )
         self._stored, self._replaced_runs = self.store.records(self.name), set()
         self.run_id = self.summary.run_id = self.store.begin_run(meta)
         status = "failed"
-        datasets = [(ds, self.opt.data.get(ds.name) or self.suite.data.get(ds.name))
-                    for ds in self.select.dataset_specs(self.suite)]
-        self.bar = tqdm(total=self.work(datasets) if self.opt.progress else 0, disable=not self.opt.progress,
-                        desc=f"vwbench {self.name}", unit="step", dynamic_ncols=True)
+        datasets = [
+            (ds, self.opt.data.get(ds.name) or self.suite.data.get(ds.name))
+            for ds in self.select.dataset_specs(self.suite)
+        ]
+        self.bar = tqdm(
+            total=self.work(datasets) if self.opt.progress else 0,
+            disable=not self.opt.progress,
+            desc=f"vwbench {self.name}",
+            unit="step",
+            dynamic_ncols=True,
+        )
         try:
             jobs = []
             for ds, manifest in datasets:

@@ -36,10 +36,10 @@ class SubmissionError(VWBenchError):
 @dataclass(frozen=True)
 class Submission:
     name: str
-    kind: str                  # "method" | "embeddings"
-    path: Path                 # the folder
+    kind: str  # "method" | "embeddings"
+    path: Path  # the folder
     manifest: dict
-    vectors: tuple = ()        # embeddings submissions: the SubmittedVector entries, checked
+    vectors: tuple = ()  # embeddings submissions: the SubmittedVector entries, checked
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,8 @@ class SubmittedVector:
     dataset: str
     concept: str
     anchor: str
-    task: str                  # task spec name, e.g. tiny-generation
-    vector: torch.Tensor = field(repr=False)   # [num_vectors, d] float32
+    task: str  # task spec name, e.g. tiny-generation
+    vector: torch.Tensor = field(repr=False)  # [num_vectors, d] float32
     delta: float | None = None
     file: str = ""
     key: str = ""
@@ -133,10 +133,12 @@ def _check_method_source(sub: Submission) -> None:
     classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
     if cls_name not in classes:
         found = ", ".join(classes) or "none"
-        raise SubmissionError(sub.name, file, f"entry class {cls_name!r} is not defined at top level (classes: {found})")
+        raise SubmissionError(
+            sub.name, file, f"entry class {cls_name!r} is not defined at top level (classes: {found})"
+        )
     node = classes[cls_name]
     defined = {n.name: n for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    if not node.bases:   # with a base class the methods may be inherited; without one they must be here
+    if not node.bases:  # with a base class the methods may be inherited; without one they must be here
         missing = [m for m in ("fit", "__call__") if m not in defined]
         if missing:
             raise SubmissionError(sub.name, file, f"class {cls_name!r} defines no {' or '.join(missing)}")
@@ -146,8 +148,11 @@ def _check_method_source(sub: Submission) -> None:
         accepted = {a.arg for a in (*init.args.args[1:], *init.args.kwonlyargs)}
         unknown = sorted(set(params) - accepted)
         if unknown:
-            raise SubmissionError(sub.name, sub.path / MANIFEST, f"parameters: {unknown} not accepted by "
-                                  f"{cls_name}.__init__ (accepts: {sorted(accepted) or 'none'})")
+            raise SubmissionError(
+                sub.name,
+                sub.path / MANIFEST,
+                f"parameters: {unknown} not accepted by {cls_name}.__init__ (accepts: {sorted(accepted) or 'none'})",
+            )
 
 
 def load_method(path_or_name: str | Path, **params):
@@ -194,14 +199,15 @@ def _check_params(sub: Submission, file: Path, cls, cls_name: str, kwargs: dict)
 
     try:
         sig = inspect.signature(cls)
-    except (TypeError, ValueError):      # no introspectable signature: the constructor call will tell
+    except (TypeError, ValueError):  # no introspectable signature: the constructor call will tell
         return
     try:
         sig.bind(**kwargs)
     except TypeError as exc:
         named = [p.name for p in sig.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-        raise SubmissionError(sub.name, file, f"{cls_name}: bad parameters {kwargs} ({exc}; accepted: "
-                              f"{', '.join(named) or 'none'})") from None
+        raise SubmissionError(
+            sub.name, file, f"{cls_name}: bad parameters {kwargs} ({exc}; accepted: {', '.join(named) or 'none'})"
+        ) from None
 
 
 def smoke_test(method, seed: int = 0):
@@ -248,15 +254,25 @@ def read_embedding_file(path: str | Path, submission: str = "-") -> dict[str, to
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SubmissionError(submission, path, "refused: not a plain tensor or dict of tensors (pickled objects are "
-                              f"never loaded; use .safetensors): {first[:200]}") from exc
+        raise SubmissionError(
+            submission,
+            path,
+            "refused: not a plain tensor or dict of tensors (pickled objects are "
+            f"never loaded; use .safetensors): {first[:200]}",
+        ) from exc
     if isinstance(obj, torch.Tensor):
         return {"*": obj}
     if isinstance(obj, dict) and isinstance(obj.get("string_to_param"), dict):
-        obj = obj["string_to_param"]             # A1111: {"*": tensor}; the rest is metadata
-    if isinstance(obj, dict) and obj and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
+        obj = obj["string_to_param"]  # A1111: {"*": tensor}; the rest is metadata
+    if (
+        isinstance(obj, dict)
+        and obj
+        and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+    ):
         return dict(obj)
-    raise SubmissionError(submission, path, f"refused: holds {type(obj).__name__}, expected a tensor or a dict of tensors")
+    raise SubmissionError(
+        submission, path, f"refused: holds {type(obj).__name__}, expected a tensor or a dict of tensors"
+    )
 
 
 def _check_tensor(sub: str, file: Path, key: str, t: torch.Tensor) -> torch.Tensor:
@@ -279,8 +295,9 @@ def _spec_library(specs: str | Path | None):
     return SpecLibrary(root)
 
 
-def load_embeddings(path_or_sub: str | Path | Submission, widths: dict[str, int] | None = None,
-                    specs: str | Path | None = None) -> list[SubmittedVector]:
+def load_embeddings(
+    path_or_sub: str | Path | Submission, widths: dict[str, int] | None = None, specs: str | Path | None = None
+) -> list[SubmittedVector]:
     """Every entry of an embeddings submission as a checked SubmittedVector (see `validate`)."""
     sub = path_or_sub if isinstance(path_or_sub, Submission) else read_manifest(path_or_sub)
     manifest = sub.path / MANIFEST
@@ -306,21 +323,28 @@ def load_embeddings(path_or_sub: str | Path | Submission, widths: dict[str, int]
             elif e["concept"] in tensors:
                 key = e["concept"]
             else:
-                raise SubmissionError(sub.name, file, f"{where} gives no key and the file holds {len(tensors)} "
-                                      f"tensors; name one with key: (keys: {', '.join(sorted(tensors)[:10])})")
+                raise SubmissionError(
+                    sub.name,
+                    file,
+                    f"{where} gives no key and the file holds {len(tensors)} "
+                    f"tensors; name one with key: (keys: {', '.join(sorted(tensors)[:10])})",
+                )
         if key not in tensors:
-            raise SubmissionError(sub.name, file, f"no key {key!r} (named in {where}; keys: {', '.join(sorted(tensors)[:10])})")
+            raise SubmissionError(
+                sub.name, file, f"no key {key!r} (named in {where}; keys: {', '.join(sorted(tensors)[:10])})"
+            )
         vec = _check_tensor(sub.name, file, key, tensors[key])
         task, d = e["task"], vec.shape[1]
         if widths.get(task, d) != d:
-            raise SubmissionError(sub.name, file, f"key {key!r}: width {d} does not match task {task!r} (width {widths[task]})")
+            raise SubmissionError(
+                sub.name, file, f"key {key!r}: width {d} does not match task {task!r} (width {widths[task]})"
+            )
         widths[task] = d
         trial = (e["dataset"], e["concept"], e["anchor"], task, e.get("delta"))
         if trial in seen:
             raise SubmissionError(sub.name, manifest, f"{where}: same trial as entries[{seen[trial]}]")
         seen[trial] = i
-        out.append(SubmittedVector(e["dataset"], e["concept"], e["anchor"], task, vec, e.get("delta"),
-                                   e["file"], key))
+        out.append(SubmittedVector(e["dataset"], e["concept"], e["anchor"], task, vec, e.get("delta"), e["file"], key))
     return out
 
 
@@ -336,36 +360,54 @@ def check_suite(sub: Submission, suite, vectors=None) -> None:
     tasks = {t.name for t in suite.tasks}
     datasets = {d.name for d in suite.datasets}
     for v in vectors:
-        kind, value, known = (("task", v.task, tasks) if v.task not in tasks else
-                              ("dataset", v.dataset, datasets) if v.dataset not in datasets else (None, None, None))
+        kind, value, known = (
+            ("task", v.task, tasks)
+            if v.task not in tasks
+            else ("dataset", v.dataset, datasets)
+            if v.dataset not in datasets
+            else (None, None, None)
+        )
         if kind is None:
             continue
         named = manifest_suite(sub)
-        hint = (f"; the submission is for suite {named!r}: pass --suite {named}" if named and named != suite.name
-                else "")
-        raise SubmissionError(sub.name, sub.path / MANIFEST, f"its entries name {kind} {value!r}, which suite "
-                              f"{suite.name!r} does not have ({kind}s: {', '.join(sorted(known))}){hint}")
+        hint = f"; the submission is for suite {named!r}: pass --suite {named}" if named and named != suite.name else ""
+        raise SubmissionError(
+            sub.name,
+            sub.path / MANIFEST,
+            f"its entries name {kind} {value!r}, which suite "
+            f"{suite.name!r} does not have ({kind}s: {', '.join(sorted(known))}){hint}",
+        )
 
 
 def _check_entry_against_specs(sub: Submission, lib, e: dict, where: str, widths: dict[str, int]) -> None:
     manifest = sub.path / MANIFEST
     known = lib.names("datasets")
     if e["dataset"] not in known:
-        raise SubmissionError(sub.name, manifest, f"{where}.dataset: unknown dataset {e['dataset']!r} (known: {', '.join(known)})")
+        raise SubmissionError(
+            sub.name, manifest, f"{where}.dataset: unknown dataset {e['dataset']!r} (known: {', '.join(known)})"
+        )
     try:
         ds = lib.dataset(e["dataset"])
         if e["task"] not in lib.names("tasks"):
-            raise SubmissionError(sub.name, manifest, f"{where}.task: unknown task {e['task']!r} "
-                                  f"(known: {', '.join(lib.names('tasks'))})")
+            raise SubmissionError(
+                sub.name, manifest, f"{where}.task: unknown task {e['task']!r} (known: {', '.join(lib.names('tasks'))})"
+            )
         task = lib.task(e["task"])
     except SpecError as exc:
         raise SubmissionError(sub.name, manifest, f"{where}: the specs it names do not load: {exc}") from None
     if e["concept"] not in {c.id for c in ds.concepts}:
-        raise SubmissionError(sub.name, manifest, f"{where}.concept: {e['concept']!r} is not a concept of {ds.name} "
-                              f"(concepts: {', '.join(c.id for c in ds.concepts)})")
+        raise SubmissionError(
+            sub.name,
+            manifest,
+            f"{where}.concept: {e['concept']!r} is not a concept of {ds.name} "
+            f"(concepts: {', '.join(c.id for c in ds.concepts)})",
+        )
     if e["anchor"] not in ds.anchors:
-        raise SubmissionError(sub.name, manifest, f"{where}.anchor: {e['anchor']!r} is not an anchor of {ds.name} "
-                              f"(anchors: {', '.join(ds.anchors)})")
+        raise SubmissionError(
+            sub.name,
+            manifest,
+            f"{where}.anchor: {e['anchor']!r} is not an anchor of {ds.name} (anchors: {', '.join(ds.anchors)})",
+        )
     if task.model.is_tiny and task.name not in widths:
         from vwbench.models.zoo import tiny_text_width
 

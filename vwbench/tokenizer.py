@@ -56,7 +56,11 @@ def write_tokenizer_files(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     # each file is written atomically, so concurrent processes never read half a file
     config = {
-        "model_max_length": 77, "bos_token": BOS, "eos_token": EOS, "unk_token": EOS, "pad_token": EOS,
+        "model_max_length": 77,
+        "bos_token": BOS,
+        "eos_token": EOS,
+        "unk_token": EOS,
+        "pad_token": EOS,
         "tokenizer_class": "CLIPTokenizer",
     }
     texts = {

@@ -34,7 +34,7 @@ def test_truncated_encoder_matches_hidden_states(gen):
             with truncation.truncated(gen, n, final_norm=True):
                 normed = gen.text_features(ids)
             assert torch.allclose(normed, tm.final_layer_norm(ref.hidden_states[n]), atol=1e-5), n
-        assert torch.allclose(normed, ref.last_hidden_state, atol=1e-5)       # N = all, with LN: untouched
+        assert torch.allclose(normed, ref.last_hidden_state, atol=1e-5)  # N = all, with LN: untouched
     assert len(tm.encoder.layers) == total and not isinstance(tm.final_layer_norm, torch.nn.Identity)
     with pytest.raises(VWBenchError, match="blocks"), truncation.truncated(gen, total + 1):
         pass
@@ -50,7 +50,7 @@ def test_pooled_activations_are_the_towers_own(gen, tiny_models):
     prompt = gen.prompts(ids, 1, "a photo of a {}")
     eos = (prompt.ids == EOS_ID).int().argmax(-1)
     with torch.no_grad():
-        out = gen.pipe.text_encoder(prompt.ids, output_hidden_states=True)   # the anchors' own ids: no injection
+        out = gen.pipe.text_encoder(prompt.ids, output_hidden_states=True)  # the anchors' own ids: no injection
     for layer in range(acts.shape[0]):
         want = out.hidden_states[layer + 1][torch.arange(2), eos].numpy()
         np.testing.assert_allclose(acts[layer], want, atol=1e-5)
@@ -77,11 +77,16 @@ def test_probe_finds_what_is_there_and_not_what_is_not():
 
 def test_analyze_cli_on_tiny(tmp_path, capsys):
     base = ["--suite", "tiny", "--store", str(tmp_path / "store"), "--limit", "2", "--no-progress"]
-    assert cli.main(["analyze", "truncation", *base, "--blocks", "0,2", "--images", "1",
-                     "--out", str(tmp_path / "t")]) == 0
+    assert (
+        cli.main(["analyze", "truncation", *base, "--blocks", "0,2", "--images", "1", "--out", str(tmp_path / "t")])
+        == 0
+    )
     r = json.loads((tmp_path / "t" / "truncation-tiny-objects.json").read_text())
-    assert r["blocks"] == [0, 2] and r["images_per_word"] == 1 and set(r["curves"]) == {
-        "learned", "learned, no final LayerNorm", "anchor", "anchor, no final LayerNorm"}
+    assert (
+        r["blocks"] == [0, 2]
+        and r["images_per_word"] == 1
+        and set(r["curves"]) == {"learned", "learned, no final LayerNorm", "anchor", "anchor, no final LayerNorm"}
+    )
     assert all(len(p["scores"]) == len(r["concepts"]) for c in r["curves"].values() for p in c)
     for name in ("truncation-tiny-objects.png", "truncation-tiny-objects.svg", "truncation-tiny-objects-images.png"):
         assert (tmp_path / "t" / name).stat().st_size > 1000

@@ -20,7 +20,7 @@ def cli(specs, *args):
 def one_line_error(capsys, *needles):
     lines = capsys.readouterr().err.strip().splitlines()
     errors = [line for line in lines if "error" in line]
-    assert len(errors) == 1 and lines[-1] == errors[0], lines   # progress lines, then the one error line
+    assert len(errors) == 1 and lines[-1] == errors[0], lines  # progress lines, then the one error line
     err = errors[0]
     assert err.startswith("vwbench data: error: "), err
     for n in needles:
@@ -109,7 +109,9 @@ def test_box_outside_the_image_or_zero_area(specs, voc_spec, voc_root, tmp_path,
     out = tmp_path / "out.jsonl"
     voc_xml(ann / "2008_000102.xml", (40, 30), [("cat", (5, 5, 60, 14))])
     assert cli(specs, "voc-mini", "--root", voc_root, "--out", out) == 2
-    one_line_error(capsys, str(ann / "2008_000102.xml"), "box 0 of JPEGImages/2008_000102.jpg", "outside the 40x30 image")
+    one_line_error(
+        capsys, str(ann / "2008_000102.xml"), "box 0 of JPEGImages/2008_000102.jpg", "outside the 40x30 image"
+    )
     voc_xml(ann / "2008_000102.xml", (40, 30), [("cat", (5, 5, 4, 14))])
     assert cli(specs, "voc-mini", "--root", voc_root, "--out", out) == 2
     one_line_error(capsys, str(ann / "2008_000102.xml"), "has zero area")
@@ -127,17 +129,24 @@ def test_box_overhang_within_a_pixel_is_clipped(voc_spec, voc_root):
 
 def test_annotated_size_must_match_the_image(coco_spec, coco_root):
     jpeg(coco_root / "val2017" / "000000000103.jpg", (20, 30))
-    with pytest.raises(VWBenchError, match=r"instances_val2017.json: says 000000000103.jpg is 40x30 but the image is 20x30"):
+    with pytest.raises(
+        VWBenchError, match=r"instances_val2017.json: says 000000000103.jpg is 40x30 but the image is 20x30"
+    ):
         prepare_manifest(coco_spec, coco_root)
 
 
 def test_concept_with_too_few_images(specs, coco_root, tmp_path, capsys):
-    specs.dataset("coco-big", {"format": "coco", "label_rule": "largest_box"},
-                  [("cat", "cat", 17), ("dog", "dog", 18)], {"train_images": 5, "test_images": 4, "seed": 0})
+    specs.dataset(
+        "coco-big",
+        {"format": "coco", "label_rule": "largest_box"},
+        [("cat", "cat", 17), ("dog", "dog", 18)],
+        {"train_images": 5, "test_images": 4, "seed": 0},
+    )
     out = tmp_path / "out.jsonl"
     assert cli(specs, "coco-big", "--root", coco_root, "--out", out) == 2
-    one_line_error(capsys, "concept 'dog' has 4 usable training images in split 'train2017'",
-                   "dataset spec 'coco-big'", "needs 5")
+    one_line_error(
+        capsys, "concept 'dog' has 4 usable training images in split 'train2017'", "dataset spec 'coco-big'", "needs 5"
+    )
     assert not out.exists()
 
 
@@ -149,13 +158,17 @@ def test_dreambooth_bad_input(specs, dreambooth_spec, tmp_path, capsys):
     assert cli(specs, "dreambooth-mini", "--root", tmp_path / "db", "--out", out, "--boxes", boxes_file) == 2
     one_line_error(capsys, str(boxes_file), "no boxes for cat2/01.jpg")
     # with the bad image skipped, duck_toy (4 images) still splits 2 + 2; cat2 keeps 4
-    assert cli(specs, "dreambooth-mini", "--root", tmp_path / "db", "--out", out, "--boxes", boxes_file, "--skip-bad") == 0
+    assert (
+        cli(specs, "dreambooth-mini", "--root", tmp_path / "db", "--out", out, "--boxes", boxes_file, "--skip-bad") == 0
+    )
     header = json.loads(out.read_text().splitlines()[0])
     assert header["counts"]["cat2"] == {"train": 2, "test": 2}
     out.unlink()
     for f in ("01.jpg", "02.jpg"):
         (tmp_path / "db" / "dataset" / "duck_toy" / f).unlink()
-    assert cli(specs, "dreambooth-mini", "--root", tmp_path / "db", "--out", out, "--boxes", boxes_file, "--skip-bad") == 2
+    assert (
+        cli(specs, "dreambooth-mini", "--root", tmp_path / "db", "--out", out, "--boxes", boxes_file, "--skip-bad") == 2
+    )
     one_line_error(capsys, "concept 'duck_toy' has 2 usable images", "needs 3")
     assert not out.exists()
     (tmp_path / "db" / "dataset" / "cat2").rename(tmp_path / "db" / "dataset" / "kitty")

@@ -12,8 +12,10 @@ from vwbench.data.manifest import load_manifest, read_manifest
 
 def test_prepare_and_check_end_to_end(specs, voc_spec, voc_root, tmp_path, capsys, monkeypatch):
     out = tmp_path / "m" / "voc.jsonl"
-    assert main(["--specs", str(specs.root), "data", "prepare", "voc-mini", "--root", str(voc_root),
-                 "--out", str(out)]) == 0
+    assert (
+        main(["--specs", str(specs.root), "data", "prepare", "voc-mini", "--root", str(voc_root), "--out", str(out)])
+        == 0
+    )
     printed = capsys.readouterr().out
     assert f"wrote {out}: voc-mini, 2 concepts, 4 train and 3 test images" in printed
     assert "note: fewer than 5 test images for cat (2), dog (1)" in printed
@@ -40,20 +42,65 @@ def test_prepare_default_out_and_imagenet(specs, imagenet_spec, tmp_path, capsys
 
 
 def test_boxes_option_is_for_dreambooth_only(specs, voc_spec, voc_root, tmp_path, capsys):
-    assert main(["--specs", str(specs.root), "data", "prepare", "voc-mini", "--root", str(voc_root),
-                 "--boxes", str(tmp_path / "b.json"), "--out", str(tmp_path / "o.jsonl")]) == 2
+    assert (
+        main(
+            [
+                "--specs",
+                str(specs.root),
+                "data",
+                "prepare",
+                "voc-mini",
+                "--root",
+                str(voc_root),
+                "--boxes",
+                str(tmp_path / "b.json"),
+                "--out",
+                str(tmp_path / "o.jsonl"),
+            ]
+        )
+        == 2
+    )
     assert "--boxes applies to DreamBooth only" in capsys.readouterr().err
 
 
 def test_dreambooth_boxes_from_tiny_owlv2(specs, dreambooth_spec, tmp_path, capsys):
     write_dreambooth(tmp_path / "db")
     out = tmp_path / "db.jsonl"
-    assert main(["--specs", str(specs.root), "data", "prepare", "dreambooth-mini", "--root", str(tmp_path / "db"),
-                 "--out", str(out), "--boxes", "owlv2", "--detection-task", "tiny-detection",
-                 "--owl-threshold", "0", "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "--specs",
+                str(specs.root),
+                "data",
+                "prepare",
+                "dreambooth-mini",
+                "--root",
+                str(tmp_path / "db"),
+                "--out",
+                str(out),
+                "--boxes",
+                "owlv2",
+                "--detection-task",
+                "tiny-detection",
+                "--owl-threshold",
+                "0",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     header, records = read_manifest(out)
-    assert header["boxes"] == {"source": "owlv2", "task": "tiny-detection", "model": "tiny:owlv2", "revision": None,
-                               "query": "concept name", "threshold": 0.0, "max_boxes": 1, "checked_by_hand": False}
+    assert header["boxes"] == {
+        "source": "owlv2",
+        "task": "tiny-detection",
+        "model": "tiny:owlv2",
+        "revision": None,
+        "query": "concept name",
+        "threshold": 0.0,
+        "max_boxes": 1,
+        "checked_by_hand": False,
+    }
     assert header["counts"] == {"cat2": {"train": 3, "test": 2}, "duck_toy": {"train": 2, "test": 2}}
     for r in records:
         assert len(r["boxes"]) == 1 and len(r["box_scores"]) == 1 and r["box_labels"] == [r["concept"]]

@@ -45,7 +45,7 @@ def test_coco_manifest(coco_root, coco_spec, tmp_path):
     # xywh -> xyxy, other concepts' boxes labelled, crowd boxes dropped
     assert r["val2017/000000000101.jpg"]["boxes"] == [[4, 3, 24, 23], [30, 1, 39, 10]]
     assert r["val2017/000000000101.jpg"]["box_labels"] == ["cat", "dog"]
-    assert r["val2017/000000000102.jpg"]["label"] == "cat"          # 12x11 cat beats 10x12 dog
+    assert r["val2017/000000000102.jpg"]["label"] == "cat"  # 12x11 cat beats 10x12 dog
     assert r["val2017/000000000102.jpg"]["box_labels"] == ["dog", "cat"]
     assert r["val2017/000000000111.jpg"]["box_labels"] == ["dog", None]  # person is no concept
     assert r["val2017/000000000111.jpg"]["box_classes"] == ["18", "1"]
@@ -59,9 +59,12 @@ def test_coco_deterministic_and_seeded(coco_root, coco_spec, specs, tmp_path):
     assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
     picks = set()
     for seed in range(6):
-        spec = specs.dataset("coco-mini", {"format": "coco", "label_rule": "largest_box"},
-                             [("cat", "cat", 17), ("dog", "dog", 18)],
-                             {"train_images": 3, "test_images": 4, "seed": seed})
+        spec = specs.dataset(
+            "coco-mini",
+            {"format": "coco", "label_rule": "largest_box"},
+            [("cat", "cat", 17), ("dog", "dog", 18)],
+            {"train_images": 3, "test_images": 4, "seed": seed},
+        )
         picks.add(tuple(paths(prepare_manifest(spec, coco_root)["records"], "cat", "train")))
     assert len(picks) > 1  # the seed chooses the training images
     assert a["records"] == b["records"]
@@ -92,8 +95,12 @@ def test_changed_image_is_detected(coco_root, coco_spec, tmp_path):
 def test_manifest_must_match_spec(coco_root, coco_spec, specs, tmp_path):
     out = tmp_path / "coco.jsonl"
     prepare_manifest(coco_spec, coco_root, out)
-    other = specs.dataset("coco-mini", {"format": "coco", "label_rule": "largest_box"},
-                          [("cat", "cat", 17), ("dog", "dog", 18)], {"train_images": 2, "test_images": 4, "seed": 0})
+    other = specs.dataset(
+        "coco-mini",
+        {"format": "coco", "label_rule": "largest_box"},
+        [("cat", "cat", 17), ("dog", "dog", 18)],
+        {"train_images": 2, "test_images": 4, "seed": 0},
+    )
     with pytest.raises(VWBenchError, match="prepared with split .* rerun `vwbench data prepare coco-mini"):
         load_manifest(out, other)
     lines = out.read_text().splitlines()
@@ -109,9 +116,13 @@ def test_load_dataset_dispatch(coco_spec, tmp_path):
 
     tiny = SpecLibrary().dataset("tiny-objects")
     assert load_dataset(tiny).provenance["format"] == "synthetic"
-    with pytest.raises(VWBenchError, match="needs a prepared manifest; prepare it first: `vwbench data prepare coco-mini"):
+    with pytest.raises(
+        VWBenchError, match="needs a prepared manifest; prepare it first: `vwbench data prepare coco-mini"
+    ):
         load_dataset(coco_spec)
-    with pytest.raises(VWBenchError, match="nope.jsonl: manifest of dataset 'coco-mini' not found.*vwbench data prepare"):
+    with pytest.raises(
+        VWBenchError, match="nope.jsonl: manifest of dataset 'coco-mini' not found.*vwbench data prepare"
+    ):
         load_dataset(coco_spec, tmp_path / "nope.jsonl")
 
 
@@ -134,12 +145,20 @@ def test_voc_manifest(voc_root, voc_spec, tmp_path):
 
 def test_voc2007_layout(tmp_path, specs):
     write_voc(tmp_path / "v7", year=2007)
-    spec = specs.dataset("voc07", {"format": "voc", "label_rule": "largest_box", "year": 2007},
-                         [("cat", "cat", "cat")], {"train_images": 1, "test_images": 5, "seed": 0})
+    spec = specs.dataset(
+        "voc07",
+        {"format": "voc", "label_rule": "largest_box", "year": 2007},
+        [("cat", "cat", "cat")],
+        {"train_images": 1, "test_images": 5, "seed": 0},
+    )
     records = prepare_manifest(spec, tmp_path / "v7" / "VOCdevkit")["records"]
     assert paths(records, "cat", "test") == ["JPEGImages/2008_000101.jpg", "JPEGImages/2008_000102.jpg"]
-    wrong = specs.dataset("voc12", {"format": "voc", "label_rule": "largest_box", "year": 2012},
-                          [("cat", "cat", "cat")], {"train_images": 1, "test_images": 5, "seed": 0})
+    wrong = specs.dataset(
+        "voc12",
+        {"format": "voc", "label_rule": "largest_box", "year": 2012},
+        [("cat", "cat", "cat")],
+        {"train_images": 1, "test_images": 5, "seed": 0},
+    )
     with pytest.raises(VWBenchError, match="has VOC2007 but dataset spec 'voc12' wants VOC2012"):
         prepare_manifest(wrong, tmp_path / "v7")
 
@@ -188,14 +207,25 @@ def test_imagenet_det(tmp_path, specs):
         for i in range(n):
             rel = f"ILSVRC2013_train/{s}/{s}_{i}" if split == "train" else f"ILSVRC2012_val_0000000{i}"
             jpeg(base / "Data" / "DET" / split / f"{rel}.JPEG", (32, 24))
-            voc_xml(base / "Annotations" / "DET" / split / f"{rel}.xml", (32, 24),
-                    [(h, (0, 0, 3, 3)), (s, (1, 1, 20 + i, 15))])
-    spec = specs.dataset("in-det", {"format": "imagenet", "layout": "DET", "label_rule": "largest_box"},
-                         [("strawberry", "strawberry", s), ("harp", "harp", h)], {"train_images": 2, "test_images": 5, "seed": 0})
+            voc_xml(
+                base / "Annotations" / "DET" / split / f"{rel}.xml",
+                (32, 24),
+                [(h, (0, 0, 3, 3)), (s, (1, 1, 20 + i, 15))],
+            )
+    spec = specs.dataset(
+        "in-det",
+        {"format": "imagenet", "layout": "DET", "label_rule": "largest_box"},
+        [("strawberry", "strawberry", s), ("harp", "harp", h)],
+        {"train_images": 2, "test_images": 5, "seed": 0},
+    )
     with pytest.raises(VWBenchError, match="concept 'harp' has 0 usable training images"):
         prepare_manifest(spec, tmp_path / "in")
-    spec = specs.dataset("in-det", {"format": "imagenet", "layout": "DET", "label_rule": "largest_box"},
-                         [("strawberry", "strawberry", s)], {"train_images": 2, "test_images": 5, "seed": 0})
+    spec = specs.dataset(
+        "in-det",
+        {"format": "imagenet", "layout": "DET", "label_rule": "largest_box"},
+        [("strawberry", "strawberry", s)],
+        {"train_images": 2, "test_images": 5, "seed": 0},
+    )
     records = prepare_manifest(spec, tmp_path / "in")["records"]
     assert paths(records, "strawberry", "test") == [f"Data/DET/val/ILSVRC2012_val_0000000{i}.JPEG" for i in (0, 1)]
     rec = by_path(records)["Data/DET/val/ILSVRC2012_val_00000001.JPEG"]
@@ -245,7 +275,7 @@ def test_dreambooth_box_fn(tmp_path, dreambooth_spec):
 def test_exif_orientation_boxes(tmp_path):
     """A box drawn on the stored pixels lands on the same object in the image as load_image returns it."""
     raw = Image.new("RGB", (40, 20), (0, 0, 0))
-    raw.paste((255, 255, 255), (4, 2, 12, 8))        # object at xyxy [4, 2, 12, 8] of the stored pixels
+    raw.paste((255, 255, 255), (4, 2, 12, 8))  # object at xyxy [4, 2, 12, 8] of the stored pixels
     for orientation in range(1, 9):
         exif = Image.Exif()
         exif[0x0112] = orientation
@@ -264,4 +294,4 @@ def test_exif_rotated_coco_image(coco_root, coco_spec, tmp_path):
     jpeg(coco_root / "val2017" / "000000000103.jpg", (40, 30), orientation=6)
     rec = by_path(prepare_manifest(coco_spec, coco_root)["records"])["val2017/000000000103.jpg"]
     assert (rec["width"], rec["height"]) == (30, 40)
-    assert rec["boxes"] == [[4, 1, 29, 31]]   # [1, 1, 31, 26] rotated 90 degrees clockwise in a 40x30 image
+    assert rec["boxes"] == [[4, 1, 29, 31]]  # [1, 1, 31, 26] rotated 90 degrees clockwise in a 40x30 image

@@ -16,14 +16,16 @@ from vwbench.study import Study, StudyOptions
 def run(specs, store_root, manifest):
     suite = SpecLibrary(specs.root).suite("voc-keys")
     with Store(store_root) as store:
-        return Study(suite, store, StudyOptions(methods=[], data={"voc-mini": str(manifest)}, progress=False,
-                                                device="cpu")).run()
+        return Study(
+            suite, store, StudyOptions(methods=[], data={"voc-mini": str(manifest)}, progress=False, device="cpu")
+        ).run()
 
 
 def test_manifest_content_not_path_keys_the_results(voc_root, voc_spec, specs, tmp_path):
     (specs.root / "suites" / "voc-keys.yaml").write_text(
         "name: voc-keys\ntasks: [tiny-detection]\ndatasets: [voc-mini]\nanchors: own\n"
-        "train: {steps: 1, lr: 0.05, batch_size: 2, seed: 0}\ncontrols: []\n")
+        "train: {steps: 1, lr: 0.05, batch_size: 2, seed: 0}\ncontrols: []\n"
+    )
     manifest = tmp_path / "voc.jsonl"
     prepare_manifest(voc_spec, voc_root, manifest)
     first = run(specs, tmp_path / "store", manifest)
@@ -39,7 +41,7 @@ def test_manifest_content_not_path_keys_the_results(voc_root, voc_spec, specs, t
         size = Image.open(f).size
         Image.new("RGB", size, (10, 200, 40)).save(f, "JPEG", quality=90)
     before = manifest.read_bytes()
-    prepare_manifest(voc_spec, voc_root, manifest)              # the same path, other images
+    prepare_manifest(voc_spec, voc_root, manifest)  # the same path, other images
     assert manifest.read_bytes() != before
     third = run(specs, tmp_path / "store", manifest)
     assert dict(third.computed) == {"vectors": 2, "scores": 2}

@@ -33,12 +33,16 @@ def voc_xml(path: Path, size, objects, folder="VOC2012") -> Path:
     for obj in objects:
         name, (x0, y0, x1, y1), *rest = obj
         diff = int(rest[0]) if rest else 0
-        objs += (f"<object><name>{name}</name><pose>Unspecified</pose><truncated>0</truncated>"
-                 f"<difficult>{diff}</difficult><bndbox><xmin>{x0}</xmin><ymin>{y0}</ymin>"
-                 f"<xmax>{x1}</xmax><ymax>{y1}</ymax></bndbox></object>")
-    path.write_text(f"<annotation><folder>{folder}</folder><filename>{path.stem}.jpg</filename>"
-                    f"<size><width>{size[0]}</width><height>{size[1]}</height><depth>3</depth></size>"
-                    f"<segmented>0</segmented>{objs}</annotation>")
+        objs += (
+            f"<object><name>{name}</name><pose>Unspecified</pose><truncated>0</truncated>"
+            f"<difficult>{diff}</difficult><bndbox><xmin>{x0}</xmin><ymin>{y0}</ymin>"
+            f"<xmax>{x1}</xmax><ymax>{y1}</ymax></bndbox></object>"
+        )
+    path.write_text(
+        f"<annotation><folder>{folder}</folder><filename>{path.stem}.jpg</filename>"
+        f"<size><width>{size[0]}</width><height>{size[1]}</height><depth>3</depth></size>"
+        f"<segmented>0</segmented>{objs}</annotation>"
+    )
     return path
 
 
@@ -55,9 +59,13 @@ class SpecRoot:
     def dataset(self, name: str, source: dict, concepts: list[tuple], split: dict, anchors=None):
         anchors = anchors or [c[3] if len(c) > 3 else c[0] for c in concepts]
         doc = {
-            "name": name, "source": source, "split": split, "anchors": anchors,
-            "concepts": [{"id": c[0], "name": c[1], "source_id": c[2], "anchor": c[3] if len(c) > 3 else c[0]}
-                         for c in concepts],
+            "name": name,
+            "source": source,
+            "split": split,
+            "anchors": anchors,
+            "concepts": [
+                {"id": c[0], "name": c[1], "source_id": c[2], "anchor": c[3] if len(c) > 3 else c[0]} for c in concepts
+            ],
         }
         (self.root / "datasets" / f"{name}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
         from vwbench.spec import SpecLibrary
@@ -86,8 +94,8 @@ COCO_TRAIN = {
     "000000000013.jpg": ((32, 24), [(18, [3, 3, 10, 10], 0)]),
     # a crowd of cats is larger, but crowd regions are not instances: the label is dog
     "000000000014.jpg": ((32, 24), [(17, [0, 0, 30, 22], 1), (18, [4, 4, 6, 6], 0)]),
-    "000000000021.jpg": ((32, 24), [(1, [0, 0, 30, 20], 0), (17, [1, 1, 5, 5], 0)]),   # person: no concept
-    "000000000022.jpg": ((32, 24), []),                                                 # no annotations
+    "000000000021.jpg": ((32, 24), [(1, [0, 0, 30, 20], 0), (17, [1, 1, 5, 5], 0)]),  # person: no concept
+    "000000000022.jpg": ((32, 24), []),  # no annotations
 }
 COCO_VAL = {
     "000000000101.jpg": ((40, 30), [(17, [4, 3, 20, 20], 0), (18, [30, 1, 9, 9], 0)]),  # cat, largest
@@ -108,8 +116,17 @@ def write_coco_split(root: Path, split: str, files: dict, first_id: int) -> None
         images.append({"id": image_id, "file_name": file, "width": size[0], "height": size[1]})
         for cat, bbox, crowd in objs:
             ann_id += 1
-            anns.append({"id": ann_id, "image_id": image_id, "category_id": cat, "bbox": bbox, "iscrowd": crowd,
-                         "area": bbox[2] * bbox[3] * 0.7, "segmentation": []})
+            anns.append(
+                {
+                    "id": ann_id,
+                    "image_id": image_id,
+                    "category_id": cat,
+                    "bbox": bbox,
+                    "iscrowd": crowd,
+                    "area": bbox[2] * bbox[3] * 0.7,
+                    "segmentation": [],
+                }
+            )
     (root / "annotations").mkdir(parents=True, exist_ok=True)
     doc = {"info": {}, "licenses": [], "images": images, "annotations": anns, "categories": COCO_CATS}
     (root / "annotations" / f"instances_{split}.json").write_text(json.dumps(doc))
@@ -125,8 +142,12 @@ def coco_root(tmp_path) -> Path:
 
 @pytest.fixture
 def coco_spec(specs):
-    return specs.dataset("coco-mini", {"format": "coco", "label_rule": "largest_box"},
-                         [("cat", "cat", 17), ("dog", "dog", 18)], {"train_images": 3, "test_images": 4, "seed": 0})
+    return specs.dataset(
+        "coco-mini",
+        {"format": "coco", "label_rule": "largest_box"},
+        [("cat", "cat", 17), ("dog", "dog", 18)],
+        {"train_images": 3, "test_images": 4, "seed": 0},
+    )
 
 
 # --------------------------------------------------------------------------------------------- VOC
@@ -142,7 +163,7 @@ VOC_TRAIN = {
     "2008_000021": ((32, 24), [("person", (1, 1, 30, 22)), ("dog", (2, 2, 6, 6))]),
 }
 VOC_VAL = {
-    "2008_000101": ((40, 30), [("dog", (1, 1, 10, 10)), ("cat", (11, 11, 40, 30))]),   # cat 600 > dog 100
+    "2008_000101": ((40, 30), [("dog", (1, 1, 10, 10)), ("cat", (11, 11, 40, 30))]),  # cat 600 > dog 100
     "2008_000102": ((40, 30), [("cat", (5, 5, 14, 14))]),
     "2008_000111": ((40, 30), [("dog", (2, 3, 21, 20)), ("cat", (1, 1, 4, 4), 1)]),
     "2008_000121": ((40, 30), [("person", (1, 1, 40, 30))]),
@@ -168,8 +189,12 @@ def voc_root(tmp_path) -> Path:
 
 @pytest.fixture
 def voc_spec(specs):
-    return specs.dataset("voc-mini", {"format": "voc", "label_rule": "largest_box", "year": 2012},
-                         [("cat", "cat", "cat"), ("dog", "dog", "dog")], {"train_images": 2, "test_images": 5, "seed": 0})
+    return specs.dataset(
+        "voc-mini",
+        {"format": "voc", "label_rule": "largest_box", "year": 2012},
+        [("cat", "cat", "cat"), ("dog", "dog", "dog")],
+        {"train_images": 2, "test_images": 5, "seed": 0},
+    )
 
 
 # --------------------------------------------------------------------------------------------- ImageNet
@@ -185,14 +210,18 @@ def write_imagenet(root: Path, val: str = "csv") -> Path:
         for i in range(1, 6):
             stem = f"{wnid}_{i}"
             jpeg(base / "Data" / "CLS-LOC" / "train" / wnid / f"{stem}.JPEG", (32, 24), (10 + 40 * i, 50 * w, 80))
-            if i != 5:   # not every training image has boxes
-                voc_xml(base / "Annotations" / "CLS-LOC" / "train" / wnid / f"{stem}.xml", (32, 24),
-                        [(wnid, (0, 0, 9 + i, 9))], "n")
+            if i != 5:  # not every training image has boxes
+                voc_xml(
+                    base / "Annotations" / "CLS-LOC" / "train" / wnid / f"{stem}.xml",
+                    (32, 24),
+                    [(wnid, (0, 0, 9 + i, 9))],
+                    "n",
+                )
     vals = {  # image id -> [(wnid, 0-based inclusive box)]
         "ILSVRC2012_val_00000001": [(WNIDS["strawberry"], (0, 0, 19, 14))],
         "ILSVRC2012_val_00000002": [(WNIDS["harp"], (2, 3, 30, 20)), (WNIDS["harp"], (0, 0, 4, 4))],
         "ILSVRC2012_val_00000003": [(WNIDS["strawberry"], (5, 5, 9, 9))],
-        "ILSVRC2012_val_00000004": [("n01440764", (0, 0, 10, 10))],      # tench: no concept
+        "ILSVRC2012_val_00000004": [("n01440764", (0, 0, 10, 10))],  # tench: no concept
     }
     rows = ["ImageId,PredictionString"]
     for k, (image_id, objs) in enumerate(vals.items()):
@@ -207,9 +236,12 @@ def write_imagenet(root: Path, val: str = "csv") -> Path:
 
 @pytest.fixture
 def imagenet_spec(specs):
-    return specs.dataset("imagenet-mini", {"format": "imagenet", "layout": "CLS-LOC", "label_rule": "image_class"},
-                         [("strawberry", "strawberry", WNIDS["strawberry"]), ("harp", "harp", WNIDS["harp"])],
-                         {"train_images": 3, "test_images": 50, "seed": 0})
+    return specs.dataset(
+        "imagenet-mini",
+        {"format": "imagenet", "layout": "CLS-LOC", "label_rule": "image_class"},
+        [("strawberry", "strawberry", WNIDS["strawberry"]), ("harp", "harp", WNIDS["harp"])],
+        {"train_images": 3, "test_images": 50, "seed": 0},
+    )
 
 
 # --------------------------------------------------------------------------------------------- DreamBooth
@@ -231,6 +263,9 @@ def write_dreambooth(root: Path) -> tuple[Path, dict]:
 
 @pytest.fixture
 def dreambooth_spec(specs):
-    return specs.dataset("dreambooth-mini", {"format": "dreambooth", "label_rule": "subject_folder", "boxes": "file"},
-                         [("cat2", "cat", "cat2", "cat"), ("duck_toy", "toy", "duck_toy", "duck")],
-                         {"train_images": 8, "test_images": 2, "holdout": 2, "seed": 0})
+    return specs.dataset(
+        "dreambooth-mini",
+        {"format": "dreambooth", "label_rule": "subject_folder", "boxes": "file"},
+        [("cat2", "cat", "cat2", "cat"), ("duck_toy", "toy", "duck_toy", "duck")],
+        {"train_images": 8, "test_images": 2, "holdout": 2, "seed": 0},
+    )

@@ -62,8 +62,19 @@ def specs(tmp_path_factory) -> Path:
 
 
 def run_args(specs, store, out, *extra) -> list[str]:
-    return ["--specs", str(specs), "run", "--suite", "raymini", "--store", str(store), "--out", str(out),
-            "--no-progress", *extra]
+    return [
+        "--specs",
+        str(specs),
+        "run",
+        "--suite",
+        "raymini",
+        "--store",
+        str(store),
+        "--out",
+        str(out),
+        "--no-progress",
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +102,7 @@ def tables(out: Path) -> dict:
 def assert_equal_tables(out: Path, local: dict) -> None:
     got = tables(out)
     ref = {**local, "provenance": {k: v for k, v in local["provenance"].items() if k not in ("date", "runs")}}
-    assert got["cells"] == ref["cells"]            # cell by cell: means, CIs, n, chance, secondary metrics
+    assert got["cells"] == ref["cells"]  # cell by cell: means, CIs, n, chance, secondary metrics
     assert got == ref
 
 
@@ -115,7 +126,9 @@ def assert_every_key_once(store: Path) -> None:
 
 def driver(specs, store, out, address) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "vwbench", *run_args(specs, store, out, "--executor", "ray", "--ray-address", address)]
-    return subprocess.Popen(cmd, env={**os.environ, **THREADS}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        cmd, env={**os.environ, **THREADS}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 def busy_workers() -> list[int]:
@@ -150,11 +163,12 @@ def test_ray_executor_gives_the_local_tables(ray_address, specs, local_tables, t
     assert all(" 2 learning" in w for w in workers), workers
 
 
-def test_a_worker_killed_while_it_holds_a_chunk_is_restarted_and_the_run_completes(ray_address, specs,
-                                                                                   local_tables, tmp_path):
+def test_a_worker_killed_while_it_holds_a_chunk_is_restarted_and_the_run_completes(
+    ray_address, specs, local_tables, tmp_path
+):
     store, out = tmp_path / "store", tmp_path / "lb"
     proc = driver(specs, store, out, ray_address)
-    killed, deadline = None, time.time() + 1200      # a loaded machine can take minutes to start the workers
+    killed, deadline = None, time.time() + 1200  # a loaded machine can take minutes to start the workers
     while killed is None and proc.poll() is None and time.time() < deadline:
         busy = busy_workers()
         if busy:
@@ -193,7 +207,7 @@ def test_a_killed_driver_resumes_from_the_store(ray_address, specs, local_tables
 
 
 def test_without_ray_the_executor_is_one_line_naming_the_extra(specs, tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "ray", None)          # `import ray` now fails as if it were not installed
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if it were not installed
     store = tmp_path / "store"
     rc = main(run_args(specs, store, tmp_path / "lb", "--executor", "ray"))
     err = capsys.readouterr().err
@@ -229,8 +243,13 @@ def test_task_resources_are_validated_and_become_the_workers_requests(ray_addres
     ex = RayExecutor()
     ex.resolve_device("cpu")
     assert ex.actor_options(spec, 3) == {
-        "max_restarts": 3, "max_task_retries": 3, "max_concurrency": 1, "num_gpus": 0.5, "num_cpus": 2,
-        "memory": int(1.5 * 2**30)}
+        "max_restarts": 3,
+        "max_task_retries": 3,
+        "max_concurrency": 1,
+        "num_gpus": 0.5,
+        "num_cpus": 2,
+        "memory": int(1.5 * 2**30),
+    }
     plain = SpecLibrary(specs).task("tiny-classification")
     assert "num_gpus" not in ex.actor_options(plain, 3)
     # on cuda without a resources block: one GPU each when there are enough, else an equal share

@@ -11,8 +11,13 @@ from vwbench.metrics.classification import accuracy, auroc, false_positive_rate
 def _out(seed: int, n: int = 12):
     g = torch.Generator().manual_seed(seed)
     labels = torch.arange(n) % 3
-    return {"similarity": torch.randn(n, generator=g), "labels": labels, "target": 1,
-            "choice": torch.randint(0, 3, (n,), generator=g), "classes": 3}
+    return {
+        "similarity": torch.randn(n, generator=g),
+        "labels": labels,
+        "target": 1,
+        "choice": torch.randint(0, 3, (n,), generator=g),
+        "classes": 3,
+    }
 
 
 @pytest.mark.parametrize("seed", range(4))

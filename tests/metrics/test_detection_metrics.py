@@ -9,9 +9,15 @@ from vwbench.metrics.detection import ap50, coco, mean_ap
 
 
 def _image(boxes, scores, gt):
-    preds = {"boxes": torch.tensor(boxes, dtype=torch.float32), "scores": torch.tensor(scores),
-             "labels": torch.zeros(len(boxes), dtype=torch.long)}
-    targets = {"boxes": torch.tensor(gt, dtype=torch.float32).reshape(-1, 4), "labels": torch.zeros(len(gt), dtype=torch.long)}
+    preds = {
+        "boxes": torch.tensor(boxes, dtype=torch.float32),
+        "scores": torch.tensor(scores),
+        "labels": torch.zeros(len(boxes), dtype=torch.long),
+    }
+    targets = {
+        "boxes": torch.tensor(gt, dtype=torch.float32).reshape(-1, 4),
+        "labels": torch.zeros(len(gt), dtype=torch.long),
+    }
     return preds, targets
 
 
@@ -42,4 +48,4 @@ def test_chance_is_the_zero_querys_ap50_and_each_ap_is_computed_once():
     out = _outputs([_image([[0, 0, 10, 10]], [0.9], [[0, 0, 10, 10]])], zero)
     assert ap50.chance(out) == pytest.approx(0.5, abs=1e-3) and mean_ap.chance is None
     first = coco(zero)
-    assert coco(zero) is first                      # kept with the outputs: the memoized zero query pays once
+    assert coco(zero) is first  # kept with the outputs: the memoized zero query pays once

@@ -34,7 +34,7 @@ def test_tiny_training_round_trip(tmp_path, monkeypatch):
     assert raw[KEY + ".rows"].shape == (len(ids), 48) and len(ids) < 100
     assert set(encode(["a photo of"], 16)[0].tolist()) - {0} <= set(stored)
     never = encode(["hexagon teal lavender"], 16)[0]  # novel words: never in a caption or query
-    assert not set(never[1: int((never == EOS_ID).nonzero()[0])].tolist()) & set(stored)
+    assert not set(never[1 : int((never == EOS_ID).nonzero()[0])].tolist()) & set(stored)
 
     model, _ = owlv2.load(tmp_path)
     assert not model.training
@@ -49,8 +49,9 @@ def test_tiny_training_round_trip(tmp_path, monkeypatch):
     # the text tower reads the same queries (start/end rows included), within fp16 precision
     texts = ["a photo of a red square", "a photo of a striped blue circle"]
     with torch.no_grad():
-        torch.testing.assert_close(owlv2.text_queries(model, texts), owlv2.text_queries(trained, texts),
-                                   rtol=0.02, atol=0.02)
+        torch.testing.assert_close(
+            owlv2.text_queries(model, texts), owlv2.text_queries(trained, texts), rtol=0.02, atol=0.02
+        )
 
 
 def test_processor_is_plain_normalization():
@@ -88,8 +89,16 @@ def test_hungarian_matches_brute_force(seed):
 def _case():
     """6 regions, 2 queries, 2 objects: regions 1 and 4 hold the objects' boxes and the right classes."""
     gt = torch.tensor([[0.25, 0.25, 0.3, 0.3], [0.7, 0.6, 0.2, 0.4]])
-    boxes = torch.tensor([[0.5, 0.5, 0.1, 0.1], gt[0].tolist(), [0.1, 0.9, 0.1, 0.1], [0.9, 0.1, 0.1, 0.1],
-                          gt[1].tolist(), [0.5, 0.2, 0.1, 0.1]])
+    boxes = torch.tensor(
+        [
+            [0.5, 0.5, 0.1, 0.1],
+            gt[0].tolist(),
+            [0.1, 0.9, 0.1, 0.1],
+            [0.9, 0.1, 0.1, 0.1],
+            gt[1].tolist(),
+            [0.5, 0.2, 0.1, 0.1],
+        ]
+    )
     logits = torch.full((6, 2), -6.0)
     logits[1, 0] = logits[4, 1] = 6.0
     return logits[None], boxes[None], gt, torch.tensor([0, 1])
@@ -153,12 +162,18 @@ def test_adapter_reads_the_same_regions():
     model.eval()
     rng = np.random.default_rng(3)
     image = world.draw([world.Obj("ring", "blue", "dotted", (10, 20, 40, 50))], rng)
-    stub = SimpleNamespace(model=model, loaded=SimpleNamespace(processor=processor), device="cpu",
-                           dtype=torch.float32, family=family("owlv2"))
+    stub = SimpleNamespace(
+        model=model,
+        loaded=SimpleNamespace(processor=processor),
+        device="cpu",
+        dtype=torch.float32,
+        family=family("owlv2"),
+    )
     with torch.no_grad():
         r = DetectionModel.regions(stub, image)
-        feats, boxes, _ = owlv2.image_outputs(model, owlv2.normalize(torch.from_numpy(np.array(image))[None],
-                                                                     processor))
+        feats, boxes, _ = owlv2.image_outputs(
+            model, owlv2.normalize(torch.from_numpy(np.array(image))[None], processor)
+        )
         query = owlv2.text_queries(model, ["a photo of a dotted blue ring"])
         logits = owlv2.class_logits(model, feats, query)[0, :, 0]
     text = torch.nn.functional.normalize(query[0], dim=-1)

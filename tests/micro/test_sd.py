@@ -19,8 +19,9 @@ EMB = "text_encoder.embeddings.token_embedding.weight"  # transformers 5 CLIPTex
 def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sd")
     # a tiny scale and small batches: seconds on one thread (the full run uses sd.TRAINING)
-    pipe, config, report, captions = sd.fit(seed=0, progress=False, scale=0.001,
-                                            hp={"pool": 640, "vae_batch": 8, "unet_batch": 16})
+    pipe, config, report, captions = sd.fit(
+        seed=0, progress=False, scale=0.001, hp={"pool": 640, "vae_batch": 8, "unet_batch": 16}
+    )
     path = sd.save(pipe, config, report, captions, folder)
     return folder, path, pipe, report, captions
 
@@ -81,8 +82,13 @@ def test_safetensors_holds_only_trained_token_rows(trained):
 def test_loaded_pipeline_generates_32px(trained):
     folder = trained[0]
     pipe = sd.load(folder)
-    out = pipe(["a photo of a red square"], num_inference_steps=2, guidance_scale=3.0,
-               generator=torch.Generator().manual_seed(0), output_type="np").images
+    out = pipe(
+        ["a photo of a red square"],
+        num_inference_steps=2,
+        guidance_scale=3.0,
+        generator=torch.Generator().manual_seed(0),
+        output_type="np",
+    ).images
     assert out.shape == (1, 32, 32, 3)
     assert np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
     assert 0.0 <= sd.colour_accuracy(pipe, 2, steps=2, guidance=3.0) <= 1.0

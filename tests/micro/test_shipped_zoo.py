@@ -36,15 +36,37 @@ def test_the_evaluator_tells_the_40_concepts_apart_on_real_images():
 
 @pytest.mark.parametrize("task", ["micro-classification", "micro-detection"])
 def test_default_suite_learns_a_word_with_the_shipped_models(task, tmp_path, capsys):
-    assert main(["learn", "--task", task, "--dataset", "micro-objects", "--concept", "hexagon", "--steps", "5",
-                 "--out", str(tmp_path), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "learn",
+                "--task",
+                task,
+                "--dataset",
+                "micro-objects",
+                "--concept",
+                "hexagon",
+                "--steps",
+                "5",
+                "--out",
+                str(tmp_path),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert list(tmp_path.rglob("*.safetensors"))
     assert "hexagon" in capsys.readouterr().out
 
 
 def _row(dataset, concept, known_ap, learned_ap):
-    return {"dataset": dataset, "concept": concept, "known_ap": known_ap, "learned_ap": learned_ap,
-            "gap": learned_ap - known_ap}
+    return {
+        "dataset": dataset,
+        "concept": concept,
+        "known_ap": known_ap,
+        "learned_ap": learned_ap,
+        "gap": learned_ap - known_ap,
+    }
 
 
 def test_newness_verdict_fails_a_dataset_with_a_concept_known_words_reach():

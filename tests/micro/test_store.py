@@ -9,8 +9,11 @@ from vwbench.tokenizer import VOCAB_SIZE
 
 def test_round_trip_keeps_trained_rows_and_refills_the_rest_deterministically(tmp_path):
     g = torch.Generator().manual_seed(0)
-    state = {"emb.weight": torch.randn(VOCAB_SIZE, 8, generator=g), "lin.weight": torch.randn(4, 8, generator=g),
-             "steps": torch.tensor(3)}
+    state = {
+        "emb.weight": torch.randn(VOCAB_SIZE, 8, generator=g),
+        "lin.weight": torch.randn(4, 8, generator=g),
+        "steps": torch.tensor(3),
+    }
     trained = [5, 320, 1000]
     save_weights("m", state, {"width": 8}, trained, tmp_path)
     raw = load_file(str(tmp_path / "m.safetensors"))

@@ -126,4 +126,5 @@ def test_named_captions_use_withheld_single_token_names():
     assert not set(trained_token_ids(caps)) & set(world.withheld_ids())
     key = world.content_key([world.Obj("hexagon", "teal", "plain", (0, 0, 9, 9))], named=True)
     assert key == (("plain", "teal", "hexagon"),) and world.content_key(
-        [world.Obj("hexagon", "teal", "plain", (0, 0, 9, 9))]) == (("plain", "", ""),)
+        [world.Obj("hexagon", "teal", "plain", (0, 0, 9, 9))]
+    ) == (("plain", "", ""),)

@@ -26,8 +26,15 @@ def use_zoo(micro_zoo, monkeypatch):
     return micro_zoo
 
 
-@pytest.mark.parametrize("family,mid", [("stable_diffusion", "micro:sd"), ("owlv2", "micro:owlv2"),
-                                        ("open_clip", "micro:clip"), ("open_clip", "micro:clip-evaluator")])
+@pytest.mark.parametrize(
+    "family,mid",
+    [
+        ("stable_diffusion", "micro:sd"),
+        ("owlv2", "micro:owlv2"),
+        ("open_clip", "micro:clip"),
+        ("open_clip", "micro:clip-evaluator"),
+    ],
+)
 def test_every_micro_model_loads_with_its_trained_token_ids(use_zoo, family, mid):
     loaded = zoo.load(family, ModelRef(mid, None))
     assert loaded.trained_ids and {49406, 49407} <= set(loaded.trained_ids)
@@ -75,8 +82,23 @@ def test_zoo_build_rejects_bad_input(capsys):
 
 
 def test_zoo_build_cli_trains_into_the_given_folder(tmp_path):
-    assert main(["zoo", "build", "micro", "--only", "clip-evaluator", "--scale", "0.002", "--out", str(tmp_path),
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "zoo",
+                "build",
+                "micro",
+                "--only",
+                "clip-evaluator",
+                "--scale",
+                "0.002",
+                "--out",
+                str(tmp_path),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "clip-evaluator.safetensors").is_file() and (tmp_path / "clip-evaluator.json").is_file()
 
 
@@ -84,8 +106,11 @@ def test_parallel_build_gives_the_same_weights_as_a_sequential_one(tmp_path):
     from vwbench.tools.micro_build import build
 
     models = ["clip", "clip-evaluator"]
-    reports = {jobs: list(build(tmp_path / str(jobs), models, scale=0.002, progress=False, jobs=jobs))
-               for jobs in (1, 2)}
+    reports = {
+        jobs: list(build(tmp_path / str(jobs), models, scale=0.002, progress=False, jobs=jobs)) for jobs in (1, 2)
+    }
     assert sorted(r["model"] for r in reports[2]) == models
     for name in models:
-        assert (tmp_path / "1" / f"{name}.safetensors").read_bytes() == (tmp_path / "2" / f"{name}.safetensors").read_bytes()
+        assert (tmp_path / "1" / f"{name}.safetensors").read_bytes() == (
+            tmp_path / "2" / f"{name}.safetensors"
+        ).read_bytes()

@@ -10,8 +10,15 @@ import torch
 from vwbench.errors import VWBenchError
 from vwbench.export import FORMAT, OLD_FORMATS, load_embedding, save_embedding
 
-META = {"model_id": "tiny:sd", "revision": None, "concept": "red_square", "anchor": "square", "delta": 0.5,
-        "seed": 0, "steps": 3}
+META = {
+    "model_id": "tiny:sd",
+    "revision": None,
+    "concept": "red_square",
+    "anchor": "square",
+    "delta": 0.5,
+    "seed": 0,
+    "steps": 3,
+}
 
 
 def test_round_trip(tmp_path):
@@ -22,7 +29,7 @@ def test_round_trip(tmp_path):
     assert e.vector.dtype == torch.float32 and torch.equal(e.vector, v.float())
     assert e.metadata["concept"] == "red_square" and e.metadata["delta"] == "0.5"
     assert e.metadata["revision"] == "null" and e.metadata["steps"] == "3"
-    assert os.listdir(path.parent) == ["w.safetensors"]          # no temp file left behind
+    assert os.listdir(path.parent) == ["w.safetensors"]  # no temp file left behind
 
 
 def test_raw_format_is_single_key(tmp_path):
@@ -96,7 +103,7 @@ def test_load_textual_inversion_in_diffusers(tmp_path):
     from vwbench.tokenizer import VOCAB_SIZE, tokenizer_folder
 
     pipe, _ = zoo.build_tiny("tiny:sd")
-    pipe.tokenizer = CLIPTokenizer.from_pretrained(str(tokenizer_folder()))   # a private copy: tokens get added
+    pipe.tokenizer = CLIPTokenizer.from_pretrained(str(tokenizer_folder()))  # a private copy: tokens get added
     d = pipe.text_encoder.get_input_embeddings().weight.shape[1]
     v = torch.randn(1, d, generator=torch.Generator().manual_seed(0))
     path = save_embedding(tmp_path / "w.safetensors", v, "<red_square>", META)
@@ -106,10 +113,17 @@ def test_load_textual_inversion_in_diffusers(tmp_path):
     table = pipe.text_encoder.get_input_embeddings().weight
     assert table.shape[0] == VOCAB_SIZE + 1
     assert torch.equal(table[token_id].detach(), v[0])
-    images = pipe("a photo of a <red_square>", num_inference_steps=2, height=32, width=32, guidance_scale=1.0,
-                  generator=torch.Generator().manual_seed(0), output_type="np").images
+    images = pipe(
+        "a photo of a <red_square>",
+        num_inference_steps=2,
+        height=32,
+        width=32,
+        guidance_scale=1.0,
+        generator=torch.Generator().manual_seed(0),
+        output_type="np",
+    ).images
     assert images.shape == (1, 32, 32, 3)
 
     from vwbench.tokenizer import clip_tokenizer
 
-    assert "<red_square>" not in clip_tokenizer().get_vocab()                  # the shared tokenizer is untouched
+    assert "<red_square>" not in clip_tokenizer().get_vocab()  # the shared tokenizer is untouched

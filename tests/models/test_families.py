@@ -27,13 +27,16 @@ def test_unknown_family_is_one_line_with_did_you_mean():
         family("open-clip")
     msg = str(info.value)
     assert "unknown model family 'open-clip'; did you mean 'open_clip'" in msg and "\n" not in msg
-    assert all(name in msg for name in BUILTINS)          # the known names
+    assert all(name in msg for name in BUILTINS)  # the known names
 
 
 def test_a_family_serves_only_its_kinds():
     assert family("hf_clip").adapter("classification").task == "classification"
-    with pytest.raises(VWBenchError, match=r"tasks/x.yaml: model family 'owlv2' cannot be the model of a "
-                                           r"classification task \(it serves: detection\)"):
+    with pytest.raises(
+        VWBenchError,
+        match=r"tasks/x.yaml: model family 'owlv2' cannot be the model of a "
+        r"classification task \(it serves: detection\)",
+    ):
         family("owlv2").adapter("classification", "tasks/x.yaml")
     with pytest.raises(VWBenchError, match=r"it serves: none"):
         family("sd_safety_checker").adapter("generation")
@@ -58,18 +61,27 @@ def test_a_family_name_is_taken_once_and_run_time_families_are_usable():
 
 def test_every_tiny_config_names_a_family_that_has_it():
     configs = sorted(CONFIGS.glob("tiny-*.json"))
-    assert {p.name for p in configs} >= {"tiny-sd.json", "tiny-owlv2.json", "tiny-open_clip.json",
-                                         "tiny-clip-evaluator.json", "tiny-safety-checker.json", "tiny-hf-clip.json"}
+    assert {p.name for p in configs} >= {
+        "tiny-sd.json",
+        "tiny-owlv2.json",
+        "tiny-open_clip.json",
+        "tiny-clip-evaluator.json",
+        "tiny-safety-checker.json",
+        "tiny-hf-clip.json",
+    }
     for path in configs:
         config = json.loads(path.read_text())
-        model_id = "tiny:" + path.stem[len("tiny-"):]
+        model_id = "tiny:" + path.stem[len("tiny-") :]
         assert config["family"] in BUILTINS and read_config(model_id, config["family"]) == config
 
 
 def test_an_unknown_tiny_model_names_the_familys_own():
     with pytest.raises(VWBenchError) as info:
         read_config("tiny:sd", "hf_clip")
-    assert str(info.value) == "unknown tiny model 'tiny:sd' for family 'hf_clip' (known: tiny:clip-evaluator, tiny:hf-clip)"
+    assert (
+        str(info.value)
+        == "unknown tiny model 'tiny:sd' for family 'hf_clip' (known: tiny:clip-evaluator, tiny:hf-clip)"
+    )
 
 
 def test_tiny_text_widths_come_from_the_configs():

@@ -46,18 +46,20 @@ def test_hook_is_removed_after_an_error(tiny_models):
     model = tiny_models("classification")
     emb = model.text_embedding()
     prompt = model.prompts([single_token_id("square")])
-    with pytest.raises(RuntimeError, match="does not match"), \
-            injected(emb, prompt.mask, torch.zeros(1, 1, emb.weight.shape[1])):
+    with (
+        pytest.raises(RuntimeError, match="does not match"),
+        injected(emb, prompt.mask, torch.zeros(1, 1, emb.weight.shape[1])),
+    ):
         emb(prompt.ids[:, :5])
     assert not emb._forward_hooks
 
 
 def test_placeholder_positions(tiny_models):
-    model = tiny_models("classification")   # template "a photo of a {}"
+    model = tiny_models("classification")  # template "a photo of a {}"
     p = model.prompts([single_token_id("square")], num_vectors=2)
     assert p.mask.sum() == 2
     pos = p.mask[0].nonzero().flatten().tolist()
-    assert pos == [5, 6]                    # BOS a photo of a | placeholder x2 | EOS
+    assert pos == [5, 6]  # BOS a photo of a | placeholder x2 | EOS
     assert p.ids[0, pos].tolist() == [single_token_id("square")] * 2
 
 

@@ -33,9 +33,9 @@ def test_region_weights_fallback_to_best_region_per_target():
     boxes = torch.tensor([[0, 0, 10, 10], [5, 0, 15, 10], [30, 30, 40, 40]], dtype=torch.float)
     targets = torch.tensor([[3.0, 0.0, 25.0, 10.0], [30.0, 30.0, 60.0, 60.0]])
     iou = box_iou(boxes, targets)
-    assert (iou < 0.5).all()                                        # no region reaches the threshold
+    assert (iou < 0.5).all()  # no region reaches the threshold
     w = region_weights(boxes, targets, 0.5)
-    assert w.tolist() == pytest.approx([1.0, -0.5, -0.5])   # region 1 best for target 0, region 2 for target 1
+    assert w.tolist() == pytest.approx([1.0, -0.5, -0.5])  # region 1 best for target 0, region 2 for target 1
 
 
 def test_region_weights_without_targets_are_all_negative():
@@ -78,17 +78,19 @@ def test_detection_ap(tiny_models, objects, monkeypatch, good):
     d = model.token_embeddings().shape[1]
     query = _onehot(0, d)
     concept = "red_square"
-    monkeypatch.setitem(model._cache, objects.name,
-                        {"train": {}, "test": _detection_case(model, objects, concept, query, good)})
+    monkeypatch.setitem(
+        model._cache, objects.name, {"train": {}, "test": _detection_case(model, objects, concept, query, good)}
+    )
     monkeypatch.setattr(model, "encode_with_vectors", lambda v, ids, template=None: query.repeat(len(v), 1))
     [res] = model.evaluate(torch.zeros(1, 1, d), [single_token_id("square")], [concept], objects)
-    assert res["extra"]["n_images"] == len(objects.all_test())      # default: every other concept's images too
+    assert res["extra"]["n_images"] == len(objects.all_test())  # default: every other concept's images too
     # chance: the zero query, whose logits are the text-independent shift alone (0 here: every box ties, and
     # the fixed image order spreads the tie), against the query's own AP
     zero = model.evaluate(torch.zeros(1, 1, d), [single_token_id("square")], [concept], objects)
     monkeypatch.setattr(model, "encode_with_vectors", lambda v, ids, template=None: torch.zeros(len(v), d))
-    assert res["extra"]["chance"] == pytest.approx(model.evaluate(torch.zeros(1, 1, d), [single_token_id("square")],
-                                                                  [concept], objects)[0]["value"])
+    assert res["extra"]["chance"] == pytest.approx(
+        model.evaluate(torch.zeros(1, 1, d), [single_token_id("square")], [concept], objects)[0]["value"]
+    )
     assert zero[0]["extra"]["chance"] == res["extra"]["chance"] and res["extra"]["chance"] < 0.5
     if good:
         assert res["value"] == pytest.approx(1.0)
@@ -110,7 +112,7 @@ def test_detection_eval_images_balanced(tiny_models, objects, monkeypatch):
     pos = [e for e in imgs if e.label == "red_square"]
     neg = [e for e in imgs if e.label != "red_square"]
     assert len(pos) == len(neg) == len(objects.test["red_square"])
-    assert {e.label for e in neg} == {"blue_circle", "green_triangle"}   # round-robin over the other concepts
+    assert {e.label for e in neg} == {"blue_circle", "green_triangle"}  # round-robin over the other concepts
 
 
 def test_detection_constant_query_scores_chance_not_the_learned_word(tiny_models, objects, monkeypatch):
@@ -124,7 +126,7 @@ def test_detection_constant_query_scores_chance_not_the_learned_word(tiny_models
     for e in objects.all_test():
         box = list(e.boxes[0])
         boxes = torch.tensor([box, *_far_boxes(box)], dtype=torch.float)
-        embeds = torch.stack([query, torch.zeros(d), torch.zeros(d), torch.zeros(d)])   # every object fires
+        embeds = torch.stack([query, torch.zeros(d), torch.zeros(d), torch.zeros(d)])  # every object fires
         test[e.key] = {"embeds": embeds, "shift": torch.zeros(4), "scale": torch.full((4,), 5.0), "boxes": boxes}
     monkeypatch.setitem(model._cache, objects.name, {"train": {}, "test": test})
     monkeypatch.setattr(model, "encode_with_vectors", lambda v, ids, template=None: query.repeat(len(v), 1))
@@ -135,11 +137,19 @@ def test_detection_constant_query_scores_chance_not_the_learned_word(tiny_models
     for c in objects.concepts:
         for seed in range(8):
             g = torch.Generator().manual_seed(seed)
-            objects_only.append(ap50(model.predictions(model.eval_images(c, objects), c, objects,
-                                         lambda r, g=g: torch.cat([torch.rand(1, generator=g) + 1, torch.zeros(3)]))))
+            objects_only.append(
+                ap50(
+                    model.predictions(
+                        model.eval_images(c, objects),
+                        c,
+                        objects,
+                        lambda r, g=g: torch.cat([torch.rand(1, generator=g) + 1, torch.zeros(3)]),
+                    )
+                )
+            )
     assert mean_ap == pytest.approx(float(np.mean(objects_only)), abs=0.08)
     assert mean_ap < 0.5
-    monkeypatch.setitem(model.spec.metric, "negatives_per_positive", 1)      # the old protocol: one negative each
+    monkeypatch.setitem(model.spec.metric, "negatives_per_positive", 1)  # the old protocol: one negative each
     old = model.evaluate(torch.zeros(3, 1, d), [single_token_id("square")] * 3, objects.concepts, objects)
     assert float(np.mean([r["value"] for r in old])) > mean_ap
 
@@ -151,12 +161,12 @@ def test_classification_accuracy_and_fpr(tiny_models, objects, monkeypatch):
     model = tiny_models("classification")
     model.prepare(objects)
     d = model.token_embeddings().shape[1]
-    concepts = objects.concepts                      # red_square, blue_circle, green_triangle
+    concepts = objects.concepts  # red_square, blue_circle, green_triangle
     e = {c: _onehot(i, d) for i, c in enumerate(concepts)}
     t, o = "red_square", "blue_circle"
     n = len(objects.test[t])
     test = {c: e[c].repeat(n, 1) for c in concepts}
-    test[t] = torch.cat([e[t].repeat(n - 2, 1), e[o].repeat(2, 1)])   # two target images look like `o`
+    test[t] = torch.cat([e[t].repeat(n - 2, 1), e[o].repeat(2, 1)])  # two target images look like `o`
     monkeypatch.setitem(model._cache, objects.name, {"train": {}, "test": test})
     monkeypatch.setattr(model, "encode_texts", lambda texts: torch.stack([e[c] for c in concepts]))
     learned = torch.stack([e[t], 2 * (e[t] + e[o])])
@@ -175,7 +185,7 @@ def test_classification_accuracy_and_fpr(tiny_models, objects, monkeypatch):
         pos, neg = sims[t], torch.cat([sims[c] for c in concepts if c != t])
         pairs = (pos[:, None] > neg[None, :]).float() + 0.5 * (pos[:, None] == neg[None, :]).float()
         assert res[k]["value"] == pytest.approx(float(pairs.mean()))
-    assert res[0]["value"] == pytest.approx((n - 1) / n)        # n − 2 above every negative, 2 tied with all
+    assert res[0]["value"] == pytest.approx((n - 1) / n)  # n − 2 above every negative, 2 tied with all
     assert res[1]["extra"]["chance"] == 0.5
 
 
@@ -184,7 +194,7 @@ def test_classification_any_fixed_word_averages_auroc_one_half(tiny_models, obje
     AUROC of exactly 0.5 over the dataset's concepts on balanced test sets, whatever the vector."""
     model = tiny_models("classification")
     model.prepare(objects)
-    assert len({len(v) for v in objects.test.values()}) == 1                  # balanced
+    assert len({len(v) for v in objects.test.values()}) == 1  # balanced
     d = model.token_embeddings().shape[1]
     for seed in range(3):
         v = torch.randn(1, 1, d, generator=torch.Generator().manual_seed(seed)).repeat(3, 1, 1)
@@ -215,7 +225,9 @@ def test_generation_accuracy(tiny_models, objects, monkeypatch):
     fake = FakeEvaluator([[0, 0, 1, 0], [2, 1, 1, 1]])
     monkeypatch.setattr(model, "evaluator", fake)
     d = model.token_embeddings().shape[1]
-    res = model.evaluate(torch.zeros(2, 1, d), [single_token_id("square")] * 2, ["red_square", "green_triangle"], objects)
+    res = model.evaluate(
+        torch.zeros(2, 1, d), [single_token_id("square")] * 2, ["red_square", "green_triangle"], objects
+    )
     assert [r["value"] for r in res] == [pytest.approx(0.75), pytest.approx(0.25)]
     assert res[0]["extra"]["n_images"] == 4
     assert fake.calls == [(4, ["red square", "blue circle", "green triangle"])] * 2
@@ -229,8 +241,10 @@ def test_prototype_evaluator_labels_each_concepts_own_image_as_that_concept():
 
     model, proc = build_tiny("tiny:clip-evaluator")
     rng = np.random.default_rng(0)
-    images = {c: world.draw([world.Obj(s, col, "plain", (8, 8, 56, 56))], rng)
-              for c, s, col in (("a", "hexagon", "teal"), ("b", "arrow", "red"), ("c", "ring", "white"))}
+    images = {
+        c: world.draw([world.Obj(s, col, "plain", (8, 8, 56, 56))], rng)
+        for c, s, col in (("a", "hexagon", "teal"), ("b", "arrow", "red"), ("c", "ring", "white"))
+    }
     ex = {c: [Example(key=f"{c}{i}", label=c, _image=im) for i in range(3)] for c, im in images.items()}
     data = ConceptDataset("d", list(images), {c: c for c in images}, ex, ex)
     ev = CLIPEvaluator(Loaded("hf_clip", model.eval(), proc), "a photo of a {}", "cpu", classes="prototypes")
@@ -241,11 +255,11 @@ def test_prototype_evaluator_labels_each_concepts_own_image_as_that_concept():
 
 def test_generation_generate_runs_with_fixed_seeds(tiny_models, monkeypatch):
     model = tiny_models("generation")
-    monkeypatch.setitem(model.spec.metric, "inference_steps", 2)   # spec.metric is a plain dict
+    monkeypatch.setitem(model.spec.metric, "inference_steps", 2)  # spec.metric is a plain dict
     table = model.token_embeddings()
     ids = [single_token_id("square")]
     out1 = model.generate(table[ids][:, None], ids)
-    model._generated.clear()                 # generated again from scratch, not taken from the cache
+    model._generated.clear()  # generated again from scratch, not taken from the cache
     out2 = model.generate(table[ids][:, None], ids)
     n = int(model.spec.metric["images_per_trial"])
     assert len(out1) == 1 and len(out1[0]) == n
@@ -264,7 +278,7 @@ def test_generation_generates_each_distinct_vector_once(tiny_models, monkeypatch
     model._generated.clear()
     calls = []
 
-    class Counting:                          # the pipeline, counting the prompts it is asked to draw
+    class Counting:  # the pipeline, counting the prompts it is asked to draw
         def __init__(self, pipe):
             self.pipe = pipe
 
@@ -278,9 +292,9 @@ def test_generation_generates_each_distinct_vector_once(tiny_models, monkeypatch
     monkeypatch.setattr(model, "pipe", Counting(model.pipe))
     both = model.generate(table[ids][:, None], ids)
     n = int(model.spec.metric["images_per_trial"])
-    assert sum(calls) == 2 * n                                     # two distinct vectors, not three
+    assert sum(calls) == 2 * n  # two distinct vectors, not three
     assert [im.tobytes() for im in both[0]] == [im.tobytes() for im in both[2]]
     for got, want in zip(both[:2], alone):
         assert [im.tobytes() for im in got] == [im.tobytes() for im in want]
     model.generate(table[ids[:1]][:, None], ids[:1])
-    assert sum(calls) == 2 * n                                     # cached across calls too
+    assert sum(calls) == 2 * n  # cached across calls too

@@ -38,7 +38,7 @@ def test_flags_are_counted_as_the_checker_says_and_scores_do_not_change(screened
     assert isinstance(screened.safety.model, StableDiffusionSafetyChecker)
     vectors, ids = _words(screened, CONCEPTS)
     plain = tiny_models("generation")
-    assert plain.safety is None                                   # off by default
+    assert plain.safety is None  # off by default
     off = plain.evaluate(vectors, ids, CONCEPTS, objects)
     assert all("safety_flags" not in r["extra"] for r in off)
     checker = screened.safety.model
@@ -46,16 +46,23 @@ def test_flags_are_counted_as_the_checker_says_and_scores_do_not_change(screened
     try:
         # a threshold between the images' scores, so that some are flagged and some not (independent count below)
         images = screened.generate(vectors, ids)
-        pixels = screened.safety.processor(images=[im for ims in images for im in ims], return_tensors="pt").pixel_values
+        pixels = screened.safety.processor(
+            images=[im for ims in images for im in ims], return_tensors="pt"
+        ).pixel_values
         embeds = checker.visual_projection(checker.vision_model(pixels)[1])
-        cos = torch.nn.functional.normalize(embeds, dim=-1) @ torch.nn.functional.normalize(checker.concept_embeds, dim=-1).T
+        cos = (
+            torch.nn.functional.normalize(embeds, dim=-1)
+            @ torch.nn.functional.normalize(checker.concept_embeds, dim=-1).T
+        )
         best = cos.max(1).values.sort().values
         half = len(best) // 2
-        assert best[half] - best[half - 1] > 0.002          # the checker rounds scores to 3 decimals
+        assert best[half] - best[half - 1] > 0.002  # the checker rounds scores to 3 decimals
         checker.concept_embeds_weights.fill_(float(best[half - 1] + best[half]) / 2)
-        checker.special_care_embeds_weights.fill_(2.0)           # never: no "special care" adjustment
-        expected = [int((cos[i * len(ims):(i + 1) * len(ims)].max(1).values - checker.concept_embeds_weights[0] > 0)
-                        .sum()) for i, ims in enumerate(images)]
+        checker.special_care_embeds_weights.fill_(2.0)  # never: no "special care" adjustment
+        expected = [
+            int((cos[i * len(ims) : (i + 1) * len(ims)].max(1).values - checker.concept_embeds_weights[0] > 0).sum())
+            for i, ims in enumerate(images)
+        ]
         on = screened.evaluate(vectors, ids, CONCEPTS, objects)
     finally:
         checker.concept_embeds_weights.copy_(weights)
@@ -68,8 +75,9 @@ def test_a_suite_without_a_declared_checker_refuses_the_flag(spec_copy):
     from vwbench.spec import SpecLibrary
 
     path = spec_copy / "tasks" / "tiny-generation.yaml"
-    path.write_text(path.read_text().replace('safety_checker: {id: "tiny:safety-checker", revision: null}',
-                                             "safety_checker: null"))
+    path.write_text(
+        path.read_text().replace('safety_checker: {id: "tiny:safety-checker", revision: null}', "safety_checker: null")
+    )
     with pytest.raises(VWBenchError, match="declares no safety_checker"):
         hub.enable_safety_checker(SpecLibrary(spec_copy).suite("tiny"))
 
@@ -86,13 +94,19 @@ def test_score_keys_change_only_when_the_checker_is_on(tiny_suite, tmp_path):
         from vwbench import __version__
 
         assert off.score_key("v", gen, "in_domain", None) == store.key(
-            "score", vector="v", model=off.model_ids[gen.name], method="in_domain", fit=None, version=__version__,
-            packages=packages())
-        on_gen, on_det = on.suite.task("generation"), on.suite.task("detection")   # the run's own task specs
+            "score",
+            vector="v",
+            model=off.model_ids[gen.name],
+            method="in_domain",
+            fit=None,
+            version=__version__,
+            packages=packages(),
+        )
+        on_gen, on_det = on.suite.task("generation"), on.suite.task("detection")  # the run's own task specs
         assert on_gen.safety and not gen.safety
         assert on.score_key("v", on_gen, "in_domain", None) != off.score_key("v", gen, "in_domain", None)
         assert on.score_key("v", on_det, "in_domain", None) == off.score_key("v", det, "in_domain", None)
-        assert on.model_ids == off.model_ids                     # learned words are not relearned
+        assert on.model_ids == off.model_ids  # learned words are not relearned
 
 
 def test_run_with_the_checker_sums_flags_in_results_json(tmp_path, capsys):
@@ -100,16 +114,32 @@ def test_run_with_the_checker_sums_flags_in_results_json(tmp_path, capsys):
     shutil.copytree(Path(__file__).resolve().parents[2] / "vwbench" / "specs", specs)
     (specs / "suites" / "gen.yaml").write_text(
         "name: gen\ntasks: [tiny-generation]\ndatasets: [tiny-objects]\nanchors: own\n"
-        "train: {steps: 1, lr: 0.05, batch_size: 2, seed: 0, concepts_per_batch: 9}\ncontrols: [anchor]\n")
+        "train: {steps: 1, lr: 0.05, batch_size: 2, seed: 0, concepts_per_batch: 9}\ncontrols: [anchor]\n"
+    )
     out = tmp_path / "lb"
-    args = ["--specs", str(specs), "run", "--suite", "gen", "--limit", "2", "--store", str(tmp_path / "st"),
-            "--out", str(out), "--no-progress"]
+    args = [
+        "--specs",
+        str(specs),
+        "run",
+        "--suite",
+        "gen",
+        "--limit",
+        "2",
+        "--store",
+        str(tmp_path / "st"),
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     assert main([*args, "--safety-checker"]) == 0
     doc = json.loads((out / "results.json").read_text())
     rows = [json.loads(line) for line in (out / "scores.jsonl").read_text().splitlines()]
     assert rows and all("safety_flags" in r["extra"] for r in rows)
-    assert doc["safety_flags"] == {"flagged_images": sum(r["extra"]["safety_flags"] for r in rows),
-                                   "screened_images": sum(r["extra"]["n_images"] for r in rows), "scores": len(rows)}
+    assert doc["safety_flags"] == {
+        "flagged_images": sum(r["extra"]["safety_flags"] for r in rows),
+        "screened_images": sum(r["extra"]["n_images"] for r in rows),
+        "scores": len(rows),
+    }
     assert doc["provenance"]["runs"] and "safety_flags" in doc
     # without the flag the same run keeps its own scores and writes no safety_flags
     assert main([*args, "--out", str(tmp_path / "lb2")]) == 0

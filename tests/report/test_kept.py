@@ -29,7 +29,7 @@ def test_capture_generation_keeps_the_images_evaluate_scored():
     m = Gen()
     with kept.capture(m, "generation") as cap:
         m.evaluate(torch.zeros(2, 1, 4), [1, 2], ["a", "b"], None)
-    assert "generate" not in vars(m)                        # the instance is restored
+    assert "generate" not in vars(m)  # the instance is restored
     with kept.capture(m, "generation", wanted=[False, True]) as skip:
         m.evaluate(torch.zeros(2, 1, 4), [1, 2], ["a", "b"], None)
     assert skip.pictures(0) == [] and len(skip.pictures(1)) == kept.KEEP
@@ -42,8 +42,11 @@ def test_capture_generation_keeps_the_images_evaluate_scored():
 
 def test_capture_detection_top_boxes_and_not_the_zero_query():
     boxes = torch.tensor([[0, 0, 10, 10], [5, 5, 30, 30], [1, 1, 2, 2], [0, 0, 64, 64]], dtype=torch.float32)
-    example = SimpleNamespace(key="e1", image=lambda: Image.new("RGB", (192, 192)),
-                              target_boxes=lambda c: [(5.0, 5.0, 30.0, 30.0)] if c == "c" else [])
+    example = SimpleNamespace(
+        key="e1",
+        image=lambda: Image.new("RGB", (192, 192)),
+        target_boxes=lambda c: [(5.0, 5.0, 30.0, 30.0)] if c == "c" else [],
+    )
     other = SimpleNamespace(key="e2", image=lambda: Image.new("RGB", (192, 192)), target_boxes=lambda c: [])
 
     class Det:
@@ -66,11 +69,11 @@ def test_capture_detection_top_boxes_and_not_the_zero_query():
     m = Det()
     with kept.capture(m, "detection") as cap:
         m.evaluate(torch.zeros(1, 1, 4), [1], ["c"], SimpleNamespace(name="d"))
-    assert len(cap.words) == 1                              # the zero query's AP is not a word's
+    assert len(cap.words) == 1  # the zero query's AP is not a word's
     [(kind, data, meta)] = cap.pictures(0)
     assert kind == "detections" and meta["example"] == "e1"
     scale = kept.MAX_SIDE / 192
-    assert meta["scores"] == [0.9, 0.3, 0.2]                # top 3, best first
+    assert meta["scores"] == [0.9, 0.3, 0.2]  # top 3, best first
     assert meta["boxes"][0] == [round(v * scale, 2) for v in (5, 5, 30, 30)]
     assert meta["targets"] == [[round(v * scale, 2) for v in (5, 5, 30, 30)]]
     assert Image.open(io.BytesIO(data)).size == (kept.MAX_SIDE, kept.MAX_SIDE)
@@ -115,10 +118,16 @@ def test_the_run_keeps_pictures_for_the_grids(mini_run):
     _, store_root, lb = mini_run
     with Store(store_root, readonly=True) as store:
         rows = kept.rows(store, "minirep")
-        scores = {(s.trial.concept, s.trial.train_task, s.eval_task, s.method): s.value
-                  for s in store.scores("minirep") if s.trial.delta is None}
-    got = {(r["concept"], r["meta"]["train_task"], r["meta"]["eval_task"], r["meta"]["method"]) for r in rows
-           if r["kind"] != "train"}
+        scores = {
+            (s.trial.concept, s.trial.train_task, s.eval_task, s.method): s.value
+            for s in store.scores("minirep")
+            if s.trial.delta is None
+        }
+    got = {
+        (r["concept"], r["meta"]["train_task"], r["meta"]["eval_task"], r["meta"]["method"])
+        for r in rows
+        if r["kind"] != "train"
+    }
     for c in ("red_square", "green_triangle", "blue_circle"):
         for src in ("generation", "detection", "classification"):
             for ev in ("generation", "detection"):
@@ -126,9 +135,12 @@ def test_the_run_keeps_pictures_for_the_grids(mini_run):
                 for m in want:
                     assert (c, src, ev, m) in got, (c, src, ev, m)
     assert not any(k[3] in ("constant", "anchor+linear_transfer") for k in got)
-    assert all((c, t, t, "anchor") in got for c in ("red_square", "green_triangle", "blue_circle")
-               for t in ("generation", "detection"))
-    for r in rows:                                          # each picture carries the score it was scored with
+    assert all(
+        (c, t, t, "anchor") in got
+        for c in ("red_square", "green_triangle", "blue_circle")
+        for t in ("generation", "detection")
+    )
+    for r in rows:  # each picture carries the score it was scored with
         if r["kind"] != "train":
             m = r["meta"]
             assert m["value"] == scores[(r["concept"], m["train_task"], m["eval_task"], m["method"])]

@@ -53,8 +53,10 @@ def test_corrected_ratio_matches_its_definition(board):
     num = den = 0.0
     for ds in ("d1", "d2"):
         for c in range(8):
-            t, home, anchor = (by[(m, ds, f"c{c}", tr, "detection")] for m, tr in
-                               (("half", "generation"), ("in_domain", "detection"), ("anchor", "detection")))
+            t, home, anchor = (
+                by[(m, ds, f"c{c}", tr, "detection")]
+                for m, tr in (("half", "generation"), ("in_domain", "detection"), ("anchor", "detection"))
+            )
             num, den = num + t - anchor, den + home - anchor
     entry = rows["half"]["directions"]["gen->det"]
     assert entry["corrected"]["anchor"]["value"] == pytest.approx(num / den, abs=1e-6)
@@ -70,8 +72,8 @@ def test_trivial_methods_score_zero_and_beat_nothing(board):
         row = rows[name]
         assert row["control"] is True
         lo, hi = row["corrected"]["chance"]["ci"]
-        assert lo <= 0 <= hi                                            # at chance: corrected ratio ≈ 0
-        assert row["score"]["value"] < 0                                # below the anchor word
+        assert lo <= 0 <= hi  # at chance: corrected ratio ≈ 0
+        assert row["score"]["value"] < 0  # below the anchor word
         for entry in row["directions"].values():
             assert entry["versus"]["anchor"]["beats"] is False
             assert entry["versus"]["anchor"]["p_holm"] > 0.5
@@ -84,9 +86,17 @@ def test_trivial_methods_score_zero_and_beat_nothing(board):
 
 def test_undefined_ratio_when_in_domain_does_not_beat_the_anchor():
     # learned words in generation score below their anchors (0.25 vs 0.4 ± 0.1): nothing to carry over
-    s = [Score(x.trial, x.eval_task, x.method, x.metric,
-               0.25 if (x.method, x.eval_task) == ("in_domain", "generation") else x.value, x.extra)
-         for x in scores(concepts=4)]
+    s = [
+        Score(
+            x.trial,
+            x.eval_task,
+            x.method,
+            x.metric,
+            0.25 if (x.method, x.eval_task) == ("in_domain", "generation") else x.value,
+            x.extra,
+        )
+        for x in scores(concepts=4)
+    ]
     row = next(r for r in method_leaderboard(s, aggregate(s)) if r["method"] == "half")
     into_gen = row["directions"]["det->gen"]["corrected"]["anchor"]
     assert into_gen["value"] is None and into_gen["ci"] is None
@@ -95,8 +105,10 @@ def test_undefined_ratio_when_in_domain_does_not_beat_the_anchor():
 
 def test_cells_flag_degenerate_intervals_and_carry_secondary_metrics():
     t = [Trial("s", "d", f"c{i}", "a", "classification") for i in range(3)]
-    s = [Score(tr, "classification", "in_domain", "auroc", 1.0, {"metrics": {"accuracy": 0.5 + i / 10}, "chance": 0.5})
-         for i, tr in enumerate(t)]
+    s = [
+        Score(tr, "classification", "in_domain", "auroc", 1.0, {"metrics": {"accuracy": 0.5 + i / 10}, "chance": 0.5})
+        for i, tr in enumerate(t)
+    ]
     [cell] = aggregate(s).values()
     assert cell.degenerate and cell.as_dict()["degenerate"] is True and cell.clusters == 3
     d = cell.as_dict()
@@ -105,9 +117,17 @@ def test_cells_flag_degenerate_intervals_and_carry_secondary_metrics():
 
 def test_results_json_validates_with_controls_and_per_concept():
     s = scores(concepts=3)
-    s = [Score(x.trial, x.eval_task, x.method, x.metric, x.value,
-               {**x.extra, "nearest_tokens": [x.trial.anchor + "</w>", "b</w>"] if x.method == "half" else ["z</w>"]})
-         for x in s]
+    s = [
+        Score(
+            x.trial,
+            x.eval_task,
+            x.method,
+            x.metric,
+            x.value,
+            {**x.extra, "nearest_tokens": [x.trial.anchor + "</w>", "b</w>"] if x.method == "half" else ["z</w>"]},
+        )
+        for x in s
+    ]
     doc = leaderboard_doc(s, "s")
     validate_doc(doc)
     snap = doc["per_concept"]["snap"]

@@ -41,10 +41,17 @@ def test_report_is_self_contained_and_readable(mini_run):
     srcs = re.findall(r'<img src="([^"]+)"', page)
     # heatmap, δ-curves, generation grid, detection grid of the one dataset
     assert len(srcs) == 4 and all(s.startswith("data:image/png;base64,") for s in srcs)
-    for must in ("Method leaderboard", "Controls: tiny-objects", "Run provenance", "Per concept: tiny-objects",
-                 "δ-curves: tiny-objects", "Generations: tiny-objects", "Detections: tiny-objects"):
+    for must in (
+        "Method leaderboard",
+        "Controls: tiny-objects",
+        "Run provenance",
+        "Per concept: tiny-objects",
+        "δ-curves: tiny-objects",
+        "Generations: tiny-objects",
+        "Detections: tiny-objects",
+    ):
         assert must in page, must
-    assert "`" not in visible_text(page)                     # code spans are rendered, not printed
+    assert "`" not in visible_text(page)  # code spans are rendered, not printed
     assert "<code>anchor, untrained</code>" in page
     assert "`" not in visible_text((lb / "leaderboard.html").read_text())
 
@@ -55,24 +62,42 @@ def test_report_rebuild_is_byte_identical(mini_run, tmp_path):
         build_leaderboard(store, "minirep", tmp_path / "again")
     names = sorted(p.name for p in lb.iterdir())
     assert names == sorted(p.name for p in (tmp_path / "again").iterdir())
-    assert {"report.html", "matrix-tiny-objects.svg", "delta-tiny-objects.svg", "grid-tiny-objects.png",
-            "detections-tiny-objects.png"} <= set(names)
+    assert {
+        "report.html",
+        "matrix-tiny-objects.svg",
+        "delta-tiny-objects.svg",
+        "grid-tiny-objects.png",
+        "detections-tiny-objects.png",
+    } <= set(names)
     for name in names:
         assert (lb / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (Debian: apt-get install -y chromium; .ci/run "
-                                             "installs it)")
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="no chromium on PATH (Debian: apt-get install -y chromium; .ci/run installs it)"
+)
 def test_report_renders_in_headless_chromium(mini_run, tmp_path):
     _, _, lb = mini_run
     page = (lb / "report.html").read_text().replace("<head>", "<head>\n" + PROBE, 1)
     probe = tmp_path / "report.html"
     probe.write_text(page)
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000",
-           "--dump-dom", probe.as_uri()]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=10000",
+        "--dump-dom",
+        probe.as_uri(),
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=180, check=False)
     found = re.search(r'<pre id="vwbench-probe">(.*?)</pre>', done.stdout, flags=re.DOTALL)
     assert found, f"chromium rendered no probe result (rc {done.returncode}): {done.stderr[-2000:]}"
     result = json.loads(html.unescape(found.group(1)))

@@ -20,7 +20,7 @@ def test_cluster_bootstrap_resamples_concepts_not_trials():
     assert mean == pytest.approx(per_concept.mean())
     _, lo10, hi10 = cluster_bootstrap_ci(per_concept, range(10))
     assert (lo, hi) == pytest.approx((lo10, hi10), abs=1e-9)
-    _, lo_iid, hi_iid = cluster_bootstrap_ci(values, range(100))              # treating trials as independent
+    _, lo_iid, hi_iid = cluster_bootstrap_ci(values, range(100))  # treating trials as independent
     assert hi_iid - lo_iid < 0.6 * (hi - lo)
 
 
@@ -41,7 +41,7 @@ def test_cluster_bootstrap_matches_a_hand_resampling():
 def test_degenerate_inputs_give_a_point():
     assert cluster_bootstrap_ci([0.7], [0]) == (0.7, 0.7, 0.7)
     assert cluster_bootstrap_ci([0.3, 0.3, 0.3], [0, 1, 2]) == (0.3, 0.3, 0.3)
-    assert cluster_bootstrap_ci([0.1, 0.9], ["c", "c"]) == (0.5, 0.5, 0.5)     # one concept: nothing to resample
+    assert cluster_bootstrap_ci([0.1, 0.9], ["c", "c"]) == (0.5, 0.5, 0.5)  # one concept: nothing to resample
 
 
 def test_paired_permutation_is_the_exact_sign_flip_test():
@@ -51,12 +51,12 @@ def test_paired_permutation_is_the_exact_sign_flip_test():
     assert paired_permutation_p(d) == pytest.approx(exact)
     assert paired_permutation_p(-d) > 0.9
     assert paired_permutation_p(np.zeros(5)) == 1.0
-    assert paired_permutation_p([0.2]) == 0.5 and paired_permutation_p([-0.2]) == 1.0      # one concept
+    assert paired_permutation_p([0.2]) == 0.5 and paired_permutation_p([-0.2]) == 1.0  # one concept
 
 
 def test_holm():
     adj = holm({"a": 0.01, "b": 0.04, "c": 0.03})
-    assert adj == pytest.approx({"a": 0.03, "c": 0.06, "b": 0.06})            # 3·0.01; max(2·0.03, .); max(1·0.04, .)
+    assert adj == pytest.approx({"a": 0.03, "c": 0.06, "b": 0.06})  # 3·0.01; max(2·0.03, .); max(1·0.04, .)
 
 
 def test_percentile_ci_refuses_undefined_resamples():

@@ -12,8 +12,16 @@ METRICS = {"generation": "generation_accuracy", "detection": "ap50", "classifica
 TASKS = list(METRICS)
 
 
-def fake_scores(suite="tiny", datasets=("tiny-objects",), concepts=3, anchors=2, deltas=(None, 0.5, 1.0),
-                methods=("linear_transfer",), seed=0, shift=0.0):
+def fake_scores(
+    suite="tiny",
+    datasets=("tiny-objects",),
+    concepts=3,
+    anchors=2,
+    deltas=(None, 0.5, 1.0),
+    methods=("linear_transfer",),
+    seed=0,
+    shift=0.0,
+):
     """Every (trial, evaluated task, method) of a small suite with seeded values; `shift` moves every value."""
     rng = random.Random(seed)
     out = []
@@ -24,7 +32,7 @@ def fake_scores(suite="tiny", datasets=("tiny-objects",), concepts=3, anchors=2,
                     for train in TASKS:
                         trial = Trial(suite, ds, f"c{c}", f"a{a}", train, delta)
                         for ev in TASKS:
-                            for m in (["in_domain"] if ev == train else list(methods)):
+                            for m in ["in_domain"] if ev == train else list(methods):
                                 base = 0.8 if ev == train else 0.3
                                 v = min(1.0, max(0.0, base + rng.uniform(-0.15, 0.15) + shift))
                                 out.append(Score(trial, ev, m, METRICS[ev], v, {"n_images": 8}))

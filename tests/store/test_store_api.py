@@ -14,9 +14,17 @@ from vwbench.records import Score, Trial
 from vwbench.store import SCHEMA_VERSION, Store, default_root
 
 TRIAL = Trial("tiny", "tiny-objects", "cube", "dog", "generation", 0.5, 3)
-KEY_PARTS = {"model": {"id": "tiny:sd", "revision": "abc"}, "dataset": {"name": "tiny-objects", "split": "train"},
-             "concept": "cube", "anchor": "dog", "delta": 0.5, "seed": 3, "hparams": {"lr": 0.05, "steps": 30},
-             "method": {"name": "linear_transfer", "params": {}}, "version": "0.1.0"}
+KEY_PARTS = {
+    "model": {"id": "tiny:sd", "revision": "abc"},
+    "dataset": {"name": "tiny-objects", "split": "train"},
+    "concept": "cube",
+    "anchor": "dog",
+    "delta": 0.5,
+    "seed": 3,
+    "hparams": {"lr": 0.05, "steps": 30},
+    "method": {"name": "linear_transfer", "params": {}},
+    "version": "0.1.0",
+}
 
 
 def test_default_root():
@@ -31,9 +39,17 @@ def test_key_stable_and_sensitive_to_each_part():
     shuffled["hparams"] = {"steps": 30.0, "lr": 0.05}
     assert Store.key("vector", **shuffled) == k
     assert Store.key("vector", **{**KEY_PARTS, "dataset": {"split": "train", "name": "tiny-objects"}}) == k
-    changed = {"model": {"id": "tiny:sd", "revision": "abd"}, "dataset": {"name": "tiny-objects", "split": "val"},
-               "concept": "cone", "anchor": "cat", "delta": 1.0, "seed": 4, "hparams": {"lr": 0.05, "steps": 31},
-               "method": {"name": "procrustes", "params": {}}, "version": "0.1.1"}
+    changed = {
+        "model": {"id": "tiny:sd", "revision": "abd"},
+        "dataset": {"name": "tiny-objects", "split": "val"},
+        "concept": "cone",
+        "anchor": "cat",
+        "delta": 1.0,
+        "seed": 4,
+        "hparams": {"lr": 0.05, "steps": 31},
+        "method": {"name": "procrustes", "params": {}},
+        "version": "0.1.1",
+    }
     keys = {k}
     for part, value in changed.items():
         keys.add(Store.key("vector", **{**KEY_PARTS, part: value}))
@@ -81,7 +97,7 @@ def test_score_fit_and_run_round_trip(tmp_path):
     store.put_score("s1", score, run)
     assert store.get_score("s1") == score
     assert store.get_score("nope") is None
-    store.put_score("s1", score, run)              # replaced, not duplicated
+    store.put_score("s1", score, run)  # replaced, not duplicated
     store.put_score("s2", Score(Trial("other", "d", "c", "a", "detection"), "detection", "in_domain", "ap50", 1.0))
     assert store.scores("tiny") == [score] and len(store.scores()) == 2
     assert store.suites() == ["other", "tiny"]
@@ -106,11 +122,11 @@ def test_overwrite_policies(tmp_path):
         assert s.get_vector("v") is not None and s.get_score("s") is not None and s.get_fit("f") is not None
     again = Store(tmp_path, overwrite="always")
     assert again.get_vector("v") is None and again.get_score("s") is None and again.get_fit("f") is None
-    again.put_vector("v", TRIAL, torch.zeros(1, 4), {})       # recomputed and replaced ...
-    assert torch.equal(again.get_vector("v")[0], torch.zeros(1, 4))   # ... and then reused within the run
+    again.put_vector("v", TRIAL, torch.zeros(1, 4), {})  # recomputed and replaced ...
+    assert torch.equal(again.get_vector("v")[0], torch.zeros(1, 4))  # ... and then reused within the run
     assert torch.equal(Store(tmp_path).get_vector("v")[0], torch.zeros(1, 4))
     assert len(Store(tmp_path).vectors()) == 1
-    assert len(list((tmp_path / "embeddings").glob("*.safetensors"))) == 1      # the replaced file is gone
+    assert len(list((tmp_path / "embeddings").glob("*.safetensors"))) == 1  # the replaced file is gone
     assert Store(tmp_path).verify() == []
     with pytest.raises(VWBenchError, match="overwrite policy"):
         Store(tmp_path, overwrite="sometimes")
@@ -133,7 +149,7 @@ def test_missing_or_corrupt_embedding(tmp_path, damage):
     assert path.name in str(err.value) and TRIAL.label() in str(err.value)
     assert any(path.name in p for p in store.verify())
     fixer = Store(tmp_path, overwrite="only-missing")
-    assert fixer.get_vector("v") is None           # recomputed ...
+    assert fixer.get_vector("v") is None  # recomputed ...
     fixer.put_vector("v", TRIAL, torch.ones(1, 8), {})
     assert torch.equal(Store(tmp_path).get_vector("v")[0], torch.ones(1, 8))
 

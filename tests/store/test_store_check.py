@@ -22,8 +22,11 @@ def test_compare_rules():
     golden = {"a": cell(0.5, 0.4, 0.6), "b": cell(0.5, 0.4, 0.6), "c": cell(0.5, 0.5, 0.5, n=1)}
     same = compare(golden, dict(golden))
     assert same.ok and same.compared == 3 and not same.findings
-    r = compare(golden, {"a": cell(0.45, 0, 1), "b": cell(0.7, 0, 1), "c": cell(0.5, 0.5, 0.5), "d": cell(1, 1, 1)},
-                tolerance=0.02)
+    r = compare(
+        golden,
+        {"a": cell(0.45, 0, 1), "b": cell(0.7, 0, 1), "c": cell(0.5, 0.5, 0.5), "d": cell(1, 1, 1)},
+        tolerance=0.02,
+    )
     kinds = {f.cell: f.kind for f in r.findings}
     assert kinds == {"a": "regression", "b": "improvement", "d": "new"} and not r.ok
     # "either": inside the CI but beyond the tolerance moves; "both" needs both
@@ -32,7 +35,7 @@ def test_compare_rules():
     # n = 1 cell: its CI is the value; within the tolerance it never moves, under either rule
     assert compare(golden, {**golden, "c": cell(0.49, 0.49, 0.49)}, tolerance=0.02, rule="both").ok
     assert compare(golden, {**golden, "c": cell(0.49, 0.49, 0.49)}, tolerance=0.02).ok
-    assert not compare(golden, {**golden, "c": cell(0.49, 0.49, 0.49)}).ok          # tolerance 0: any change
+    assert not compare(golden, {**golden, "c": cell(0.49, 0.49, 0.49)}).ok  # tolerance 0: any change
     missing = compare(golden, {"a": golden["a"]})
     assert [f.kind for f in missing.findings] == ["missing", "missing"]
     assert compare(golden, {"a": golden["a"]}, allow_missing=True).ok
@@ -45,7 +48,7 @@ def test_tolerance_is_slack_under_every_rule():
     degenerate = {"x": cell(1.0, 1.0, 1.0, n=3)}
     for rule in ("either", "both"):
         assert compare(degenerate, {"x": cell(0.99, 0.99, 0.99)}, tolerance=0.05, rule=rule).ok
-        assert compare(degenerate, {"x": cell(0.95, 0.9, 1.0)}, tolerance=0.05, rule=rule).ok     # at the edge
+        assert compare(degenerate, {"x": cell(0.95, 0.9, 1.0)}, tolerance=0.05, rule=rule).ok  # at the edge
         r = compare(degenerate, {"x": cell(0.94, 0.9, 1.0)}, tolerance=0.05, rule=rule)
         assert [f.kind for f in r.findings] == ["regression"]
     wide = {"x": cell(0.5, 0.3, 0.7)}
@@ -53,8 +56,12 @@ def test_tolerance_is_slack_under_every_rule():
     assert [f.kind for f in compare(wide, {"x": cell(0.4, 0, 1)}, tolerance=0.05).findings] == ["regression"]
     assert compare(wide, {"x": cell(0.26, 0, 1)}, tolerance=0.05, rule="both").ok
     assert compare(wide, {"x": cell(0.75, 0, 1)}, tolerance=0.05, rule="both").ok
-    assert [f.kind for f in compare(wide, {"x": cell(0.24, 0, 1)}, tolerance=0.05, rule="both").findings] == ["regression"]
-    assert [f.kind for f in compare(wide, {"x": cell(0.76, 0, 1)}, tolerance=0.05, rule="both").findings] == ["improvement"]
+    assert [f.kind for f in compare(wide, {"x": cell(0.24, 0, 1)}, tolerance=0.05, rule="both").findings] == [
+        "regression"
+    ]
+    assert [f.kind for f in compare(wide, {"x": cell(0.76, 0, 1)}, tolerance=0.05, rule="both").findings] == [
+        "improvement"
+    ]
 
 
 def test_check_cli_tolerance_passes_a_degenerate_ci(tmp_path, capsys):
@@ -65,7 +72,7 @@ def test_check_cli_tolerance_passes_a_degenerate_ci(tmp_path, capsys):
     golden = tmp_path / "gold" / "results.json"
     cells = json.loads(golden.read_text())["cells"]
     (cid,) = cells
-    assert cells[cid]["mean"] == 1.0 and cells[cid]["ci"] == [1.0, 1.0]     # one score: a point CI
+    assert cells[cid]["mean"] == 1.0 and cells[cid]["ci"] == [1.0, 1.0]  # one score: a point CI
     store.put_score("k", Score(trial, "generation", "in_domain", "generation_accuracy", 0.99, {}))
     store.close()
     args = ["check", "--against", str(golden), "--store", str(tmp_path / "store")]
@@ -90,10 +97,14 @@ def test_check_cli_passes_on_same_run(tmp_path, golden, capsys):
 
 def test_check_cli_names_every_regressed_cell(tmp_path, golden, make_scores, fill_store, capsys):
     scores = make_scores(deltas=(None,))
-    worse = [Score(s.trial, s.eval_task, s.method, s.metric, s.value - 0.3)
-             if (s.trial.train_task, s.eval_task) in {("generation", "detection"), ("detection", "detection")}
-             else Score(s.trial, s.eval_task, s.method, s.metric, s.value + 0.3)
-             if (s.trial.train_task, s.eval_task) == ("classification", "generation") else s for s in scores]
+    worse = [
+        Score(s.trial, s.eval_task, s.method, s.metric, s.value - 0.3)
+        if (s.trial.train_task, s.eval_task) in {("generation", "detection"), ("detection", "detection")}
+        else Score(s.trial, s.eval_task, s.method, s.metric, s.value + 0.3)
+        if (s.trial.train_task, s.eval_task) == ("classification", "generation")
+        else s
+        for s in scores
+    ]
     fill_store(Store(tmp_path / "run"), worse)
     code = cli.main(["check", "--against", str(golden), "--store", str(tmp_path / "run"), "--tolerance", "0.05"])
     out = capsys.readouterr().out

@@ -23,14 +23,24 @@ CORRUPT_ADVICE = ("not a readable", "Move it aside", "mv ")
 
 def snapshot(root, mtimes=True):
     """Every path under `root` with its bytes and (unless not `mtimes`) its mtime."""
-    return {p.relative_to(root).as_posix(): (p.read_bytes() if p.is_file() else None,
-                                             p.stat().st_mtime_ns if mtimes else None)
-            for p in sorted(root.rglob("*"))}
+    return {
+        p.relative_to(root).as_posix(): (
+            p.read_bytes() if p.is_file() else None,
+            p.stat().st_mtime_ns if mtimes else None,
+        )
+        for p in sorted(root.rglob("*"))
+    }
 
 
 def score(value=0.5, concept="red_square"):
-    return Score(Trial("tiny", "tiny-objects", concept, "square", "generation"), "generation", "in_domain",
-                 "generation_accuracy", value, {})
+    return Score(
+        Trial("tiny", "tiny-objects", concept, "square", "generation"),
+        "generation",
+        "in_domain",
+        "generation_accuracy",
+        value,
+        {},
+    )
 
 
 def filled(root, n=3):
@@ -56,11 +66,14 @@ def test_readonly_store_reads_and_creates_or_changes_nothing(tmp_path):
     with Store(root, readonly=True) as ro:
         assert [s.value for s in ro.scores("tiny")] == [0.0, 0.1, 0.2]
         assert ro.suites() == ["tiny"] and ro.get_vector("v") is not None and ro.verify() == []
-        for write in (lambda: ro.put_score("x", score()), lambda: ro.put_vector("w", TRIAL, np.ones((1, 4))),
-                      lambda: ro.begin_run({})):
+        for write in (
+            lambda: ro.put_score("x", score()),
+            lambda: ro.put_vector("w", TRIAL, np.ones((1, 4))),
+            lambda: ro.begin_run({}),
+        ):
             with pytest.raises(VWBenchError, match="opened read-only"):
                 write()
-    assert snapshot(root) == before            # no -wal/-shm files, no journal-mode change, no new folders
+    assert snapshot(root) == before  # no -wal/-shm files, no journal-mode change, no new folders
 
 
 def test_readonly_store_must_exist_and_be_a_store(tmp_path):
@@ -68,7 +81,7 @@ def test_readonly_store_must_exist_and_be_a_store(tmp_path):
         Store(tmp_path / "none", readonly=True)
     assert not (tmp_path / "none").exists()
     (tmp_path / "empty").mkdir()
-    sqlite3.connect(tmp_path / "empty" / "results.sqlite").close()     # a zero-byte database
+    sqlite3.connect(tmp_path / "empty" / "results.sqlite").close()  # a zero-byte database
     with pytest.raises(VWBenchError, match="empty database"):
         Store(tmp_path / "empty", readonly=True)
 
@@ -83,8 +96,10 @@ def test_check_opens_the_store_read_only(tmp_path, capsys):
     assert cli.main(["check", "--against", str(tmp_path / "gold" / "results.json"), "--store", str(root)]) == 0
     assert "ok" in capsys.readouterr().out
     assert snapshot(root) == before
-    assert cli.main(["check", "--against", str(tmp_path / "gold" / "results.json"), "--store",
-                     str(tmp_path / "nostore")]) == 2
+    assert (
+        cli.main(["check", "--against", str(tmp_path / "gold" / "results.json"), "--store", str(tmp_path / "nostore")])
+        == 2
+    )
     assert "no vwbench store" in capsys.readouterr().err and not (tmp_path / "nostore").exists()
 
 
@@ -92,7 +107,7 @@ def test_check_sees_a_live_writers_committed_scores(tmp_path):
     from vwbench.report import build_leaderboard
 
     root = filled(tmp_path / "store")
-    writer = Store(root)                         # stays open: its -wal file exists
+    writer = Store(root)  # stays open: its -wal file exists
     writer.put_score("s9", score(0.9, "c9"))
     with Store(root, readonly=True) as ro:
         assert len(ro.scores("tiny")) == 4
@@ -119,7 +134,7 @@ def test_unwritable_store_folder_is_read_only_not_corrupt(tmp_path, monkeypatch)
     with pytest.raises(VWBenchError) as err:
         Store(root)
     assert_one_line(str(err.value), f"store {root} is read-only", "--store")
-    with Store(root, readonly=True) as ro:       # reading still works
+    with Store(root, readonly=True) as ro:  # reading still works
         assert len(ro.scores()) == 3
     assert snapshot(root) == before
 
@@ -137,7 +152,7 @@ def test_database_sqlite_cannot_write_is_read_only_not_corrupt(tmp_path, monkeyp
     root = filled(tmp_path / "store")
     real = sqlite3.connect
 
-    def read_only_connect(path, *a, uri=False, **kw):    # what SQLite does with a file it may not write
+    def read_only_connect(path, *a, uri=False, **kw):  # what SQLite does with a file it may not write
         if not uri:
             path, uri = f"{os.fspath(path)}".join(("file:", "?mode=ro")), True
         return real(path, *a, uri=uri, **kw)
@@ -191,7 +206,7 @@ def test_a_database_locked_past_the_timeout_is_locked_not_corrupt(tmp_path):
     root = tmp_path / "store"
     root.mkdir()
     holder = sqlite3.connect(root / "results.sqlite", isolation_level=None, check_same_thread=False)
-    holder.execute("BEGIN EXCLUSIVE")            # another process creating the store, never finishing
+    holder.execute("BEGIN EXCLUSIVE")  # another process creating the store, never finishing
     started = time.monotonic()
     with pytest.raises(VWBenchError) as err:
         Store(root, timeout_s=0.5)
@@ -216,7 +231,7 @@ def test_full_disk_writing_an_embedding_leaves_nothing(tmp_path, monkeypatch, wh
     store = Store(tmp_path / "store")
     store.put_vector("old", TRIAL, np.zeros((1, 4)), {})
     before = snapshot(tmp_path / "store" / "embeddings", mtimes=False)
-    if where == "write":          # half the bytes reach the file, then the disk is full
+    if where == "write":  # half the bytes reach the file, then the disk is full
         import builtins
 
         real_open = builtins.open
@@ -247,9 +262,9 @@ def test_full_disk_writing_an_embedding_leaves_nothing(tmp_path, monkeypatch, wh
         store.put_vector("new", TRIAL, np.ones((1, 4)), {})
     monkeypatch.undo()
     assert_one_line(str(err.value), "no space left on the device", "rerun")
-    assert snapshot(tmp_path / "store" / "embeddings", mtimes=False) == before    # no partial, no new file
+    assert snapshot(tmp_path / "store" / "embeddings", mtimes=False) == before  # no partial, no new file
     assert [k for k, _, _ in store.vectors()] == ["old"] and store.verify() == []
-    store.put_vector("new", TRIAL, np.ones((1, 4)), {})             # space again: the write goes through
+    store.put_vector("new", TRIAL, np.ones((1, 4)), {})  # space again: the write goes through
     assert store.get_vector("new") is not None and store.verify() == []
 
 
@@ -258,14 +273,15 @@ def test_full_database_removes_the_new_file_and_commits_nothing(tmp_path):
     store.put_vector("old", TRIAL, np.zeros((1, 4)), {})
     files = sorted((tmp_path / "store" / "embeddings").glob("*.safetensors"))
     pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
-    store._conn.execute(f"PRAGMA max_page_count = {pages}")          # SQLite's own SQLITE_FULL
+    store._conn.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own SQLITE_FULL
     with pytest.raises(VWBenchError) as err:
         store.put_vector("new", TRIAL, np.ones((1, 4)), {"padding": "x" * 200_000})
     assert_one_line(str(err.value), "no space left on the device", "database or disk is full")
     assert sorted((tmp_path / "store" / "embeddings").glob("*.safetensors")) == files
     with pytest.raises(VWBenchError, match="no space left"):
-        store.put_score("s", Score(TRIAL, "generation", "in_domain", "generation_accuracy", 0.5,
-                                   {"padding": "x" * 200_000}))
+        store.put_score(
+            "s", Score(TRIAL, "generation", "in_domain", "generation_accuracy", 0.5, {"padding": "x" * 200_000})
+        )
     assert [k for k, _, _ in store.vectors()] == ["old"] and store.scores() == []
     assert store.verify() == []
 

@@ -70,14 +70,14 @@ def start(root, tag, first, last, *kill):
 def check_complete(root, n):
     store = Store(root)
     vectors = store.vectors()
-    assert sorted(int(meta["i"]) for _, _, meta in vectors) == list(range(n))    # each exactly once
+    assert sorted(int(meta["i"]) for _, _, meta in vectors) == list(range(n))  # each exactly once
     for key, _, meta in vectors:
-        tensor, _ = store.get_vector(key)                                         # every row's file loads
+        tensor, _ = store.get_vector(key)  # every row's file loads
         assert torch.equal(tensor, torch.full((1, 32), float(meta["i"])))
         assert key == store.key("vector", i=meta["i"])
     scores = store.scores("faults")
     assert sorted(round(s.value * 1000) for s in scores) == list(range(n))
-    assert not [p for p in store.verify() if p.startswith("vector ")]            # no row with a bad file
+    assert not [p for p in store.verify() if p.startswith("vector ")]  # no row with a bad file
     conn = sqlite3.connect(root / "results.sqlite")
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert conn.execute("SELECT COUNT(*) FROM vectors WHERE file LIKE '%.part%'").fetchone()[0] == 0
@@ -91,14 +91,14 @@ def test_sigkill_at_every_dangerous_point_then_resume(tmp_path):
         proc = start(root, phase, 0, n, phase, at)
         proc.wait(timeout=60)
         assert proc.returncode == -signal.SIGKILL, proc.stderr.read()
-    for _ in range(2):                                   # and at random moments
+    for _ in range(2):  # and at random moments
         proc = start(root, "random", 0, n)
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(rng.uniform(0.02, 0.25))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
     partial_before = Store(root).vectors()
-    assert 0 < len(partial_before) < n                   # the kills interrupted the work
+    assert 0 < len(partial_before) < n  # the kills interrupted the work
     proc = start(root, "final", 0, n)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
@@ -110,7 +110,7 @@ def test_sigkill_at_every_dangerous_point_then_resume(tmp_path):
 
 def test_two_concurrent_writers(tmp_path):
     root = tmp_path / "store"
-    a, b = start(root, "A", 0, 150), start(root, "B", 50, 200)      # overlap 50..150 on purpose
+    a, b = start(root, "A", 0, 150), start(root, "B", 50, 200)  # overlap 50..150 on purpose
     for proc in (a, b):
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err

@@ -28,8 +28,17 @@ def test_rebuild_is_byte_identical(built):
     root, _ = built
     names = sorted(p.name for p in (root / "a").iterdir())
     # fake scores keep no pictures, so no image grids; the figures come as PNG and SVG
-    assert names == ["delta-tiny-objects.png", "delta-tiny-objects.svg", "leaderboard.html", "leaderboard.md",
-                     "matrix-tiny-objects.png", "matrix-tiny-objects.svg", "report.html", "results.json", "scores.jsonl"]
+    assert names == [
+        "delta-tiny-objects.png",
+        "delta-tiny-objects.svg",
+        "leaderboard.html",
+        "leaderboard.md",
+        "matrix-tiny-objects.png",
+        "matrix-tiny-objects.svg",
+        "report.html",
+        "results.json",
+        "scores.jsonl",
+    ]
     for name in names:
         assert (root / "a" / name).read_bytes() == (root / "b" / name).read_bytes(), name
 
@@ -46,7 +55,9 @@ def test_json_validates_and_has_every_cell(built):
     assert c["n"] == 6 and c["metric"] == "generation_accuracy" and c["ci"][0] <= c["mean"] <= c["ci"][1]
     assert cells["delta/tiny-objects/detection->detection/in_domain/0.5"]["metric"] == "ap50"
     assert [r["method"] for r in on_disk["method_leaderboard"]] == sorted(
-        on_disk["methods"], key=lambda m: -next(r["mean_ratio"] for r in on_disk["method_leaderboard"] if r["method"] == m))
+        on_disk["methods"],
+        key=lambda m: -next(r["mean_ratio"] for r in on_disk["method_leaderboard"] if r["method"] == m),
+    )
     assert on_disk["paper"] is None
     bad = dict(on_disk, cells={"oops": {}})
     with pytest.raises(VWBenchError, match="results.json"):
@@ -70,7 +81,7 @@ def test_plot_is_a_png(built):
 
 def test_bootstrap_ci():
     rng = np.random.default_rng(0)
-    assert bootstrap_ci([0.7]) == (0.7, 0.7, 0.7)                     # n = 1: the value itself
+    assert bootstrap_ci([0.7]) == (0.7, 0.7, 0.7)  # n = 1: the value itself
     assert bootstrap_ci([0.3, 0.3, 0.3]) == (0.3, 0.3, 0.3)
     widths = []
     for n in (10, 100, 1000):
@@ -83,7 +94,7 @@ def test_bootstrap_ci():
     assert widths[0] > widths[1] > widths[2]
     assert bootstrap_ci(rng.uniform(0, 1, 50)) != bootstrap_ci(rng.uniform(0, 1, 50))
     x = rng.uniform(0, 1, 40)
-    assert bootstrap_ci(x) == bootstrap_ci(x)                          # fixed seed
+    assert bootstrap_ci(x) == bootstrap_ci(x)  # fixed seed
 
 
 def test_method_ratio_definition(make_scores):
@@ -92,8 +103,10 @@ def test_method_ratio_definition(make_scores):
     def with_value(s, v):
         return Score(s.trial, s.eval_task, s.method, s.metric, v)
 
-    scores = [with_value(s, 0.8 if s.method == "in_domain" else (0.4 if s.method == "good" else 0.2))
-              for s in make_scores(deltas=(None,), methods=("good", "bad"))]
+    scores = [
+        with_value(s, 0.8 if s.method == "in_domain" else (0.4 if s.method == "good" else 0.2))
+        for s in make_scores(deltas=(None,), methods=("good", "bad"))
+    ]
     board = method_leaderboard(scores, aggregate(scores))
     # no anchor control and no chance among these scores: no corrected ratio, so the raw ratio ranks
     assert [(r["rank"], r["method"], r["mean_ratio"]) for r in board] == [(1, "good", 0.5), (2, "bad", 0.25)]
@@ -132,8 +145,10 @@ def test_leaderboard_cli(tmp_path, make_scores, fill_store, capsys):
     assert cli.main(["leaderboard", "--store", str(tmp_path / "store"), "--out", str(tmp_path / "out")]) == 0
     assert "tiny:" in capsys.readouterr().out
     assert (tmp_path / "out" / "results.json").exists() and not list((tmp_path / "out").glob("delta-*.png"))
-    assert cli.main(["leaderboard", "--store", str(tmp_path / "store"), "--suite", "paper",
-                     "--out", str(tmp_path / "o2")]) == 2
+    assert (
+        cli.main(["leaderboard", "--store", str(tmp_path / "store"), "--suite", "paper", "--out", str(tmp_path / "o2")])
+        == 2
+    )
     assert "no scores of suite 'paper'" in capsys.readouterr().err
     assert cli.main(["leaderboard", "--store", str(tmp_path / "none")]) == 2
     assert "no vwbench store" in capsys.readouterr().err

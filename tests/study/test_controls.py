@@ -53,8 +53,29 @@ def test_controls_are_scored_stored_and_reported(make_specs, tmp_path, capsys):
 
 def test_no_controls_flag(make_specs, tmp_path):
     specs, out = specs_with(make_specs, tmp_path), tmp_path / "lb"
-    assert main(["--specs", str(specs), "run", "--suite", "ctl", "--store", str(tmp_path / "s"), "--out", str(out),
-                 "--no-progress", "--no-deltas", "--no-controls", "--task", "detection", "--task", "classification"]) == 0
+    assert (
+        main(
+            [
+                "--specs",
+                str(specs),
+                "run",
+                "--suite",
+                "ctl",
+                "--store",
+                str(tmp_path / "s"),
+                "--out",
+                str(out),
+                "--no-progress",
+                "--no-deltas",
+                "--no-controls",
+                "--task",
+                "detection",
+                "--task",
+                "classification",
+            ]
+        )
+        == 0
+    )
     doc = json.loads((out / "results.json").read_text())
     assert {c["method"] for c in doc["cells"].values()} == {"in_domain", "linear_transfer"}
 

@@ -27,15 +27,30 @@ METHOD = "example-centered-lstsq"
 
 
 def run_cli(specs, store, out, *args) -> int:
-    return main(["--specs", str(specs), "run", "--suite", "keys", "--store", str(store), "--out", str(out),
-                 "--no-progress", *args])
+    return main(
+        [
+            "--specs",
+            str(specs),
+            "run",
+            "--suite",
+            "keys",
+            "--store",
+            str(store),
+            "--out",
+            str(out),
+            "--no-progress",
+            *args,
+        ]
+    )
 
 
 def scores(store: Path, suite: str = "keys") -> dict:
     with sqlite3.connect(store / "results.sqlite") as db:
-        rows = db.execute("SELECT concept, train_task, eval_task, method, value, run_id FROM scores WHERE suite = ? "
-                          "ORDER BY created", (suite,)).fetchall()
-    return {r[:4]: (r[4], r[5]) for r in rows}      # the latest per trial and evaluation
+        rows = db.execute(
+            "SELECT concept, train_task, eval_task, method, value, run_id FROM scores WHERE suite = ? ORDER BY created",
+            (suite,),
+        ).fetchall()
+    return {r[:4]: (r[4], r[5]) for r in rows}  # the latest per trial and evaluation
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +87,9 @@ def test_changed_method_code_is_recomputed_and_the_rerun_says_why(fresh, tmp_pat
     # the defect of issue #14: map() made a constant, version bumped, and every score was reused
     code = (method / "method.py").read_text()
     assert "return (V - self.mu_y) @ self.T + self.mu_x" in code
-    (method / "method.py").write_text(code.replace("return (V - self.mu_y) @ self.T + self.mu_x",
-                                                   "return self.mu_x.expand(V.shape[0], -1).clone()"))
+    (method / "method.py").write_text(
+        code.replace("return (V - self.mu_y) @ self.T + self.mu_x", "return self.mu_x.expand(V.shape[0], -1).clone()")
+    )
     manifest = (method / "submission.yaml").read_text()
     (method / "submission.yaml").write_text(manifest.replace('version: "1.0.0"', 'version: "1.0.1"'))
     assert run_cli(specs, store, tmp_path / "lb", "--method", str(method)) == 0
@@ -84,9 +100,9 @@ def test_changed_method_code_is_recomputed_and_the_rerun_says_why(fresh, tmp_pat
     assert f"code of method {METHOD}" in note and "'1.0.0' -> '1.0.1'" in note
     after = scores(store)
     transferred = [k for k in after if k[3] == METHOD]
-    assert len(transferred) == 6 and all(after[k][1] != before[k][1] for k in transferred)   # a new run's
-    assert [k for k in after if after[k] != before[k]] == transferred        # in-domain scores were kept
-    assert any(after[k][0] != before[k][0] for k in transferred)             # and the numbers moved
+    assert len(transferred) == 6 and all(after[k][1] != before[k][1] for k in transferred)  # a new run's
+    assert [k for k in after if after[k] != before[k]] == transferred  # in-domain scores were kept
+    assert any(after[k][0] != before[k][0] for k in transferred)  # and the numbers moved
 
     assert run_cli(specs, store, tmp_path / "lb", "--method", str(method)) == 0
     assert "computed nothing; reused 6 vectors, 12 scores" in capsys.readouterr().out
@@ -102,14 +118,17 @@ def test_runs_record_model_provenance(first):
         vectors = s.vectors("keys")
     assert len(runs) == 1 and runs[0]["meta"]["depends"]["methods"][METHOD]["version"] == "1.0.0"
     assert set(prov) == {"tiny-detection", "tiny-classification"}
-    assert prov["tiny-detection"] == [{"id": "tiny:owlv2", "revision": None, "family": "owlv2", "dtype": "float32",
-                                       "device": "cpu"}]
+    assert prov["tiny-detection"] == [
+        {"id": "tiny:owlv2", "revision": None, "family": "owlv2", "dtype": "float32", "device": "cpu"}
+    ]
     assert len(vectors) == 6
     assert {v[2]["provenance"]["id"] for v in vectors} == {"tiny:owlv2", "tiny:open_clip"}
 
 
 def leaderboard(specs, store, out) -> dict:
-    assert main(["--specs", str(specs), "leaderboard", "--store", str(store), "--suite", "keys", "--out", str(out)]) == 0
+    assert (
+        main(["--specs", str(specs), "leaderboard", "--store", str(store), "--suite", "keys", "--out", str(out)]) == 0
+    )
     return json.loads((out / "results.json").read_text())
 
 
@@ -150,8 +169,22 @@ def test_conflicting_overrides_are_one_line_errors(first, tmp_path, capsys):
     ]:
         with pytest.raises(Exception, match=message):
             resolve_overrides(suite, options)
-    rc = main(["--specs", str(specs), "run", "--suite", "tiny", "--store", str(tmp_path / "s"), "--no-progress",
-               "--embeddings", str(REPO / "submissions" / "example-embeddings"), "--steps", "5"])
+    rc = main(
+        [
+            "--specs",
+            str(specs),
+            "run",
+            "--suite",
+            "tiny",
+            "--store",
+            str(tmp_path / "s"),
+            "--no-progress",
+            "--embeddings",
+            str(REPO / "submissions" / "example-embeddings"),
+            "--steps",
+            "5",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc != 0 and "Traceback" not in err and err.strip().count("\n") == 0
     assert "steps=5 cannot apply to an embeddings submission" in err

@@ -61,10 +61,12 @@ def test_out_of_memory_halves_the_micro_batch_and_learns_the_same_vectors(specs,
     summary = s.run()
     # 6 words x batch 4 = 24 rows; 24 -> 12 -> 6 -> 3 fits
     assert [b["from"] for b in summary.backoffs] == [24, 12, 6] and summary.backoffs[-1]["to"] == 3
-    assert max(tried) == 24 and set(tried[tried.index(3):]) == {3}
+    assert max(tried) == 24 and set(tried[tried.index(3) :]) == {3}
     err = capsys.readouterr().err
-    assert "out of GPU memory learning tiny-generation on tiny-objects (6 words, micro-batch 24): retrying the " \
-           "chunk at micro-batch 12" in err
+    assert (
+        "out of GPU memory learning tiny-generation on tiny-objects (6 words, micro-batch 24): retrying the "
+        "chunk at micro-batch 12" in err
+    )
     (run,) = store.runs()
     assert run["meta"]["oom_backoff"] == summary.backoffs and run["status"] == "ok"
     got, want = vectors(store), vectors(ref_store)
@@ -81,8 +83,10 @@ def test_out_of_memory_at_micro_batch_one_is_a_one_line_error(specs, tmp_path):
     s, store, tried = study(specs, tmp_path / "oom", limit=0)
     with pytest.raises(VWBenchError) as info:
         s.run()
-    assert str(info.value) == ("out of GPU memory learning tiny-generation on tiny-objects even at micro-batch 1 "
-                               "(6 words); free the GPU or use a larger one")
+    assert str(info.value) == (
+        "out of GPU memory learning tiny-generation on tiny-objects even at micro-batch 1 "
+        "(6 words); free the GPU or use a larger one"
+    )
     assert tried[-1] == 1 and [b["to"] for b in s.summary.backoffs] == [12, 6, 3, 1]
     assert store.vectors() == [] and store.runs()[0]["status"] == "failed"
     store.close()

@@ -45,8 +45,22 @@ def test_run_writes_matrix_and_leaderboard_then_resumes_without_work(specs, tmp_
 
 def test_probe_runs_only_the_delta_ball(specs, tmp_path, capsys):
     store = tmp_path / "store"
-    assert run_cli(specs, "probe", "--suite", "mini", "--deltas", "0.5", "--store", str(store),
-                   "--out", str(tmp_path / "lb"), "--no-progress") == 0
+    assert (
+        run_cli(
+            specs,
+            "probe",
+            "--suite",
+            "mini",
+            "--deltas",
+            "0.5",
+            "--store",
+            str(store),
+            "--out",
+            str(tmp_path / "lb"),
+            "--no-progress",
+        )
+        == 0
+    )
     capsys.readouterr()
     with sqlite3.connect(store / "results.sqlite") as db:
         metas = [json.loads(m) for (m,) in db.execute("SELECT meta_json FROM vectors")]
@@ -66,8 +80,21 @@ def test_unknown_method_is_one_line_error_and_writes_no_scores(specs, tmp_path, 
 
 def test_killed_run_resumes_with_every_record_once(specs, tmp_path):
     store, out = tmp_path / "store", tmp_path / "lb"
-    cmd = [sys.executable, "-m", "vwbench", "--specs", str(specs), "run", "--suite", "mini", "--store", str(store),
-           "--out", str(out), "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vwbench",
+        "--specs",
+        str(specs),
+        "run",
+        "--suite",
+        "mini",
+        "--store",
+        str(store),
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
@@ -79,13 +106,13 @@ def test_killed_run_resumes_with_every_record_once(specs, tmp_path):
     proc.wait()
     done_before = n_rows(store, "scores")
     assert 0 < done_before < N_SCORES
-    assert subprocess.run(cmd, env=env, capture_output=True).returncode == 0
+    assert subprocess.run(cmd, env=env, capture_output=True, check=False).returncode == 0
     assert n_rows(store, "scores") == N_SCORES
     with sqlite3.connect(store / "results.sqlite") as db:
         assert db.execute("SELECT COUNT(DISTINCT key) FROM scores").fetchone()[0] == N_SCORES
 
 
-BROKEN = '''
+BROKEN = """
 import torch
 
 
@@ -97,7 +124,7 @@ class Broken:
 
     def __call__(self, vectors):
         return vectors
-'''
+"""
 
 
 def test_a_failing_method_is_reported_and_the_others_complete(specs, tmp_path, capsys):
@@ -105,11 +132,26 @@ def test_a_failing_method_is_reported_and_the_others_complete(specs, tmp_path, c
     sub.mkdir()
     (sub / "broken.py").write_text(BROKEN)
     (sub / "submission.yaml").write_text(
-        "name: broken\nkind: method\nversion: 0.1.0\nauthors: [test]\ndescription: fails in fit\nentry: broken.py:Broken\n")
+        "name: broken\nkind: method\nversion: 0.1.0\nauthors: [test]\ndescription: fails in fit\nentry: broken.py:Broken\n"
+    )
     store = tmp_path / "store"
-    rc = run_cli(specs, "run", "--suite", "mini", "--no-deltas", "--method", "linear_transfer", "--method", str(sub),
-                 "--store", str(store), "--out", str(tmp_path / "lb"), "--no-progress")
-    out, err = capsys.readouterr()
+    rc = run_cli(
+        specs,
+        "run",
+        "--suite",
+        "mini",
+        "--no-deltas",
+        "--method",
+        "linear_transfer",
+        "--method",
+        str(sub),
+        "--store",
+        str(store),
+        "--out",
+        str(tmp_path / "lb"),
+        "--no-progress",
+    )
+    _, err = capsys.readouterr()
     assert rc == 1
     assert "broken" in err and "always fails" in err and "Traceback" not in err
     with sqlite3.connect(store / "results.sqlite") as db:

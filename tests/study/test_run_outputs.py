@@ -18,8 +18,10 @@ def test_run_and_leaderboard_write_into_the_store_not_the_golden_folder(specs, t
     golden = tmp_path / "leaderboards" / "mini" / "results.json"
     golden.parent.mkdir(parents=True)
     golden.write_text("the committed golden file")
-    assert main(["--specs", str(specs), "run", "--suite", "mini", "--no-deltas", "--store", "runs/mini",
-                 "--no-progress"]) == 0
+    assert (
+        main(["--specs", str(specs), "run", "--suite", "mini", "--no-deltas", "--store", "runs/mini", "--no-progress"])
+        == 0
+    )
     out = capsys.readouterr().out
     lb = Path("runs/mini/leaderboard/mini")
     assert f"leaderboard: {lb}/{{" in out and "(in the store; --out DIR puts it elsewhere)" in out
@@ -37,8 +39,23 @@ def test_run_and_leaderboard_write_into_the_store_not_the_golden_folder(specs, t
     assert golden.read_bytes() == built
 
     # probe shares run's defaults
-    assert main(["--specs", str(specs), "probe", "--suite", "mini", "--deltas", "0.5", "--store", "runs/mini",
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "--specs",
+                str(specs),
+                "probe",
+                "--suite",
+                "mini",
+                "--deltas",
+                "0.5",
+                "--store",
+                "runs/mini",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "(in the store" in capsys.readouterr().out
     assert golden.read_bytes() == built
 

@@ -30,15 +30,30 @@ def runs(tmp_path_factory):
     specs = spec_root(tmp / "specs", sharded=SHARDED)
 
     def run(*args):
-        assert main(["--specs", str(specs), "run", "--suite", "sharded", "--device", "cpu", "--no-progress",
-                     *args]) == 0
+        assert (
+            main(["--specs", str(specs), "run", "--suite", "sharded", "--device", "cpu", "--no-progress", *args]) == 0
+        )
 
     run("--store", str(tmp / "whole"), "--out", str(tmp / "whole-lb"))
     for i in (1, 2, 3):
         run("--store", str(tmp / f"s{i}"), "--out", str(tmp / f"s{i}-lb"), "--shard", f"{i}/3")
     assert main(["store", "merge", *(str(tmp / f"s{i}") for i in (1, 2, 3)), "--into", str(tmp / "merged")]) == 0
-    assert main(["--specs", str(specs), "leaderboard", "--store", str(tmp / "merged"), "--suite", "sharded",
-                 "--out", str(tmp / "merged-lb")]) == 0
+    assert (
+        main(
+            [
+                "--specs",
+                str(specs),
+                "leaderboard",
+                "--store",
+                str(tmp / "merged"),
+                "--suite",
+                "sharded",
+                "--out",
+                str(tmp / "merged-lb"),
+            ]
+        )
+        == 0
+    )
     return tmp, specs
 
 
@@ -51,11 +66,11 @@ def test_shards_are_disjoint_and_cover_every_record(runs):
     tmp, _ = runs
     for table in ("vectors", "scores"):
         parts = [set(keys(tmp / f"s{i}", table)) for i in (1, 2, 3)]
-        assert all(parts) and sum(map(len, parts)) == len(set.union(*parts))      # disjoint, none empty
+        assert all(parts) and sum(map(len, parts)) == len(set.union(*parts))  # disjoint, none empty
         assert set.union(*parts) == set(keys(tmp / "whole", table))
         assert keys(tmp / "merged", table) == keys(tmp / "whole", table)
     sizes = [len(keys(tmp / f"s{i}", "vectors")) for i in (1, 2, 3)]
-    assert max(sizes) - min(sizes) <= 3        # one word more at most per (dataset, task)
+    assert max(sizes) - min(sizes) <= 3  # one word more at most per (dataset, task)
     assert set(keys(tmp / "merged", "fits")) == set(keys(tmp / "whole", "fits"))
 
 
@@ -80,14 +95,27 @@ def test_merged_store_records_the_shards(runs):
     from vwbench.store import Store
 
     with Store(tmp / "merged", readonly=True) as store:
-        assert store.verify() == []           # every row's file is there and intact, no stray files
+        assert store.verify() == []  # every row's file is there and intact, no stray files
 
 
 @pytest.mark.parametrize("shard", ["3/2", "0/0", "1/0", "a/b", "1/2/3", "-1/2", "0/3"])
 def test_bad_shard_specs_are_one_line_errors_and_write_nothing(runs, tmp_path, capsys, shard):
     _, specs = runs
-    code = main(["--specs", str(specs), "run", "--suite", "sharded", "--device", "cpu", "--no-progress",
-                 "--store", str(tmp_path / "s"), f"--shard={shard}"])
+    code = main(
+        [
+            "--specs",
+            str(specs),
+            "run",
+            "--suite",
+            "sharded",
+            "--device",
+            "cpu",
+            "--no-progress",
+            "--store",
+            str(tmp_path / "s"),
+            f"--shard={shard}",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.startswith("vwbench run: error: --shard") and "\n" not in err
     assert not (tmp_path / "s").exists()
@@ -111,8 +139,12 @@ def test_conflicting_records_are_named_and_nothing_is_written(runs, tmp_path, ca
     assert f"conflicting records for key {key}" in err and "score of" in err
     assert not (tmp_path / "m").exists() and [p.name for p in tmp_path.iterdir()] == ["other"]
     # the same records twice are no conflict: kept once
-    assert main(["store", "merge", str(tmp / "s1"), str(tmp / "s2"), str(tmp_path / "other"), "--into",
-                 str(tmp_path / "m")]) == 2
+    assert (
+        main(
+            ["store", "merge", str(tmp / "s1"), str(tmp / "s2"), str(tmp_path / "other"), "--into", str(tmp_path / "m")]
+        )
+        == 2
+    )
     shutil.rmtree(other)
     shutil.copytree(tmp / "s1", other)
     assert main(["store", "merge", str(tmp / "s1"), str(other), "--into", str(tmp_path / "m")]) == 0

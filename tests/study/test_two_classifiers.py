@@ -20,9 +20,24 @@ def test_the_suite_names_its_second_classifier():
 
 def test_two_classifiers_run_end_to_end_with_a_4x4_matrix(tmp_path, capsys):
     out = tmp_path / "lb"
-    args = ["run", "--suite", "tiny-two-classifiers", "--method", "linear_transfer", "--steps", "2", "--concept",
-            "red_square", "--no-controls", "--no-deltas", "--store", str(tmp_path / "s"), "--out", str(out),
-            "--no-progress"]
+    args = [
+        "run",
+        "--suite",
+        "tiny-two-classifiers",
+        "--method",
+        "linear_transfer",
+        "--steps",
+        "2",
+        "--concept",
+        "red_square",
+        "--no-controls",
+        "--no-deltas",
+        "--store",
+        str(tmp_path / "s"),
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     assert main(args) == 0, capsys.readouterr().err
     doc = json.loads((out / "results.json").read_text())
     cells = doc["cells"]
@@ -30,7 +45,7 @@ def test_two_classifiers_run_end_to_end_with_a_4x4_matrix(tmp_path, capsys):
         for b in NAMES:
             method = "in_domain" if a == b else "linear_transfer"
             cell = cells[f"matrix/tiny-objects/{a}->{b}/{method}"]
-            assert (cell["train_task"], cell["eval_task"], cell["n"]) == (a, b, 3)    # one concept, three anchors
+            assert (cell["train_task"], cell["eval_task"], cell["n"]) == (a, b, 3)  # one concept, three anchors
     # the second classifier is scored as a classifier (the kind decides the metric and chance level) ...
     hf = cells["matrix/tiny-objects/hf-classification->hf-classification/in_domain"]
     oc = cells["matrix/tiny-objects/classification->classification/in_domain"]

@@ -20,13 +20,13 @@ def test_fit_with_report_on_an_exact_linear_relation():
     assert (r.n_pairs, r.n_fit, r.n_holdout) == (399, 359, 40)
     assert r.rel_error < 1e-10 and r.retrieval_accuracy == 1.0
     assert r.method == "linear_transfer" and r.as_dict()["n_pairs"] == 399
-    assert torch.allclose(m.T, T, atol=1e-10)     # refitted on all pairs
+    assert torch.allclose(m.T, T, atol=1e-10)  # refitted on all pairs
 
 
 def test_fit_with_report_counts_nearest_token_misses(spaces):
     src, tgt = spaces
     r = fit_with_report(registry.get("nearest_token"), src, tgt)
-    assert r.retrieval_accuracy < 0.5       # a held-out word can only snap to a different, fitted word
+    assert r.retrieval_accuracy < 0.5  # a held-out word can only snap to a different, fitted word
 
 
 class _Bad(TransferMethod):
@@ -60,12 +60,15 @@ class _WrongDtype:
         return torch.zeros(vectors.shape[0], self.d, dtype=torch.float16)
 
 
-@pytest.mark.parametrize("method,match", [
-    (_Bad("raise"), "'bad-raise'.*fit .*failed: RuntimeError: boom"),
-    (_Bad("shape"), "'bad-shape'.*shape"),
-    (_Bad("nan"), "'bad-nan'.*NaN or Inf"),
-    (_WrongDtype(), "'bad-dtype'.*dtype"),
-])
+@pytest.mark.parametrize(
+    "method,match",
+    [
+        (_Bad("raise"), "'bad-raise'.*fit .*failed: RuntimeError: boom"),
+        (_Bad("shape"), "'bad-shape'.*shape"),
+        (_Bad("nan"), "'bad-nan'.*NaN or Inf"),
+        (_WrongDtype(), "'bad-dtype'.*dtype"),
+    ],
+)
 def test_bad_methods_are_named(method, match, spaces):
     src, tgt = spaces
     with pytest.raises(VWBenchError, match=match):

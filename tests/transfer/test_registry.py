@@ -33,10 +33,13 @@ def test_duplicate_names_refused():
 
     try:
         with pytest.raises(VWBenchError, match="already taken"):
+
             @registry.register("test_dup_method")
             class B(TransferMethod):
                 """B."""
+
         with pytest.raises(VWBenchError, match="already taken"):
+
             @registry.register("linear_transfer")
             class C(TransferMethod):
                 """C."""
@@ -63,9 +66,11 @@ def test_plugins_load_lazily_from_entry_points(monkeypatch):
 
 
 def test_import_and_describe_stay_light():
-    code = ("import sys; from vwbench.transfer import registry; registry.describe(); "
-            "bad = [m for m in ('diffusers', 'open_clip', 'transformers') if m in sys.modules]; "
-            "assert not bad, bad")
+    code = (
+        "import sys; from vwbench.transfer import registry; registry.describe(); "
+        "bad = [m for m in ('diffusers', 'open_clip', 'transformers') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

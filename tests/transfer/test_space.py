@@ -6,13 +6,15 @@ from vwbench.transfer import EmbeddingSpace, nearest_tokens, nn_distance, shared
 
 
 def test_shared_pairs_identical_strings_both_usable():
-    src = EmbeddingSpace.from_table("a", ["<|startoftext|>", "cat</w>", "cat", "dog</w>", "x"], torch.randn(5, 3),
-                                    exclude=[0])
-    tgt = EmbeddingSpace.from_table("b", ["dog</w>", "cat</w>", "<|startoftext|>", "x", "cat"], torch.randn(5, 4),
-                                    exclude=[2, 3])
+    src = EmbeddingSpace.from_table(
+        "a", ["<|startoftext|>", "cat</w>", "cat", "dog</w>", "x"], torch.randn(5, 3), exclude=[0]
+    )
+    tgt = EmbeddingSpace.from_table(
+        "b", ["dog</w>", "cat</w>", "<|startoftext|>", "x", "cat"], torch.randn(5, 4), exclude=[2, 3]
+    )
     s, t = shared_pairs(src, tgt)
     assert s.dtype == t.dtype == torch.long
-    assert [src.tokens[i] for i in s] == ["cat</w>", "cat", "dog</w>"]     # `</w>` matters; special/unusable out
+    assert [src.tokens[i] for i in s] == ["cat</w>", "cat", "dog</w>"]  # `</w>` matters; special/unusable out
     assert [tgt.tokens[j] for j in t] == ["cat</w>", "cat", "dog</w>"]
 
 
@@ -40,7 +42,7 @@ def test_nearest_tokens_skips_unusable_and_matches_brute_force():
 def test_nn_distance_excludes_self_and_unusable():
     table = torch.tensor([[0.0, 0.0], [3.0, 0.0], [0.0, 1.0], [0.0, 0.5]])
     space = EmbeddingSpace.from_table("s", list("abcd"), table, exclude=[3])
-    assert nn_distance(space, 0) == pytest.approx(1.0)     # d (0.5 away) is unusable
-    assert nn_distance(space, 1) == pytest.approx(3.0)      # a at 3, c at sqrt(10)
+    assert nn_distance(space, 0) == pytest.approx(1.0)  # d (0.5 away) is unusable
+    assert nn_distance(space, 1) == pytest.approx(3.0)  # a at 3, c at sqrt(10)
     with pytest.raises(VWBenchError):
         nn_distance(space, 9)

@@ -21,12 +21,12 @@ from vwbench.errors import VWBenchError
 class Words:
     """The learned words of one task model on one dataset, with their anchors' own embeddings."""
 
-    task: object                 # TaskSpec
-    model: object                # TaskModel
-    data: object                 # ConceptDataset
-    trials: list                 # Trial per word
-    learned: torch.Tensor        # [K, n, d]
-    anchors: torch.Tensor        # [K, n, d]: the untrained anchor word of each trial
+    task: object  # TaskSpec
+    model: object  # TaskModel
+    data: object  # ConceptDataset
+    trials: list  # Trial per word
+    learned: torch.Tensor  # [K, n, d]
+    anchors: torch.Tensor  # [K, n, d]: the untrained anchor word of each trial
 
 
 def words(suite, store, select, device: str | None = None, progress: bool = True) -> tuple[object, list[Words]]:
@@ -35,8 +35,11 @@ def words(suite, store, select, device: str | None = None, progress: bool = True
     from vwbench.study import Study, StudyOptions
     from vwbench.tokenizer import single_token_id
 
-    study = Study(suite, store, StudyOptions(methods=[], deltas=(), controls=False, select=select,
-                                             device=device, progress=progress))
+    study = Study(
+        suite,
+        store,
+        StudyOptions(methods=[], deltas=(), controls=False, select=select, device=device, progress=progress),
+    )
     summary = study.run()
     if summary.failures:
         raise VWBenchError(f"learning the words failed: {summary.failures[0]}")
@@ -50,8 +53,16 @@ def words(suite, store, select, device: str | None = None, progress: bool = True
                 continue
             table = study.vocabulary(task).table
             anchors = torch.stack([table[single_token_id(tr.anchor)].float().repeat(v.shape[0], 1) for tr, v in got])
-            out.append(Words(task, study.model(task), data, [tr for tr, _ in got],
-                             torch.stack([v.float() for _, v in got]), anchors))
+            out.append(
+                Words(
+                    task,
+                    study.model(task),
+                    data,
+                    [tr for tr, _ in got],
+                    torch.stack([v.float() for _, v in got]),
+                    anchors,
+                )
+            )
     return study, out
 
 

@@ -15,15 +15,28 @@ import torch
 
 from vwbench.errors import VWBenchError
 
-TEMPLATES = ("{}", "a {}", "the {}", "a photo of a {}", "a photo of the {}", "a photo of {}", "photo of a {}",
-             "a {} photo")
+TEMPLATES = (
+    "{}",
+    "a {}",
+    "the {}",
+    "a photo of a {}",
+    "a photo of the {}",
+    "a photo of {}",
+    "photo of a {}",
+    "a {} photo",
+)
 
 
 def layers_of(model) -> list:
     """The transformer blocks of a task model's text tower, input to output."""
-    for path in ("pipe.text_encoder.text_model.encoder.layers", "pipe.text_encoder.encoder.layers",
-                 "model.owlv2.text_model.encoder.layers", "model.owlv2.text_model.layers",
-                 "model.text_model.encoder.layers", "model.transformer.resblocks"):
+    for path in (
+        "pipe.text_encoder.text_model.encoder.layers",
+        "pipe.text_encoder.encoder.layers",
+        "model.owlv2.text_model.encoder.layers",
+        "model.owlv2.text_model.layers",
+        "model.text_model.encoder.layers",
+        "model.transformer.resblocks",
+    ):
         obj = model
         for part in path.split("."):
             obj = getattr(obj, part, None)
@@ -40,8 +53,10 @@ def recording(blocks: list):
     got: list[list[torch.Tensor]] = [[] for _ in blocks]
     handles = []
     for i, b in enumerate(blocks):
+
         def hook(module, args, out, i=i):
             got[i].append((out[0] if isinstance(out, tuple) else out).detach().float().cpu())
+
         handles.append(b.register_forward_hook(hook))
     try:
         yield got
@@ -58,13 +73,16 @@ def pooled_activations(model, vectors: torch.Tensor, ids: list[int], template: s
     prompt = model.prompts(ids, vectors.shape[1], template)
     eos = (prompt.ids == EOS_ID).int().argmax(-1).cpu()
     blocks = layers_of(model)
-    with torch.no_grad(), recording(blocks) as got, injected(model.text_embedding(), prompt.mask,
-                                                             vectors.to(model.device)):
+    with (
+        torch.no_grad(),
+        recording(blocks) as got,
+        injected(model.text_embedding(), prompt.mask, vectors.to(model.device)),
+    ):
         model.text_features(prompt.ids)
     out = []
     for states in got:
         h = states[-1]
-        if h.shape[0] != len(ids) and h.shape[1] == len(ids):      # sequence-first (older open_clip)
+        if h.shape[0] != len(ids) and h.shape[1] == len(ids):  # sequence-first (older open_clip)
             h = h.transpose(0, 1)
         out.append(h[torch.arange(len(ids)), eos].numpy())
     return np.stack(out)
@@ -89,17 +107,28 @@ def analyse(words, templates=TEMPLATES) -> dict:
 
     ids = [single_token_id(t.anchor) for t in words.trials]
     concepts = [t.concept for t in words.trials]
-    acts = {kind: np.stack([pooled_activations(words.model, v, ids, tpl) for tpl in templates], 1)
-            for kind, v in (("learned", words.learned), ("anchor", words.anchors))}      # [layers, T, K, d]
+    acts = {
+        kind: np.stack([pooled_activations(words.model, v, ids, tpl) for tpl in templates], 1)
+        for kind, v in (("learned", words.learned), ("anchor", words.anchors))
+    }  # [layers, T, K, d]
     n_layers, n_t, k = acts["learned"].shape[:3]
     y = np.array(concepts * n_t)
     groups = np.repeat(np.arange(n_t), k)
-    accuracy = {kind: [probe(a[layer].reshape(n_t * k, -1), y, groups) for layer in range(n_layers)]
-                for kind, a in acts.items()}
-    return {"task": words.task.name, "kind": words.task.task, "dataset": words.data.name, "layers": n_layers,
-            "templates": list(templates), "concepts": concepts, "anchors": [t.anchor for t in words.trials],
-            "chance": 1 / len(set(concepts)), "probe_accuracy": {k: [round(a, 6) for a in v] for k, v in accuracy.items()},
-            "_acts": acts}
+    accuracy = {
+        kind: [probe(a[layer].reshape(n_t * k, -1), y, groups) for layer in range(n_layers)] for kind, a in acts.items()
+    }
+    return {
+        "task": words.task.name,
+        "kind": words.task.task,
+        "dataset": words.data.name,
+        "layers": n_layers,
+        "templates": list(templates),
+        "concepts": concepts,
+        "anchors": [t.anchor for t in words.trials],
+        "chance": 1 / len(set(concepts)),
+        "probe_accuracy": {k: [round(a, 6) for a in v] for k, v in accuracy.items()},
+        "_acts": acts,
+    }
 
 
 def shown_layers(n: int, count: int = 4) -> list[int]:
@@ -154,8 +183,14 @@ def plot_embedding(r: dict, path: Path, seed: int = 0) -> None:
             for ci, c in enumerate(concepts):
                 m = labels == c
                 color = plt.get_cmap("tab20")(ci % 20)
-                ax.scatter(xy[:half][m, 0], xy[:half][m, 1], s=14, color=color, marker="o",
-                           label=c if layer == shown[0] else None)
+                ax.scatter(
+                    xy[:half][m, 0],
+                    xy[:half][m, 1],
+                    s=14,
+                    color=color,
+                    marker="o",
+                    label=c if layer == shown[0] else None,
+                )
                 ax.scatter(xy[half:][m, 0], xy[half:][m, 1], s=18, color=color, marker="x")
             ax.set_title(f"block {layer + 1} of {r['layers']}", fontsize=9)
             ax.set_xticks([])
@@ -165,8 +200,15 @@ def plot_embedding(r: dict, path: Path, seed: int = 0) -> None:
 
         handles += [Line2D([], [], color="0.3", marker="o", ls=""), Line2D([], [], color="0.3", marker="x", ls="")]
         labels += ["learned word", "anchor word"]
-        axes[0][-1].legend(handles, labels, fontsize=6.5, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False,
-                           ncol=1 + len(labels) // 16)
+        axes[0][-1].legend(
+            handles,
+            labels,
+            fontsize=6.5,
+            loc="upper left",
+            bbox_to_anchor=(1.02, 1.0),
+            frameon=False,
+            ncol=1 + len(labels) // 16,
+        )
         fig.suptitle(f"{r['dataset']}, {r['kind']} text tower: t-SNE of the pooled token (colour: concept)", fontsize=9)
         save(fig, path)
         plt.close(fig)

@@ -18,7 +18,7 @@ from vwbench.errors import VWBenchError
 def text_transformer(model):
     """The transformers CLIPTextTransformer of a generation model (its `.encoder.layers`, `.final_layer_norm`)."""
     enc = getattr(getattr(model, "pipe", None), "text_encoder", None)
-    tm = getattr(enc, "text_model", enc)        # transformers 5 folds text_model into CLIPTextModel
+    tm = getattr(enc, "text_model", enc)  # transformers 5 folds text_model into CLIPTextModel
     if tm is None or not hasattr(tm, "encoder") or not hasattr(tm, "final_layer_norm"):
         raise VWBenchError(f"{model.spec.name}: truncation needs a CLIP text encoder (transformers CLIPTextModel)")
     return tm
@@ -63,9 +63,16 @@ def run(words, out: Path, blocks: list[int] | None = None, progress: bool = True
         raise VWBenchError(f"--blocks {bad}: the text encoder of {model.spec.name} has {total} blocks (0..{total})")
     ids = [single_token_id(t.anchor) for t in words.trials]
     concepts = [t.concept for t in words.trials]
-    result = {"task": words.task.name, "dataset": data.name, "blocks_total": total, "blocks": blocks,
-              "concepts": concepts, "anchors": [t.anchor for t in words.trials],
-              "images_per_word": int(model.spec.metric.get("images_per_trial", 8)), "curves": {}}
+    result = {
+        "task": words.task.name,
+        "dataset": data.name,
+        "blocks_total": total,
+        "blocks": blocks,
+        "concepts": concepts,
+        "anchors": [t.anchor for t in words.trials],
+        "images_per_word": int(model.spec.metric.get("images_per_trial", 8)),
+        "curves": {},
+    }
     pictures = {}
     jobs = [(kind, norm, n) for kind in ("learned", "anchor") for norm in (True, False) for n in blocks]
     with torch.no_grad():
@@ -75,8 +82,13 @@ def run(words, out: Path, blocks: list[int] | None = None, progress: bool = True
                 scores = [r["value"] for r in model.evaluate(vectors.to(model.device), ids, concepts, data)]
             mean, lo, hi = bootstrap_ci(scores)
             result["curves"].setdefault(f"{kind}{'' if norm else ', no final LayerNorm'}", []).append(
-                {"blocks": n, "mean": round(mean, 6), "ci": [round(lo, 6), round(hi, 6)],
-                 "scores": [round(s, 6) for s in scores]})
+                {
+                    "blocks": n,
+                    "mean": round(mean, 6),
+                    "ci": [round(lo, 6), round(hi, 6)],
+                    "scores": [round(s, 6) for s in scores],
+                }
+            )
             if norm:
                 pictures[(kind, n)] = cap.pictures(0)
     result["chance"] = 1 / len(data.concepts)
@@ -98,16 +110,25 @@ def plot(result: dict, path: Path) -> None:
             ls = "-" if "LayerNorm" not in label else "--"
             xs = [p["blocks"] for p in pts]
             kind, _, rest = label.partition(", ")
-            ax.plot(xs, [p["mean"] for p in pts], marker="o", ls=ls, color=color,
-                    label=f"{kind} word" + (f", {rest}" if rest else ", final LayerNorm"))
+            ax.plot(
+                xs,
+                [p["mean"] for p in pts],
+                marker="o",
+                ls=ls,
+                color=color,
+                label=f"{kind} word" + (f", {rest}" if rest else ", final LayerNorm"),
+            )
             ax.fill_between(xs, [p["ci"][0] for p in pts], [p["ci"][1] for p in pts], color=color, alpha=0.12, lw=0)
         ax.axhline(result["chance"], color="k", ls=":", lw=1, label="chance (1/K)")
         ax.set_xlabel(f"text-encoder blocks kept, N (of {result['blocks_total']})")
         ax.set_xticks(result["blocks"])
         ax.set_ylabel("generation accuracy")
         ax.set_ylim(-0.02, 1.02)
-        ax.set_title(f"{result['dataset']}: generating from a truncated text encoder "
-                     f"({len(result['concepts'])} concepts, {result['images_per_word']} images each)", fontsize=9)
+        ax.set_title(
+            f"{result['dataset']}: generating from a truncated text encoder "
+            f"({len(result['concepts'])} concepts, {result['images_per_word']} images each)",
+            fontsize=9,
+        )
         ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
         save(fig, path)
         plt.close(fig)
@@ -125,6 +146,9 @@ def images(result: dict, pictures: dict, path: Path) -> None:
             got = pictures.get((kind, n), [])
             cells.append((_strip([_image(d) for _, d, _ in got]) if got else None, f"accuracy {pts['scores'][0]:.2f}"))
         table.append((f"{kind} word\n({result['anchors'][0]})" if kind == "anchor" else f"{kind} word", cells))
-    _figure(table, [f"N = {n}" for n in result["blocks"]],
-            f"{result['dataset']}, concept {result['concepts'][0]}: generations with the first N text-encoder blocks",
-            path)
+    _figure(
+        table,
+        [f"N = {n}" for n in result["blocks"]],
+        f"{result['dataset']}, concept {result['concepts'][0]}: generations with the first N text-encoder blocks",
+        path,
+    )

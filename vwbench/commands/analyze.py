@@ -17,23 +17,35 @@ DEFAULT_LIMIT = {"truncation": 4, "layers": 10}
 
 def add_arguments(p):
     sub = p.add_subparsers(dest="analysis", metavar="ANALYSIS", required=True)
-    for name, text in (("truncation", "score words with the generation text encoder cut after N blocks"),
-                       ("layers", "per-layer probes and t-SNE of the pooled token in every text tower")):
+    for name, text in (
+        ("truncation", "score words with the generation text encoder cut after N blocks"),
+        ("layers", "per-layer probes and t-SNE of the pooled token in every text tower"),
+    ):
         q = sub.add_parser(name, help=text, description=text)
         q.add_argument("--suite", default="micro", help="suite name or YAML file (default: micro)")
         q.add_argument("--store", metavar="DIR", help="results store (default: vwbench-runs/<suite>)")
         q.add_argument("--out", metavar="DIR", help="output folder (default: STORE/analysis/<suite>/<analysis>/)")
         q.add_argument("--dataset", action="append", metavar="D", help="dataset (repeatable; default: the first)")
         q.add_argument("--concept", action="append", metavar="C", help="concept id (repeatable)")
-        q.add_argument("--limit", metavar="N", default=str(DEFAULT_LIMIT[name]),
-                       help=f"at most N concepts per dataset (default: {DEFAULT_LIMIT[name]})")
+        q.add_argument(
+            "--limit",
+            metavar="N",
+            default=str(DEFAULT_LIMIT[name]),
+            help=f"at most N concepts per dataset (default: {DEFAULT_LIMIT[name]})",
+        )
         q.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
         q.add_argument("--no-progress", action="store_true", help="no progress bars")
         if name == "truncation":
-            q.add_argument("--blocks", metavar="N,N,...", help="blocks to keep (default: all for small encoders, "
-                                                                "else 7 evenly spaced from 0 to all)")
-            q.add_argument("--images", metavar="N", help="images generated per word and setting (default: the "
-                                                         "task's images_per_trial)")
+            q.add_argument(
+                "--blocks",
+                metavar="N,N,...",
+                help="blocks to keep (default: all for small encoders, else 7 evenly spaced from 0 to all)",
+            )
+            q.add_argument(
+                "--images",
+                metavar="N",
+                help="images generated per word and setting (default: the task's images_per_trial)",
+            )
 
 
 def run(args) -> int:
@@ -71,16 +83,20 @@ def run(args) -> int:
                     analysis.with_metric(w.model, images_per_trial=images)
                 r = truncation.run(w, out, blocks, progress=not args.no_progress)
                 full = r["curves"]["learned"][-1]
-                print(f"{r['dataset']}: {len(r['concepts'])} words, blocks {r['blocks']} of {r['blocks_total']}; "
-                      f"learned word at N={full['blocks']}: {full['mean']:.3f}, anchor: "
-                      f"{r['curves']['anchor'][-1]['mean']:.3f}")
+                print(
+                    f"{r['dataset']}: {len(r['concepts'])} words, blocks {r['blocks']} of {r['blocks_total']}; "
+                    f"learned word at N={full['blocks']}: {full['mean']:.3f}, anchor: "
+                    f"{r['curves']['anchor'][-1]['mean']:.3f}"
+                )
         else:
             from vwbench.analysis import layers
 
             for r in layers.run(found, out, progress=not args.no_progress):
                 acc = r["probe_accuracy"]
-                print(f"{r['dataset']} {r['kind']}: probe accuracy by block, learned "
-                      f"{' '.join(f'{a:.2f}' for a in acc['learned'])}; anchor "
-                      f"{' '.join(f'{a:.2f}' for a in acc['anchor'])} (chance {r['chance']:.2f})")
+                print(
+                    f"{r['dataset']} {r['kind']}: probe accuracy by block, learned "
+                    f"{' '.join(f'{a:.2f}' for a in acc['learned'])}; anchor "
+                    f"{' '.join(f'{a:.2f}' for a in acc['anchor'])} (chance {r['chance']:.2f})"
+                )
     print(f"{args.analysis}: {out}/")
     return 0

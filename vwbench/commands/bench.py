@@ -14,21 +14,53 @@ PARTS = ("generation", "detection", "classification", "transfer")
 
 def add_arguments(p):
     p.add_argument("--suite", default=DEFAULT_SUITE, help=f"suite name or file (default: {DEFAULT_SUITE}, offline)")
-    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, metavar="N",
-                   help=f"training steps of every timed run (default: {DEFAULT_STEPS})")
-    p.add_argument("--concepts", type=int, metavar="K", help="words per batch of the fast path "
-                   "(default: the suite's concepts_per_batch)")
-    p.add_argument("--naive-concepts", type=int, default=3, metavar="N",
-                   help="words the naive loop trains, one run each, to time it (default: 3, at most K)")
-    p.add_argument("--only", metavar="LIST", help=f"comma-separated parts to run: task names or kinds of the suite, "
-                   f"or 'transfer' (default: {','.join(PARTS)})")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=DEFAULT_STEPS,
+        metavar="N",
+        help=f"training steps of every timed run (default: {DEFAULT_STEPS})",
+    )
+    p.add_argument(
+        "--concepts",
+        type=int,
+        metavar="K",
+        help="words per batch of the fast path (default: the suite's concepts_per_batch)",
+    )
+    p.add_argument(
+        "--naive-concepts",
+        type=int,
+        default=3,
+        metavar="N",
+        help="words the naive loop trains, one run each, to time it (default: 3, at most K)",
+    )
+    p.add_argument(
+        "--only",
+        metavar="LIST",
+        help=f"comma-separated parts to run: task names or kinds of the suite, "
+        f"or 'transfer' (default: {','.join(PARTS)})",
+    )
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available, else cpu)")
-    p.add_argument("--threads", type=int, metavar="N", help="torch intra-op threads (default: 1 on CPU, where more "
-                   "threads thrash on a machine shared with other jobs; torch's default on GPU)")
-    p.add_argument("--data", action="append", default=[], metavar="NAME=PATH",
-                   help="prepared manifest of a dataset (overrides the suite's `data:`)")
-    p.add_argument("--transfer-shape", default="49408x1024x768", metavar="VxDxE",
-                   help="vocabulary x source width x target width of the transfer fits (default: 49408x1024x768)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="torch intra-op threads (default: 1 on CPU, where more "
+        "threads thrash on a machine shared with other jobs; torch's default on GPU)",
+    )
+    p.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="prepared manifest of a dataset (overrides the suite's `data:`)",
+    )
+    p.add_argument(
+        "--transfer-shape",
+        default="49408x1024x768",
+        metavar="VxDxE",
+        help="vocabulary x source width x target width of the transfer fits (default: 49408x1024x768)",
+    )
 
 
 def _shape(text: str) -> tuple[int, int, int]:
@@ -49,8 +81,12 @@ def plan(args):
     from vwbench.models.factory import resolve_device
     from vwbench.spec import SpecLibrary
 
-    for flag, value in (("--steps", args.steps), ("--concepts", args.concepts),
-                        ("--naive-concepts", args.naive_concepts), ("--threads", args.threads)):
+    for flag, value in (
+        ("--steps", args.steps),
+        ("--concepts", args.concepts),
+        ("--naive-concepts", args.naive_concepts),
+        ("--threads", args.threads),
+    ):
         if value is not None and value <= 0:
             raise VWBenchError(f"{flag} must be a positive integer, got {value}")
     shape = _shape(args.transfer_shape)
@@ -61,8 +97,9 @@ def plan(args):
         known = [*dict.fromkeys([*(t.name for t in suite.tasks), *(t.task for t in suite.tasks), "transfer"])]
         bad = [w for w in wanted if w not in known]
         if bad or not wanted:
-            raise VWBenchError(f"--only: unknown part {', '.join(map(repr, bad)) or repr(args.only)} "
-                               f"(known: {', '.join(known)})")
+            raise VWBenchError(
+                f"--only: unknown part {', '.join(map(repr, bad)) or repr(args.only)} (known: {', '.join(known)})"
+            )
         tasks = [t for t in suite.tasks if t.name in wanted or t.task in wanted]
         run_transfer = "transfer" in wanted
     if not suite.datasets and tasks:
@@ -94,18 +131,24 @@ def run(args) -> int:
             ds = suite.datasets[0]
             data = load_dataset(ds, data_paths.get(ds.name) or suite.data.get(ds.name))
             for task in tasks:
-                print(f"bench: {task.name} on {ds.name} ({device}, {torch.get_num_threads()} threads)...", file=sys.stderr)
+                print(
+                    f"bench: {task.name} on {ds.name} ({device}, {torch.get_num_threads()} threads)...", file=sys.stderr
+                )
                 model = build_task_model(task, device)
                 rows.append(bench.bench_task(model, data, ds, suite, args.steps, k, args.naive_concepts))
                 del model
-            print(f"Learner: words trained per second at {args.steps} steps, suite {suite.name}, dataset {ds.name}, "
-                  f"{device}, {torch.get_num_threads()} threads\n")
+            print(
+                f"Learner: words trained per second at {args.steps} steps, suite {suite.name}, dataset {ds.name}, "
+                f"{device}, {torch.get_num_threads()} threads\n"
+            )
             print(bench.learner_table(rows))
         if run_transfer:
             print("bench: transfer fits...", file=sys.stderr)
             trows = bench.bench_transfer(shape=shape)
-            print(("\n" if rows else "") + "Transfer fits (random float32 tables, fit in float64; "
-                  f"{torch.get_num_threads()} threads)\n")
+            print(
+                ("\n" if rows else "") + "Transfer fits (random float32 tables, fit in float64; "
+                f"{torch.get_num_threads()} threads)\n"
+            )
             print(bench.transfer_table(trows))
     finally:
         torch.set_num_threads(default_threads)

@@ -12,18 +12,30 @@ HELP = "fail when a run's results regress against a golden leaderboard JSON"
 
 
 def add_arguments(p):
-    p.add_argument("--against", required=True, metavar="FILE", help="golden results, e.g. leaderboards/tiny/results.json")
+    p.add_argument(
+        "--against", required=True, metavar="FILE", help="golden results, e.g. leaderboards/tiny/results.json"
+    )
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--store", metavar="DIR", help="store of the run to check, opened read-only "
-                                                    "(default: vwbench-runs/<suite>)")
+    src.add_argument(
+        "--store", metavar="DIR", help="store of the run to check, opened read-only (default: vwbench-runs/<suite>)"
+    )
     src.add_argument("--results", metavar="FILE", help="a results.json of the run to check instead of a store")
     p.add_argument("--suite", help="suite to check (default: the golden file's suite)")
-    p.add_argument("--tolerance", type=float, default=0.0, metavar="X",
-                   help="slack for every rule: a cell whose mean is within X of the golden mean never moves, "
-                        "and the golden CI is widened by X on each side (absolute; default 0)")
-    p.add_argument("--rule", choices=["either", "both"], default="either",
-                   help="either (default): a cell moves when |mean - golden| > tolerance, or it lies outside the "
-                        "widened CI; both: only when both hold (for runs that are not bit-reproducible)")
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.0,
+        metavar="X",
+        help="slack for every rule: a cell whose mean is within X of the golden mean never moves, "
+        "and the golden CI is widened by X on each side (absolute; default 0)",
+    )
+    p.add_argument(
+        "--rule",
+        choices=["either", "both"],
+        default="either",
+        help="either (default): a cell moves when |mean - golden| > tolerance, or it lies outside the "
+        "widened CI; both: only when both hold (for runs that are not bit-reproducible)",
+    )
     p.add_argument("--allow-missing", action="store_true", help="do not fail on golden cells the run lacks")
 
 
@@ -44,8 +56,10 @@ def run(args) -> int:
     for f in result.findings:
         print(f.line())
     n_fail = len(result.failures)
-    summary = (f"{suite}: {result.compared} cells compared with {args.against} (tolerance {args.tolerance:g}, "
-               f"rule {args.rule}) from {source}: ")
+    summary = (
+        f"{suite}: {result.compared} cells compared with {args.against} (tolerance {args.tolerance:g}, "
+        f"rule {args.rule}) from {source}: "
+    )
     if n_fail:
         print(summary + f"{n_fail} failing", flush=True)
         return 1

@@ -14,20 +14,38 @@ HELP = "prepare (and check) manifests of the real datasets"
 
 def add_arguments(p):
     sub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
-    prep = sub.add_parser("prepare", help="write a dataset's manifest from its folder on disk",
-                          description="Write a dataset's manifest from its folder on disk (nothing is downloaded).")
+    prep = sub.add_parser(
+        "prepare",
+        help="write a dataset's manifest from its folder on disk",
+        description="Write a dataset's manifest from its folder on disk (nothing is downloaded).",
+    )
     prep.add_argument("dataset", help="a dataset spec name (vwbench list datasets)")
     prep.add_argument("--root", required=True, metavar="PATH", help="the dataset's folder")
     prep.add_argument("--out", metavar="FILE", help="manifest to write (default: data/DATASET.jsonl)")
-    prep.add_argument("--skip-bad", action="store_true",
-                      help="skip unreadable images and bad boxes (and report how many) instead of stopping")
-    prep.add_argument("--boxes", metavar="FILE|owlv2",
-                      help="DreamBooth only: a JSON boxes file {\"subject/file.jpg\": [[x0,y0,x1,y1], ...]}, "
-                      "or `owlv2` to detect them with the detection task's model")
-    prep.add_argument("--detection-task", default="detection", metavar="NAME",
-                      help="task spec whose model `--boxes owlv2` uses (default: detection)")
-    prep.add_argument("--owl-threshold", type=float, default=0.1, metavar="S",
-                      help="minimum OWLv2 score of a derived box (default 0.1)")
+    prep.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="skip unreadable images and bad boxes (and report how many) instead of stopping",
+    )
+    prep.add_argument(
+        "--boxes",
+        metavar="FILE|owlv2",
+        help='DreamBooth only: a JSON boxes file {"subject/file.jpg": [[x0,y0,x1,y1], ...]}, '
+        "or `owlv2` to detect them with the detection task's model",
+    )
+    prep.add_argument(
+        "--detection-task",
+        default="detection",
+        metavar="NAME",
+        help="task spec whose model `--boxes owlv2` uses (default: detection)",
+    )
+    prep.add_argument(
+        "--owl-threshold",
+        type=float,
+        default=0.1,
+        metavar="S",
+        help="minimum OWLv2 score of a derived box (default 0.1)",
+    )
     prep.add_argument("--device", help="device for `--boxes owlv2` (default: cuda if available)")
     chk = sub.add_parser("check", help="verify a manifest against its spec and image files")
     chk.add_argument("dataset")
@@ -65,17 +83,29 @@ def _prepare(args, lib, spec) -> int:
         box_fn, box_info = owlv2_from_task(task, device=args.device, threshold=args.owl_threshold)
     elif boxes:
         boxes_file = boxes
-    result = prepare_manifest(spec, args.root, out, skip_bad=args.skip_bad, boxes_file=boxes_file, box_fn=box_fn,
-                              box_info=box_info, progress=lambda m: print(f"  {m}", file=sys.stderr))
+    result = prepare_manifest(
+        spec,
+        args.root,
+        out,
+        skip_bad=args.skip_bad,
+        boxes_file=boxes_file,
+        box_fn=box_fn,
+        box_info=box_info,
+        progress=lambda m: print(f"  {m}", file=sys.stderr),
+    )
     header = result["header"]
     n_train = sum(c["train"] for c in header["counts"].values())
     n_test = sum(c["test"] for c in header["counts"].values())
-    print(f"wrote {result['path']}: {spec.name}, {len(header['counts'])} concepts, {n_train} train and "
-          f"{n_test} test images (root {header['root']})")
+    print(
+        f"wrote {result['path']}: {spec.name}, {len(header['counts'])} concepts, {n_train} train and "
+        f"{n_test} test images (root {header['root']})"
+    )
     short = [c for c, n in header["counts"].items() if n["test"] < int(spec.split["test_images"])]
     if short:
-        print(f"note: fewer than {spec.split['test_images']} test images for "
-              + ", ".join(f"{c} ({header['counts'][c]['test']})" for c in short))
+        print(
+            f"note: fewer than {spec.split['test_images']} test images for "
+            + ", ".join(f"{c} ({header['counts'][c]['test']})" for c in short)
+        )
     if result["skipped"]:
         print(f"skipped {len(result['skipped'])} bad images (--skip-bad); first: {result['skipped'][0]}")
     return 0
@@ -86,6 +116,8 @@ def _check(args, spec) -> int:
 
     data = load_manifest(args.manifest, spec, root=args.root)
     n_train, n_test = len(data.all_train()), len(data.all_test())
-    print(f"ok: {args.manifest}: {spec.name}, {len(data.concepts)} concepts, {n_train} train and {n_test} test "
-          "images, all hashes match")
+    print(
+        f"ok: {args.manifest}: {spec.name}, {len(data.concepts)} concepts, {n_train} train and {n_test} test "
+        "images, all hashes match"
+    )
     return 0

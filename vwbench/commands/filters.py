@@ -12,7 +12,9 @@ def integer(flag: str, text, minimum: int | None = None) -> int:
     except ValueError:
         value = None
     if value is None or (minimum is not None and value < minimum):
-        want = "an integer" if minimum is None else ("a positive integer" if minimum == 1 else f"an integer >= {minimum}")
+        want = (
+            "an integer" if minimum is None else ("a positive integer" if minimum == 1 else f"an integer >= {minimum}")
+        )
         raise VWBenchError(f"{flag} expects {want}, got {text!r}")
     return value
 
@@ -22,9 +24,12 @@ def add_arguments(p, limit: bool = True, tasks_help: str = "task name or kind (r
     p.add_argument("--dataset", action="append", metavar="D", help="dataset name (repeatable; default: all)")
     p.add_argument("--concept", action="append", metavar="C", help="concept id (repeatable; default: all)")
     if limit:
-        p.add_argument("--limit", metavar="N",
-                       help="at most N concepts per dataset: the first N (after --concept) in the dataset spec's "
-                            "order, every anchor, δ and seed of each; N >= 1 (default: all)")
+        p.add_argument(
+            "--limit",
+            metavar="N",
+            help="at most N concepts per dataset: the first N (after --concept) in the dataset spec's "
+            "order, every anchor, δ and seed of each; N >= 1 (default: all)",
+        )
 
 
 def from_args(args):
@@ -32,5 +37,9 @@ def from_args(args):
     from vwbench.selection import Selection
 
     limit = getattr(args, "limit", None)
-    return Selection(tuple(args.task or ()), tuple(args.dataset or ()), tuple(args.concept or ()),
-                     None if limit is None else integer("--limit", limit, minimum=1))
+    return Selection(
+        tuple(args.task or ()),
+        tuple(args.dataset or ()),
+        tuple(args.concept or ()),
+        None if limit is None else integer("--limit", limit, minimum=1),
+    )

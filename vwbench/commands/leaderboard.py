@@ -14,10 +14,18 @@ OUT_DIR = "leaderboard"
 def add_arguments(p):
     p.add_argument("--suite", help="suite whose scores to tabulate (default: the only suite in the store)")
     p.add_argument("--store", metavar="DIR", help="store folder (default: vwbench-runs/<suite>)")
-    p.add_argument("--out", metavar="DIR", help=f"output folder (default: STORE/{OUT_DIR}/<suite>/, inside the store; "
-                                                "pass --out leaderboards/<suite> to rebuild a golden file)")
-    p.add_argument("--reference", choices=["auto", "yes", "no"], default="auto",
-                   help="show the paper's numbers beside ours (auto: for the paper suite)")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help=f"output folder (default: STORE/{OUT_DIR}/<suite>/, inside the store; "
+        "pass --out leaderboards/<suite> to rebuild a golden file)",
+    )
+    p.add_argument(
+        "--reference",
+        choices=["auto", "yes", "no"],
+        default="auto",
+        help="show the paper's numbers beside ours (auto: for the paper suite)",
+    )
 
 
 def default_out(store_root, suite: str):
@@ -35,8 +43,9 @@ def write_tables(store, suite: str, out, reference=None, select=None) -> dict:
     try:
         return build_leaderboard(store, suite, out, reference=reference, select=select)
     except OSError as exc:
-        raise VWBenchError(f"cannot write the leaderboard into {out} ({exc.strerror or exc}); "
-                           "pass --out DIR to put it elsewhere") from None
+        raise VWBenchError(
+            f"cannot write the leaderboard into {out} ({exc.strerror or exc}); pass --out DIR to put it elsewhere"
+        ) from None
 
 
 def resolve_store(args):
@@ -54,8 +63,10 @@ def resolve_store(args):
         suites = store.suites()
         if len(suites) != 1:
             store.close()
-            raise VWBenchError(f"the store at {store.root} holds scores of {len(suites)} suites "
-                               f"({', '.join(suites) or 'none'}); pass --suite")
+            raise VWBenchError(
+                f"the store at {store.root} holds scores of {len(suites)} suites "
+                f"({', '.join(suites) or 'none'}); pass --suite"
+            )
         suite = suites[0]
     return store, suite
 
@@ -70,6 +81,8 @@ def run(args) -> int:
     reference = None if args.reference == "auto" else args.reference == "yes"
     with store:
         doc = write_tables(store, suite, out, reference=reference)
-    print(f"{suite}: {doc['n_scores']} scores, {len(doc['cells'])} cells, {len(doc['method_leaderboard'])} "
-          f"methods -> {out}/{{{', '.join(FILES.values())}}}" + (f" + {len(doc['plots'])} plots" if doc["plots"] else ""))
+    print(
+        f"{suite}: {doc['n_scores']} scores, {len(doc['cells'])} cells, {len(doc['method_leaderboard'])} "
+        f"methods -> {out}/{{{', '.join(FILES.values())}}}" + (f" + {len(doc['plots'])} plots" if doc["plots"] else "")
+    )
     return 0

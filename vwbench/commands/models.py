@@ -13,8 +13,12 @@ HELP = "pin a suite's hub models in a lock file (lock) or check the cache agains
 def add_arguments(p):
     p.add_argument("action", choices=["lock", "verify"])
     p.add_argument("--suite", required=True, help="suite name or suite YAML file")
-    p.add_argument("--lock", metavar="FILE", help="lock file to write (lock) or read (verify) (default: beside "
-                                                  "the suite file, or ./vwbench-locks/<suite>.lock.json)")
+    p.add_argument(
+        "--lock",
+        metavar="FILE",
+        help="lock file to write (lock) or read (verify) (default: beside "
+        "the suite file, or ./vwbench-locks/<suite>.lock.json)",
+    )
     p.add_argument("--offline", action="store_true", help="lock: resolve from the local cache only")
 
 
@@ -30,19 +34,24 @@ def run(args) -> int:
         raise VWBenchError(f"suite {suite.name!r} has no hub models to {args.action}")
     if args.action == "lock":
         path = Path(args.lock) if args.lock else hub.default_lock_path(suite)
-        doc = hub.make_lock(_with_checker(suite), offline=args.offline or None,
-                            progress=lambda msg: print(msg, flush=True))
+        doc = hub.make_lock(
+            _with_checker(suite), offline=args.offline or None, progress=lambda msg: print(msg, flush=True)
+        )
         hub.write_lock(doc, path)
         for model_id, e in doc["models"].items():
             size = sum(f["size"] for f in e["files"].values()) / 2**30
-            print(f"{model_id}@{e['requested']} -> {e['revision']} ({len(e['files'])} weight files, {size:.2f} GiB, "
-                  f"from the {e['source']})")
+            print(
+                f"{model_id}@{e['requested']} -> {e['revision']} ({len(e['files'])} weight files, {size:.2f} GiB, "
+                f"from the {e['source']})"
+            )
         print(f"lock: {path}")
         return 0
     lock = hub.find_lock(suite, args.lock)
     if lock is None:
-        raise VWBenchError(f"no lock file for suite {suite.name!r} at {hub.default_lock_path(suite)} "
-                           f"(write one with `vwbench models lock --suite {args.suite}`, or pass --lock FILE)")
+        raise VWBenchError(
+            f"no lock file for suite {suite.name!r} at {hub.default_lock_path(suite)} "
+            f"(write one with `vwbench models lock --suite {args.suite}`, or pass --lock FILE)"
+        )
     locked = hub.apply_lock(_with_checker(suite), lock)
     for _, _, ref in _unique(hub.hub_refs(locked)):
         got = hub.verify(ref, lock)

@@ -11,9 +11,13 @@ HELP = "validate specs (files or folders) without running anything"
 
 
 def add_arguments(p):
-    p.add_argument("paths", nargs="*", metavar="PATH",
-                   help="a spec file, a spec folder such as vwbench/specs/, or a submission folder "
-                        "(default: the spec root in use, --specs, $VWBENCH_SPECS or the shipped specs)")
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="a spec file, a spec folder such as vwbench/specs/, or a submission folder "
+        "(default: the spec root in use, --specs, $VWBENCH_SPECS or the shipped specs)",
+    )
 
 
 def _spec_kind(path: Path) -> str | None:

@@ -34,13 +34,13 @@ def file_sha256(path: str | Path) -> str:
 # EXIF orientation -> how a point (x, y) of the stored W x H pixels moves when `ImageOps.exif_transpose` applies it
 _ORIENT = {
     1: lambda x, y, w, h: (x, y),
-    2: lambda x, y, w, h: (w - x, y),          # mirror left-right
-    3: lambda x, y, w, h: (w - x, h - y),      # rotate 180
-    4: lambda x, y, w, h: (x, h - y),          # mirror top-bottom
-    5: lambda x, y, w, h: (y, x),              # transpose
-    6: lambda x, y, w, h: (h - y, x),          # rotate 90 clockwise
-    7: lambda x, y, w, h: (h - y, w - x),      # transverse
-    8: lambda x, y, w, h: (y, w - x),          # rotate 90 counter-clockwise
+    2: lambda x, y, w, h: (w - x, y),  # mirror left-right
+    3: lambda x, y, w, h: (w - x, h - y),  # rotate 180
+    4: lambda x, y, w, h: (x, h - y),  # mirror top-bottom
+    5: lambda x, y, w, h: (y, x),  # transpose
+    6: lambda x, y, w, h: (h - y, x),  # rotate 90 clockwise
+    7: lambda x, y, w, h: (h - y, w - x),  # transverse
+    8: lambda x, y, w, h: (y, w - x),  # rotate 90 counter-clockwise
 }
 
 

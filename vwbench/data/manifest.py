@@ -30,7 +30,7 @@ from vwbench.errors import VWBenchError
 from vwbench.spec import DatasetSpec, schema
 
 MANIFEST_VERSION = 1
-BOX_TOLERANCE = 1.0   # boxes may overhang the image by this many pixels (rounding in official files); clipped
+BOX_TOLERANCE = 1.0  # boxes may overhang the image by this many pixels (rounding in official files); clipped
 BoxFn = Callable[..., list]  # box_fn(image, query) -> [[x0, y0, x1, y1], ...] (optionally with scores, see below)
 
 
@@ -99,8 +99,10 @@ class Preparer:
                     if info.orientation in (5, 6, 7, 8) and tuple(cand.size) == info.size:
                         pass  # annotated on the image as displayed: nothing to turn
                     else:
-                        raise BadImage(f"{cand.source}: says {cand.file.name} is {cand.size[0]}x{cand.size[1]} "
-                                       f"but the image is {raw[0]}x{raw[1]}")
+                        raise BadImage(
+                            f"{cand.source}: says {cand.file.name} is {cand.size[0]}x{cand.size[1]} "
+                            f"but the image is {raw[0]}x{raw[1]}"
+                        )
                 elif info.orientation != 1:
                     boxes = orient_boxes(boxes, raw, info.orientation)
         checked = []
@@ -109,17 +111,31 @@ class Preparer:
                 raise BadImage(f"{cand.source}: box {i} of {cand.key} has zero area ({[x0, y0, x1, y1]})")
             t = BOX_TOLERANCE
             if x0 < -t or y0 < -t or x1 > width + t or y1 > height + t:
-                raise BadImage(f"{cand.source}: box {i} of {cand.key} ({[_r(v) for v in (x0, y0, x1, y1)]}) lies "
-                               f"outside the {width}x{height} image")
-            box = [_r(min(max(x0, 0), width)), _r(min(max(y0, 0), height)),
-                   _r(min(max(x1, 0), width)), _r(min(max(y1, 0), height))]
+                raise BadImage(
+                    f"{cand.source}: box {i} of {cand.key} ({[_r(v) for v in (x0, y0, x1, y1)]}) lies "
+                    f"outside the {width}x{height} image"
+                )
+            box = [
+                _r(min(max(x0, 0), width)),
+                _r(min(max(y0, 0), height)),
+                _r(min(max(x1, 0), width)),
+                _r(min(max(y1, 0), height)),
+            ]
             if not (box[2] > box[0] and box[3] > box[1]):
                 raise BadImage(f"{cand.source}: box {i} of {cand.key} has zero area inside the image ({box})")
             checked.append(box)
         record = {
-            "kind": "image", "concept": cand.label, "split": split, "path": cand.key,
-            "sha256": file_sha256(cand.file), "width": width, "height": height, "label": cand.label,
-            "boxes": checked, "box_labels": [self.concept_ids.get(c) for c in classes], "box_classes": classes,
+            "kind": "image",
+            "concept": cand.label,
+            "split": split,
+            "path": cand.key,
+            "sha256": file_sha256(cand.file),
+            "width": width,
+            "height": height,
+            "label": cand.label,
+            "boxes": checked,
+            "box_labels": [self.concept_ids.get(c) for c in classes],
+            "box_classes": classes,
             "annotation": cand.source,
         }
         if scores is not None:
@@ -149,9 +165,17 @@ def _split_scores(found) -> tuple[list[list[float]], list[float] | None]:
     return [list(map(float, b)) for b in found], None
 
 
-def prepare_manifest(spec: DatasetSpec, root: str | Path, out: str | Path | None = None, *, skip_bad: bool = False,
-                     boxes_file: str | Path | None = None, box_fn: BoxFn | None = None,
-                     box_info: dict | None = None, progress: Callable[[str], None] | None = None) -> dict:
+def prepare_manifest(
+    spec: DatasetSpec,
+    root: str | Path,
+    out: str | Path | None = None,
+    *,
+    skip_bad: bool = False,
+    boxes_file: str | Path | None = None,
+    box_fn: BoxFn | None = None,
+    box_info: dict | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
     """Choose, check and record the images of every concept of `spec`; write the manifest to `out` atomically.
 
     Returns {"path", "header", "records", "skipped": [messages]}. With `skip_bad`, unusable images are skipped
@@ -162,7 +186,9 @@ def prepare_manifest(spec: DatasetSpec, root: str | Path, out: str | Path | None
         raise VWBenchError(f"dataset {spec.name!r} is synthetic and needs no manifest (it is rendered on the fly)")
     reader = fmt.open(spec, root, boxes_file)
     if reader.needs_boxes and boxes_file is None and box_fn is None:
-        raise VWBenchError(f"dataset {spec.name!r} ships no boxes: pass --boxes FILE (a JSON boxes file) or --boxes owlv2")
+        raise VWBenchError(
+            f"dataset {spec.name!r} ships no boxes: pass --boxes FILE (a JSON boxes file) or --boxes owlv2"
+        )
     skipped: list[str] = []
 
     def on_bad(exc: BadImage) -> None:
@@ -182,9 +208,18 @@ def prepare_manifest(spec: DatasetSpec, root: str | Path, out: str | Path | None
             say(f"{c.id}: checking {len(pools[c.id])} images")
             usable = prep.choose(pools[c.id], len(pools[c.id]), _rng(spec, c.id, "all"), "train")
             if len(usable) < holdout + 1:
-                raise VWBenchError(_too_few(reader.root / str(c.source_id), c.id, len(usable), holdout + 1,
-                                            "images (held-out ones plus at least one to train on)", spec, skipped))
-            test, train = usable[:holdout], usable[holdout:holdout + int(split["train_images"])]
+                raise VWBenchError(
+                    _too_few(
+                        reader.root / str(c.source_id),
+                        c.id,
+                        len(usable),
+                        holdout + 1,
+                        "images (held-out ones plus at least one to train on)",
+                        spec,
+                        skipped,
+                    )
+                )
+            test, train = usable[:holdout], usable[holdout : holdout + int(split["train_images"])]
             for r in test:
                 r["split"] = "test"
             records += sorted(train, key=lambda r: r["path"]) + sorted(test, key=lambda r: r["path"])
@@ -197,12 +232,22 @@ def prepare_manifest(spec: DatasetSpec, root: str | Path, out: str | Path | None
             n_train, n_test = int(split["train_images"]), int(split["test_images"])
             train = prep.choose(train_pools.get(c.id, []), n_train, _rng(spec, c.id, "train"), "train")
             if len(train) < n_train:
-                raise VWBenchError(_too_few(reader.root, c.id, len(train), n_train,
-                                            f"training images in split {reader.train_split!r}", spec, skipped))
+                raise VWBenchError(
+                    _too_few(
+                        reader.root,
+                        c.id,
+                        len(train),
+                        n_train,
+                        f"training images in split {reader.train_split!r}",
+                        spec,
+                        skipped,
+                    )
+                )
             test = prep.choose(test_pools.get(c.id, []), n_test, _rng(spec, c.id, "test"), "test")
             if not test:
-                raise VWBenchError(_too_few(reader.root, c.id, 0, 1, f"test images in split {reader.test_split!r}",
-                                            spec, skipped))
+                raise VWBenchError(
+                    _too_few(reader.root, c.id, 0, 1, f"test images in split {reader.test_split!r}", spec, skipped)
+                )
             records += train + test
             counts[c.id] = {"train": len(train), "test": len(test)}
     if boxes_file is not None:
@@ -214,10 +259,19 @@ def prepare_manifest(spec: DatasetSpec, root: str | Path, out: str | Path | None
     from vwbench import __version__
 
     header = {
-        "kind": "header", "manifest_version": MANIFEST_VERSION, "dataset": spec.name, "format": spec.source["format"],
-        "root": str(reader.root), "split": dict(split), "label_rule": spec.source["label_rule"],
-        "concepts": [{"id": c.id, "source_id": c.source_id} for c in spec.concepts], "boxes": boxes,
-        "source": reader.provenance(), "counts": counts, "skipped": len(skipped), "vwbench_version": __version__,
+        "kind": "header",
+        "manifest_version": MANIFEST_VERSION,
+        "dataset": spec.name,
+        "format": spec.source["format"],
+        "root": str(reader.root),
+        "split": dict(split),
+        "label_rule": spec.source["label_rule"],
+        "concepts": [{"id": c.id, "source_id": c.source_id} for c in spec.concepts],
+        "boxes": boxes,
+        "source": reader.provenance(),
+        "counts": counts,
+        "skipped": len(skipped),
+        "vwbench_version": __version__,
     }
     validator = _validator()
     lines = []
@@ -231,8 +285,10 @@ def prepare_manifest(spec: DatasetSpec, root: str | Path, out: str | Path | None
 
 
 def _too_few(where, concept_id, have, need, what, spec, skipped) -> str:
-    msg = (f"{where}: concept {concept_id!r} has {have} usable {what}, but dataset spec {spec.name!r} "
-           f"({spec.path or 'in memory'}) needs {need}")
+    msg = (
+        f"{where}: concept {concept_id!r} has {have} usable {what}, but dataset spec {spec.name!r} "
+        f"({spec.path or 'in memory'}) needs {need}"
+    )
     if skipped:
         msg += f" ({len(skipped)} bad images were skipped)"
     return msg
@@ -271,8 +327,9 @@ def read_manifest(path: str | Path) -> tuple[dict, list[dict]]:
     return header, records
 
 
-def load_manifest(path: str | Path, spec: DatasetSpec, *, root: str | Path | None = None,
-                  verify: bool = True) -> ConceptDataset:
+def load_manifest(
+    path: str | Path, spec: DatasetSpec, *, root: str | Path | None = None, verify: bool = True
+) -> ConceptDataset:
     """The `ConceptDataset` of a prepared manifest. Checks that it was prepared for `spec` (name, split, concepts)
     and, with `verify`, that every image still has the sha256 it had then. `root` overrides the header's root
     (a dataset moved to another folder)."""
@@ -282,29 +339,45 @@ def load_manifest(path: str | Path, spec: DatasetSpec, *, root: str | Path | Non
     if header["dataset"] != spec.name:
         raise VWBenchError(f"{path}: a manifest of dataset {header['dataset']!r}, not {spec.name!r}")
     if header["split"] != dict(spec.split):
-        raise VWBenchError(f"{path}: prepared with split {header['split']}, but the spec now says {dict(spec.split)}; {redo}")
+        raise VWBenchError(
+            f"{path}: prepared with split {header['split']}, but the spec now says {dict(spec.split)}; {redo}"
+        )
     want = [{"id": c.id, "source_id": c.source_id} for c in spec.concepts]
     if header["concepts"] != want:
-        raise VWBenchError(f"{path}: prepared for concepts {[c['id'] for c in header['concepts']]} "
-                           f"({header['concepts']}), but the spec now has {want}; {redo}")
+        raise VWBenchError(
+            f"{path}: prepared for concepts {[c['id'] for c in header['concepts']]} "
+            f"({header['concepts']}), but the spec now has {want}; {redo}"
+        )
     base = Path(root) if root is not None else Path(header["root"])
     train: dict[str, list[Example]] = {c.id: [] for c in spec.concepts}
     test: dict[str, list[Example]] = {c.id: [] for c in spec.concepts}
     for r in records:
         if r["concept"] not in train:
-            raise VWBenchError(f"{path}: image {r['path']} is of concept {r['concept']!r}, not in dataset {spec.name!r}")
+            raise VWBenchError(
+                f"{path}: image {r['path']} is of concept {r['concept']!r}, not in dataset {spec.name!r}"
+            )
         file = base / r["path"]
         if verify:
             if not file.is_file():
-                raise VWBenchError(f"{file}: image listed in {path} not found (dataset moved? pass its root, or {redo})")
+                raise VWBenchError(
+                    f"{file}: image listed in {path} not found (dataset moved? pass its root, or {redo})"
+                )
             digest = file_sha256(file)
             if digest != r["sha256"]:
-                raise VWBenchError(f"{file}: image changed since the manifest was prepared (sha256 {digest[:12]}... "
-                                   f"!= {r['sha256'][:12]}... in {path}); restore it or {redo}")
+                raise VWBenchError(
+                    f"{file}: image changed since the manifest was prepared (sha256 {digest[:12]}... "
+                    f"!= {r['sha256'][:12]}... in {path}); restore it or {redo}"
+                )
         if len(r["boxes"]) != len(r["box_labels"]):
             raise VWBenchError(f"{path}: image {r['path']}: {len(r['boxes'])} boxes but {len(r['box_labels'])} labels")
-        ex = Example(key=f"{spec.name}/{r['path']}", label=r["label"], boxes=[tuple(b) for b in r["boxes"]],
-                     box_labels=list(r["box_labels"]), path=str(file), sha256=r["sha256"])
+        ex = Example(
+            key=f"{spec.name}/{r['path']}",
+            label=r["label"],
+            boxes=[tuple(b) for b in r["boxes"]],
+            box_labels=list(r["box_labels"]),
+            path=str(file),
+            sha256=r["sha256"],
+        )
         (train if r["split"] == "train" else test)[r["concept"]].append(ex)
     for split_name, split in (("train", train), ("test", test)):
         empty = [c for c, exs in split.items() if not exs]
@@ -313,8 +386,12 @@ def load_manifest(path: str | Path, spec: DatasetSpec, *, root: str | Path | Non
     provenance = {k: v for k, v in header.items() if k not in ("kind",)}
     provenance.update(manifest=str(path), manifest_sha256=file_sha256(path), root=str(base))
     return ConceptDataset(
-        name=spec.name, concepts=[c.id for c in spec.concepts], names={c.id: c.name for c in spec.concepts},
-        train=train, test=test, provenance=provenance,
+        name=spec.name,
+        concepts=[c.id for c in spec.concepts],
+        names={c.id: c.name for c in spec.concepts},
+        train=train,
+        test=test,
+        provenance=provenance,
     )
 
 
@@ -323,8 +400,10 @@ def load_dataset(spec: DatasetSpec, manifest_path: str | Path | None = None, **k
     fmt = formats.get(spec)
     if fmt.rendered:
         return fmt.load(spec)
-    hint = (f"prepare it first: `vwbench data prepare {spec.name} --root PATH/TO/{spec.name.upper()}"
-            f" --out {manifest_path or f'data/{spec.name}.jsonl'}` (see docs/datasets.md)")
+    hint = (
+        f"prepare it first: `vwbench data prepare {spec.name} --root PATH/TO/{spec.name.upper()}"
+        f" --out {manifest_path or f'data/{spec.name}.jsonl'}` (see docs/datasets.md)"
+    )
     if manifest_path is None:
         raise VWBenchError(f"dataset {spec.name!r} needs a prepared manifest; {hint}")
     if not Path(manifest_path).is_file():

@@ -15,8 +15,14 @@ from vwbench.data.types import ConceptDataset, Example
 from vwbench.spec import DatasetSpec
 
 COLOURS = {
-    "red": (220, 40, 40), "green": (40, 190, 60), "blue": (40, 80, 230), "yellow": (235, 215, 40),
-    "purple": (150, 50, 200), "orange": (245, 140, 30), "white": (245, 245, 245), "cyan": (40, 210, 220),
+    "red": (220, 40, 40),
+    "green": (40, 190, 60),
+    "blue": (40, 80, 230),
+    "yellow": (235, 215, 40),
+    "purple": (150, 50, 200),
+    "orange": (245, 140, 30),
+    "white": (245, 245, 245),
+    "cyan": (40, 210, 220),
 }
 SHAPES = ("square", "circle", "triangle", "star", "ring", "cross", "diamond")
 
@@ -95,7 +101,10 @@ def synthetic_dataset(spec: DatasetSpec) -> ConceptDataset:
     distractors = [(col, shp) for col in COLOURS for shp in SHAPES if (col, shp) not in parsed.values()]
     train, test = {}, {}
     for c in spec.concepts:
-        for split, count, out in (("train", spec.split["train_images"], train), ("test", spec.split["test_images"], test)):
+        for split, count, out in (
+            ("train", spec.split["train_images"], train),
+            ("test", spec.split["test_images"], test),
+        ):
             examples = []
             for k in range(count):
                 objects = [parsed[c.id]]
@@ -104,10 +113,17 @@ def synthetic_dataset(spec: DatasetSpec) -> ConceptDataset:
                     objects += [distractors[int(j)] for j in rng.choice(len(distractors), n_extra, replace=False)]
                 image, boxes = render_scene(rng, objects, size, grid)
                 labels = [c.id] + [None] * (len(objects) - 1)
-                examples.append(Example(key=f"{spec.name}/{c.id}/{split}/{k}", label=c.id, boxes=boxes,
-                                        box_labels=labels, _image=image))
+                examples.append(
+                    Example(
+                        key=f"{spec.name}/{c.id}/{split}/{k}", label=c.id, boxes=boxes, box_labels=labels, _image=image
+                    )
+                )
             out[c.id] = examples
     return ConceptDataset(
-        name=spec.name, concepts=[c.id for c in spec.concepts], names={c.id: c.name for c in spec.concepts},
-        train=train, test=test, provenance={"format": "synthetic", **src},
+        name=spec.name,
+        concepts=[c.id for c in spec.concepts],
+        names={c.id: c.name for c in spec.concepts},
+        train=train,
+        test=test,
+        provenance={"format": "synthetic", **src},
     )

@@ -10,9 +10,10 @@ import torch
 @dataclass(frozen=True)
 class Job:
     """The work of one (dataset, task model): learn its words there, then score them in every task model."""
-    dataset: object        # DatasetSpec
-    data: object           # its loaded ConceptDataset
-    task: object           # the TaskSpec the words are learned in
+
+    dataset: object  # DatasetSpec
+    data: object  # its loaded ConceptDataset
+    task: object  # the TaskSpec the words are learned in
 
 
 class LocalExecutor:

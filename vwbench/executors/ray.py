@@ -27,7 +27,7 @@ from vwbench.executors.ray_worker import PROGRESS_S, Progress, VWBenchWorker, fi
 INSTALL = 'pip install "vwbench[ray]"'
 # settings of this process that the workers get too (paths are not: a cluster node has its own)
 ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "HF_HUB_OFFLINE")
-START_WARN_S = 60.0        # an actor still not started after this long: say which resources it waits for
+START_WARN_S = 60.0  # an actor still not started after this long: say which resources it waits for
 
 
 def import_ray():
@@ -47,7 +47,7 @@ class RemoteModel:
     """The driver's view of one task model's actor pool: what the study reads of a TaskModel (its vocabulary,
     metric name and provenance come from the first actor), plus least-loaded dispatch of chunks."""
 
-    device = torch.device("cpu")           # vectors stay on the driver's CPU; workers move them to their device
+    device = torch.device("cpu")  # vectors stay on the driver's CPU; workers move them to their device
 
     def __init__(self, executor: RayExecutor, task, actors: list):
         self.executor, self.task, self.actors = executor, task, actors
@@ -72,9 +72,11 @@ class RemoteModel:
             mine = self._mine
             if info["fingerprint"] != mine:
                 differ = sorted(k for k in mine if info["fingerprint"].get(k) != mine[k])
-                raise VWBenchError(f"the Ray worker of {self.task.name} on {info['node']} runs other vwbench code or "
-                                   f"model weights than this driver ({', '.join(differ)} differ); install the same "
-                                   "vwbench on every node")
+                raise VWBenchError(
+                    f"the Ray worker of {self.task.name} on {info['node']} runs other vwbench code or "
+                    f"model weights than this driver ({', '.join(differ)} differ); install the same "
+                    "vwbench on every node"
+                )
             self._verified[i] = info
         return self._verified[i]
 
@@ -110,14 +112,14 @@ class RayExecutor:
         self.workers = workers if isinstance(workers, dict) else {"*": workers or 1}
         self.device: torch.device | None = None
         self.pools: dict[str, RemoteModel] = {}
-        self._refs: dict[int, tuple] = {}        # id(data) -> (data, object ref)
+        self._refs: dict[int, tuple] = {}  # id(data) -> (data, object ref)
         self._lock = threading.Lock()
         self._held = threading.local()
         self._abort = False
         self._owns_ray = False
-        self._progress = None                       # the Progress actor, started with the first learning chunk
+        self._progress = None  # the Progress actor, started with the first learning chunk
         self._chunks = 0
-        self._reported: dict[int, int] = {}         # learning chunk -> word-steps the bar has been moved by
+        self._reported: dict[int, int] = {}  # learning chunk -> word-steps the bar has been moved by
         self.stats: dict = defaultdict(lambda: {"learn": 0, "evaluate": 0, "seconds": 0.0, "pids": []})
         self._connect()
 
@@ -129,9 +131,13 @@ class RayExecutor:
             return
         env = {k: os.environ[k] for k in ENV if k in os.environ}
         try:
-            ray.init(address=self.address, runtime_env={"env_vars": env} if env else None,
-                     include_dashboard=False if self.address is None else None, logging_level="warning",
-                     log_to_driver=True)
+            ray.init(
+                address=self.address,
+                runtime_env={"env_vars": env} if env else None,
+                include_dashboard=False if self.address is None else None,
+                logging_level="warning",
+                log_to_driver=True,
+            )
         except ConnectionError as exc:
             raise VWBenchError(f"cannot connect to the Ray cluster at {self.address}: {exc}") from None
         self._owns_ray = True
@@ -148,7 +154,7 @@ class RayExecutor:
             raise VWBenchError(f"unsupported device {device!r} (use cpu or cuda)")
         if dev.type == "cuda" and self.ray.cluster_resources().get("GPU", 0) == 0:
             raise VWBenchError(f"device {device!r} requested but the Ray cluster has no GPUs (use --device cpu)")
-        self.device = torch.device(dev.type)   # each worker sees its own GPUs as cuda:0...
+        self.device = torch.device(dev.type)  # each worker sees its own GPUs as cuda:0...
         return dev
 
     def n_workers(self, task) -> int:
@@ -186,7 +192,7 @@ class RayExecutor:
     def build_model(self, task, device):
         self._pools([task])
         pool = self.pools[task.name]
-        pool.info        # noqa: B018 - waits until the first worker has loaded the model
+        pool.info  # noqa: B018 - waits until the first worker has loaded the model
         return pool
 
     def _put(self, data):
@@ -215,28 +221,32 @@ class RayExecutor:
         ray = self.ray
         warned = False
         try:
-            if start:      # the first call of an actor: say so when the cluster lacks the resources to start it
+            if start:  # the first call of an actor: say so when the cluster lacks the resources to start it
                 while not ray.wait([ref], timeout=START_WARN_S)[0] and not warned:
                     from tqdm.auto import tqdm
 
-                    tqdm.write(f"vwbench: {where}: not ready after {START_WARN_S:.0f}s (loading its model, or waiting "
-                               f"for resources: the cluster has {ray.available_resources()} free; docs/ray.md, "
-                               "`resources:`)")
+                    tqdm.write(
+                        f"vwbench: {where}: not ready after {START_WARN_S:.0f}s (loading its model, or waiting "
+                        f"for resources: the cluster has {ray.available_resources()} free; docs/ray.md, "
+                        "`resources:`)"
+                    )
                     warned = True
             return ray.get(ref)
         except ray.exceptions.RayTaskError as exc:
             cause = getattr(exc, "cause", None)
             if isinstance(cause, VWBenchError):
                 raise cause from None
-            raise VWBenchError(f"{where}: {type(cause).__name__ if cause else 'error'}: "
-                               f"{str(cause or exc).strip().splitlines()[-1]}") from None
+            raise VWBenchError(
+                f"{where}: {type(cause).__name__ if cause else 'error'}: {str(cause or exc).strip().splitlines()[-1]}"
+            ) from None
         except ray.exceptions.RayActorError as exc:
             text = str(exc).strip().splitlines()
-            raise VWBenchError(f"{where}: the Ray worker died and could not be restarted "
-                               f"({text[0] if text else type(exc).__name__})") from None
+            raise VWBenchError(
+                f"{where}: the Ray worker died and could not be restarted ({text[0] if text else type(exc).__name__})"
+            ) from None
 
     def _record(self, pool: RemoteModel, i: int, kind: str, stats: dict) -> None:
-        pool.verify(i)          # before its results are used
+        pool.verify(i)  # before its results are used
         s = self.stats[(pool.task.name, i)]
         s[kind] += 1
         s["seconds"] += stats["seconds"]
@@ -266,15 +276,17 @@ class RayExecutor:
                 finally:
                     self._held.value = False
 
-        threads = [threading.Thread(target=run, args=(j,), daemon=True, name=f"vwbench-{j.dataset.name}-{j.task.name}")
-                   for j in jobs]
+        threads = [
+            threading.Thread(target=run, args=(j,), daemon=True, name=f"vwbench-{j.dataset.name}-{j.task.name}")
+            for j in jobs
+        ]
         try:
             for t in threads:
                 t.start()
             for t in threads:
                 while t.is_alive():
                     t.join(0.5)
-        except BaseException:            # Ctrl-C: stop the jobs at their next wait, and keep them from the store
+        except BaseException:  # Ctrl-C: stop the jobs at their next wait, and keep them from the store
             self._abort = True
             self._lock.acquire()
             raise
@@ -322,7 +334,7 @@ class RayExecutor:
         for chunk_id, n in counts.items():
             if chunk_id in self._reported:
                 done, total = self._reported[chunk_id]
-                n = min(n, total - done)       # a retried chunk reports its steps again
+                n = min(n, total - done)  # a retried chunk reports its steps again
                 self._reported[chunk_id][0] += n
                 if progress is not None and n:
                     progress(n)
@@ -330,11 +342,12 @@ class RayExecutor:
     def evaluate(self, model: RemoteModel, data, batches):
         """Every batch submitted at once; the results of each, in order."""
         ref = self._put(data)
-        pending = [model.submit("evaluate", data.name, ref, v.cpu(), list(ids), list(concepts))
-                   for v, ids, concepts in batches]
+        pending = [
+            model.submit("evaluate", data.name, ref, v.cpu(), list(ids), list(concepts)) for v, ids, concepts in batches
+        ]
         for i, out in pending:
             while True:
-                with self._waiting():         # a second at a time: a failed job elsewhere stops this one soon
+                with self._waiting():  # a second at a time: a failed job elsewhere stops this one soon
                     if self.ray.wait([out], timeout=PROGRESS_S)[0]:
                         break
             model.inflight[i] -= 1
@@ -356,8 +369,10 @@ class RayExecutor:
                 except Exception:  # noqa: BLE001 - a summary line, not a failure
                     where = "not started"
                 restarts = len(set(pids)) - 1 if pids else 0
-                lines.append(f"worker {name}#{i} ({where}): {s['learn']} learning + {s['evaluate']} evaluation "
-                             f"chunks, {s['seconds']:.1f}s busy" + (f", restarted {restarts}x" if restarts else ""))
+                lines.append(
+                    f"worker {name}#{i} ({where}): {s['learn']} learning + {s['evaluate']} evaluation "
+                    f"chunks, {s['seconds']:.1f}s busy" + (f", restarted {restarts}x" if restarts else "")
+                )
         return lines
 
     def close(self) -> None:
@@ -381,4 +396,3 @@ class RayExecutor:
 
     def __exit__(self, *exc) -> None:
         self.close()
-

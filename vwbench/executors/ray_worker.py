@@ -8,7 +8,7 @@ import time
 
 import torch
 
-PROGRESS_S = 1.0           # how often workers report training steps and the driver moves the bar
+PROGRESS_S = 1.0  # how often workers report training steps and the driver moves the bar
 
 
 def fingerprint(task, device_type: str) -> dict:
@@ -39,14 +39,19 @@ class VWBenchWorker:
     def info(self, vocabulary: bool = False) -> dict:
         import ray
 
-        return {"pid": os.getpid(), "node": ray.util.get_node_ip_address(), "load_s": self.load_s,
-                "device": str(self.model.device), "metric_name": self.model.metric_name,
-                "provenance": dict(getattr(self.model.loaded, "provenance", {}) or {}),
-                "fingerprint": self.fingerprint,
-                "vocabulary": self.model.vocabulary() if vocabulary else None}
+        return {
+            "pid": os.getpid(),
+            "node": ray.util.get_node_ip_address(),
+            "load_s": self.load_s,
+            "device": str(self.model.device),
+            "metric_name": self.model.metric_name,
+            "provenance": dict(getattr(self.model.loaded, "provenance", {}) or {}),
+            "fingerprint": self.fingerprint,
+            "vocabulary": self.model.vocabulary() if vocabulary else None,
+        }
 
     def _dataset(self, name: str, ref: list):
-        if name not in self.data:          # the ref comes wrapped in a list so that Ray does not resolve it per call
+        if name not in self.data:  # the ref comes wrapped in a list so that Ray does not resolve it per call
             import ray
 
             self.data[name] = ray.get(ref[0])

@@ -52,22 +52,32 @@ def check_task(spec) -> None:
     its kind; else a one-line SpecError naming the file and field (and the close names of its kind)."""
     m = spec.metric
     mine = names(spec.task)
-    for field, named in (("metric.name", [m["name"]]), ("metric.also", m.get("also", [])),
-                         ("metric.table", m.get("table", []))):
+    for field, named in (
+        ("metric.name", [m["name"]]),
+        ("metric.also", m.get("also", [])),
+        ("metric.table", m.get("table", [])),
+    ):
         for name in named:
             if name not in METRICS:
                 close = difflib.get_close_matches(name, mine, n=2, cutoff=0.5)
                 hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-                raise SpecError(spec.source, field, f"unknown metric {name!r}{hint} ({spec.task} metrics: "
-                                                    f"{', '.join(mine) or 'none'})")
+                raise SpecError(
+                    spec.source,
+                    field,
+                    f"unknown metric {name!r}{hint} ({spec.task} metrics: {', '.join(mine) or 'none'})",
+                )
             task = METRICS.get(name).task
             if task != spec.task:
-                raise SpecError(spec.source, field, f"{name!r} is a {task} metric; {spec.task} metrics: "
-                                                    f"{', '.join(mine) or 'none'}")
+                raise SpecError(
+                    spec.source, field, f"{name!r} is a {task} metric; {spec.task} metrics: {', '.join(mine) or 'none'}"
+                )
     stray = [n for n in m.get("table", []) if n not in m.get("also", [])]
     if stray:
-        raise SpecError(spec.source, "metric.table", f"{', '.join(map(repr, stray))} not among metric.also "
-                                                     f"({', '.join(m.get('also', [])) or 'none'})")
+        raise SpecError(
+            spec.source,
+            "metric.table",
+            f"{', '.join(map(repr, stray))} not among metric.also ({', '.join(m.get('also', [])) or 'none'})",
+        )
 
 
 def names(task: str) -> list[str]:
@@ -77,7 +87,7 @@ def names(task: str) -> list[str]:
         try:
             if METRICS.get(name).task == task:
                 out.append(name)
-        except VWBenchError:        # a broken plugin is no metric of any kind
+        except VWBenchError:  # a broken plugin is no metric of any kind
             continue
     return out
 

@@ -178,8 +178,15 @@ class TaskModel(ABC):
     def _prepare(self, data: ConceptDataset) -> dict: ...
 
     @abstractmethod
-    def loss(self, vectors: torch.Tensor, placeholder_ids: list[int], concepts: list[str], data_name: str,
-             generators: list[torch.Generator], batch_size: int) -> torch.Tensor:
+    def loss(
+        self,
+        vectors: torch.Tensor,
+        placeholder_ids: list[int],
+        concepts: list[str],
+        data_name: str,
+        generators: list[torch.Generator],
+        batch_size: int,
+    ) -> torch.Tensor:
         """Per-trial training losses [K] for vectors [K, n, d]; trial k draws its batch from generators[k] only."""
 
     # ---- micro-batches ------------------------------------------------------------------------------------
@@ -197,8 +204,9 @@ class TaskModel(ABC):
         """Everything random in one step's losses (the same draws `loss` makes), per row."""
 
     @abstractmethod
-    def row_losses(self, vectors: torch.Tensor, placeholder_ids: list[int], drawn: dict,
-                   rows: torch.Tensor) -> torch.Tensor:
+    def row_losses(
+        self, vectors: torch.Tensor, placeholder_ids: list[int], drawn: dict, rows: torch.Tensor
+    ) -> torch.Tensor:
         """Each row's share [len(rows)] of its trial's loss, for the rows given (indices into the step's rows)."""
 
     def set_gradient_checkpointing(self, enabled: bool) -> None:
@@ -210,14 +218,16 @@ class TaskModel(ABC):
         return self.spec.metric["name"]
 
     @abstractmethod
-    def outputs(self, vectors: torch.Tensor, placeholder_ids: list[int], concepts: list[str],
-                data: ConceptDataset) -> list[tuple[dict, dict]]:
+    def outputs(
+        self, vectors: torch.Tensor, placeholder_ids: list[int], concepts: list[str], data: ConceptDataset
+    ) -> list[tuple[dict, dict]]:
         """Per word: what its metrics are computed from (vwbench/metrics/<task>.py names the keys) and facts stored
         with its score as they are (image counts)."""
 
     @torch.no_grad()
-    def evaluate(self, vectors: torch.Tensor, placeholder_ids: list[int], concepts: list[str],
-                 data: ConceptDataset) -> list[dict]:
+    def evaluate(
+        self, vectors: torch.Tensor, placeholder_ids: list[int], concepts: list[str], data: ConceptDataset
+    ) -> list[dict]:
         """The metrics the task spec names for each of K words and its concept: [{'value': float, 'extra': {...}}]."""
         from vwbench.metrics import score
 

@@ -98,7 +98,16 @@ class ClassificationModel(TaskModel):
             classes = names.clone()
             classes[target] = learned[k]
             n_target = int((labels == target).sum())
-            out.append(({"similarity": images @ learned[k], "labels": labels, "target": target,
-                         "choice": (images @ classes.T).argmax(-1).cpu(), "classes": len(data.concepts)},
-                        {"n_images": n_target, "n_negatives": len(labels) - n_target}))
+            out.append(
+                (
+                    {
+                        "similarity": images @ learned[k],
+                        "labels": labels,
+                        "target": target,
+                        "choice": (images @ classes.T).argmax(-1).cpu(),
+                        "classes": len(data.concepts),
+                    },
+                    {"n_images": n_target, "n_negatives": len(labels) - n_target},
+                )
+            )
         return out

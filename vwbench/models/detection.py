@@ -71,8 +71,11 @@ class DetectionModel(TaskModel):
 
     def draw(self, concepts, data_name, generators, batch_size) -> dict:
         sums = self.cache(data_name)["train"]
-        return {"batch": torch.stack([sums[c][sample_indices(len(sums[c]), batch_size, g)].mean(0)
-                                      for c, g in zip(concepts, generators)])}
+        return {
+            "batch": torch.stack(
+                [sums[c][sample_indices(len(sums[c]), batch_size, g)].mean(0) for c, g in zip(concepts, generators)]
+            )
+        }
 
     def loss(self, vectors, placeholder_ids, concepts, data_name, generators, batch_size):
         batch = self.draw(concepts, data_name, generators, batch_size)["batch"]
@@ -99,7 +102,7 @@ class DetectionModel(TaskModel):
         # query that scores every object alike at chance (positives listed first would hand it AP 1)
         return sorted(images, key=lambda e: hashlib.blake2b(e.key.encode(), digest_size=8).digest())
 
-    TOP = 100      # predictions kept per image, as torchmetrics' largest max_detection_threshold
+    TOP = 100  # predictions kept per image, as torchmetrics' largest max_detection_threshold
 
     def predictions(self, images: list[Example], concept: str, data: ConceptDataset, scores_of) -> dict:
         """torchmetrics' inputs for one query: the top-scored region boxes of each image (`scores_of(r)` scoring
@@ -110,7 +113,9 @@ class DetectionModel(TaskModel):
             r = test[e.key]
             scores = scores_of(r).cpu()
             top = scores.argsort(descending=True)[: self.TOP]
-            preds.append({"boxes": r["boxes"][top], "scores": scores[top], "labels": torch.zeros(len(top), dtype=torch.long)})
+            preds.append(
+                {"boxes": r["boxes"][top], "scores": scores[top], "labels": torch.zeros(len(top), dtype=torch.long)}
+            )
             gt = torch.tensor(e.target_boxes(concept), dtype=torch.float32).reshape(-1, 4)
             targets.append({"boxes": gt, "labels": torch.zeros(len(gt), dtype=torch.long)})
         return {"preds": preds, "targets": targets}
@@ -131,7 +136,8 @@ class DetectionModel(TaskModel):
         out = []
         for k, concept in enumerate(concepts):
             images = self.eval_images(concept, data)
-            word = self.predictions(images, concept, data,
-                                    lambda r, q=text[k]: torch.sigmoid((r["embeds"] @ q + r["shift"]) * r["scale"]))
+            word = self.predictions(
+                images, concept, data, lambda r, q=text[k]: torch.sigmoid((r["embeds"] @ q + r["shift"]) * r["scale"])
+            )
             out.append(({**word, "zero": self.zero_query(concept, data, images)}, {"n_images": len(images)}))
         return out

@@ -32,5 +32,5 @@ def build_task_model(spec: TaskSpec, device: str | torch.device = "cpu") -> Task
     """Load the frozen model of a task spec and wrap it in its family's adapter for the task's kind."""
     device = torch.device(device)
     dtype = DTYPES[spec.dtype.get(device.type, "float32")]
-    adapter = family(spec.family).adapter(spec.task, spec.source)     # before any weights are loaded
+    adapter = family(spec.family).adapter(spec.task, spec.source)  # before any weights are loaded
     return adapter.build(spec, zoo.load(spec.family, spec.model, device, dtype, spec.image_size), device, zoo.load)

@@ -72,14 +72,16 @@ class SafetyScreen:
         dtype = next(self.model.parameters()).dtype
         pixels = self.processor(images=images, return_tensors="pt").pixel_values.to(self.device, dtype)
         arrays = np.stack([np.asarray(im.convert("RGB"), dtype=np.float32) / 255 for im in images])
-        _, nsfw = self.model(clip_input=pixels, images=arrays)      # it blanks flagged images in `arrays` only
+        _, nsfw = self.model(clip_input=pixels, images=arrays)  # it blanks flagged images in `arrays` only
         return [bool(x) for x in nsfw]
 
 
 class GenerationModel(TaskModel):
     task = "generation"
 
-    def __init__(self, spec, loaded, device, evaluator: CLIPEvaluator | None = None, safety: SafetyScreen | None = None):
+    def __init__(
+        self, spec, loaded, device, evaluator: CLIPEvaluator | None = None, safety: SafetyScreen | None = None
+    ):
         self.pipe = loaded.model
         self.safety = safety
         super().__init__(spec, loaded, device)
@@ -104,7 +106,7 @@ class GenerationModel(TaskModel):
         ev = spec.evaluator or {}
         if not ev:
             raise VWBenchError(f"{spec.source}: generation tasks need an evaluator")
-        dtype = getattr(torch, spec.dtype.get(torch.device(device).type, "float32"))   # the task model's
+        dtype = getattr(torch, spec.dtype.get(torch.device(device).type, "float32"))  # the task model's
         ev_ref = ModelRef(**ev["model"])
         ev_size = spec.image_size if ev_ref.is_builtin else 224
         ev_loaded = load(ev["family"], ev_ref, device, dtype, ev_size)
@@ -112,13 +114,14 @@ class GenerationModel(TaskModel):
             raise VWBenchError(f"{spec.source}: evaluator.family {ev['family']!r} cannot label images")
         loaded.provenance["evaluator"] = ev_loaded.provenance
         screen = None
-        if spec.safety and spec.safety_checker:          # off by default: `vwbench run --safety-checker`
+        if spec.safety and spec.safety_checker:  # off by default: `vwbench run --safety-checker`
             sc_ref = ModelRef(spec.safety_checker["id"], spec.safety_checker.get("revision"))
             sc_loaded = load("sd_safety_checker", sc_ref, device, dtype, spec.image_size if sc_ref.is_builtin else 224)
             loaded.provenance["safety_checker"] = sc_loaded.provenance
             screen = SafetyScreen(sc_loaded, device)
-        return cls(spec, loaded, device, CLIPEvaluator(ev_loaded, ev["template"], device, ev.get("classes", "names")),
-                   screen)
+        return cls(
+            spec, loaded, device, CLIPEvaluator(ev_loaded, ev["template"], device, ev.get("classes", "names")), screen
+        )
 
     def text_features(self, ids):
         return self.family.encode_text(self.model, ids)
@@ -127,8 +130,9 @@ class GenerationModel(TaskModel):
         size, vae = self.spec.image_size, self.pipe.vae
         posts = {}
         for c in data.concepts:
-            pixels = self.image_processor.preprocess([e.image() for e in data.train[c]], height=size, width=size,
-                                                     resize_mode="crop").to(self.device, self.dtype)
+            pixels = self.image_processor.preprocess(
+                [e.image() for e in data.train[c]], height=size, width=size, resize_mode="crop"
+            ).to(self.device, self.dtype)
             dist = vae.encode(pixels).latent_dist
             posts[c] = (dist.mean.float(), dist.std.float())
         return {"train": posts}
@@ -150,8 +154,12 @@ class GenerationModel(TaskModel):
             noisy.append(sched.add_noise(latents, noise, t))
             targets.append(noise if self.prediction_type == "epsilon" else sched.get_velocity(latents, noise, t))
             steps.append(t)
-        return {"noisy": torch.cat(noisy), "targets": torch.cat(targets), "steps": torch.cat(steps),
-                "batch_size": batch_size}
+        return {
+            "noisy": torch.cat(noisy),
+            "targets": torch.cat(targets),
+            "steps": torch.cat(steps),
+            "batch_size": batch_size,
+        }
 
     def loss(self, vectors, placeholder_ids, concepts, data_name, generators, batch_size):
         d = self.draw(concepts, data_name, generators, batch_size)
@@ -165,7 +173,9 @@ class GenerationModel(TaskModel):
         per = drawn["batch_size"]
         rows = torch.as_tensor(rows, dtype=torch.long)
         words, owner = torch.unique(rows // per, return_inverse=True)
-        hidden = self.encode_with_vectors(vectors[words], [placeholder_ids[int(k)] for k in words])[owner.to(self.device)]
+        hidden = self.encode_with_vectors(vectors[words], [placeholder_ids[int(k)] for k in words])[
+            owner.to(self.device)
+        ]
         dev_rows = rows.to(drawn["noisy"].device)
         pred = self.pipe.unet(drawn["noisy"][dev_rows].to(self.dtype), drawn["steps"][dev_rows], hidden).sample.float()
         err = (pred - drawn["targets"][dev_rows]) ** 2
@@ -195,15 +205,22 @@ class GenerationModel(TaskModel):
         if new:
             hidden = self.encode_with_vectors(vectors[new], [placeholder_ids[i] for i in new]).repeat_interleave(n, 0)
             seeds = [seed + i for _ in new for i in range(n)]
-            images = chunked(lambda s: self.pipe(
-                prompt_embeds=hidden[s].to(self.dtype),
-                num_inference_steps=int(m.get("inference_steps", 50)),
-                guidance_scale=float(m.get("guidance_scale", 7.5)),
-                height=self.spec.image_size, width=self.spec.image_size,
-                generator=[torch.Generator().manual_seed(x) for x in seeds[s]],
-                output_type="pil",
-            ).images, len(seeds), chunk)
-            if len(self._generated) > 20000:   # bounded: a few KB a word
+            images = chunked(
+                lambda s: (
+                    self.pipe(
+                        prompt_embeds=hidden[s].to(self.dtype),
+                        num_inference_steps=int(m.get("inference_steps", 50)),
+                        guidance_scale=float(m.get("guidance_scale", 7.5)),
+                        height=self.spec.image_size,
+                        width=self.spec.image_size,
+                        generator=[torch.Generator().manual_seed(x) for x in seeds[s]],
+                        output_type="pil",
+                    ).images
+                ),
+                len(seeds),
+                chunk,
+            )
+            if len(self._generated) > 20000:  # bounded: a few KB a word
                 self._generated.clear()
             for k, i in enumerate(new):
                 self._generated[keys[i]] = images[k * n : (k + 1) * n]
@@ -218,6 +235,14 @@ class GenerationModel(TaskModel):
             info = {"n_images": len(images)}
             if self.safety is not None:
                 info["safety_flags"] = sum(self.safety.flags(images))
-            out.append(({"labels": self.evaluator.classify(images, classes), "target": data.concepts.index(concept),
-                         "classes": len(data.concepts)}, info))
+            out.append(
+                (
+                    {
+                        "labels": self.evaluator.classify(images, classes),
+                        "target": data.concepts.index(concept),
+                        "classes": len(data.concepts),
+                    },
+                    info,
+                )
+            )
         return out

@@ -23,8 +23,8 @@ class EmbeddingSpace:
 
     name: str
     tokens: list[str]
-    table: torch.Tensor          # [V, d] floating
-    usable: torch.Tensor         # [V] bool
+    table: torch.Tensor  # [V, d] floating
+    usable: torch.Tensor  # [V] bool
 
     def __post_init__(self):
         if not isinstance(self.table, torch.Tensor) or self.table.ndim != 2 or not self.table.is_floating_point():
@@ -36,8 +36,9 @@ class EmbeddingSpace:
             raise VWBenchError(f"embedding space {self.name!r}: usable must be a bool tensor of shape [{v}]")
 
     @classmethod
-    def from_table(cls, name: str, tokens: Sequence[str], table: torch.Tensor,
-                   exclude: Sequence[int] = ()) -> EmbeddingSpace:
+    def from_table(
+        cls, name: str, tokens: Sequence[str], table: torch.Tensor, exclude: Sequence[int] = ()
+    ) -> EmbeddingSpace:
         """A space whose tokens are all usable except the ids in `exclude` (special or untrained tokens)."""
         usable = torch.ones(len(tokens), dtype=torch.bool)
         if len(exclude):
@@ -91,15 +92,15 @@ def nearest_rows(rows: torch.Tensor, vectors: torch.Tensor, k: int = 1) -> tuple
     if vectors.ndim != 2 or vectors.shape[1] != rows.shape[1]:
         raise VWBenchError(f"nearest rows: vectors of shape {tuple(vectors.shape)} for rows of width {rows.shape[1]}")
     k = min(k, rows.shape[0])
-    pool = min(rows.shape[0], k + 8)       # a few spare candidates absorb float32 near-ties
+    pool = min(rows.shape[0], k + 8)  # a few spare candidates absorb float32 near-ties
     r32 = rows.float()
     sq = (r32 * r32).sum(1)
     idx_out, dist_out = [], []
     for start in range(0, vectors.shape[0], _CHUNK):
-        q = vectors[start:start + _CHUNK]
+        q = vectors[start : start + _CHUNK]
         approx = sq[None, :] - 2.0 * (q.float() @ r32.T)
-        cand = approx.topk(pool, dim=1, largest=False).indices                          # [c, pool]
-        exact = (rows[cand].double() - q.double()[:, None, :]).norm(dim=2)            # [c, pool]
+        cand = approx.topk(pool, dim=1, largest=False).indices  # [c, pool]
+        exact = (rows[cand].double() - q.double()[:, None, :]).norm(dim=2)  # [c, pool]
         d, order = exact.topk(k, dim=1, largest=False)
         idx_out.append(cand.gather(1, order))
         dist_out.append(d)
@@ -133,4 +134,4 @@ def nn_distance(space: EmbeddingSpace, index: int) -> float:
     if not bool(others.any()):
         raise VWBenchError(f"embedding space {space.name!r}: no other usable token to measure a distance to")
     rows, anchor = space.table[others], space.table[index].double()
-    return min(float((rows[s:s + 8192].double() - anchor).norm(dim=1).min()) for s in range(0, len(rows), 8192))
+    return min(float((rows[s : s + 8192].double() - anchor).norm(dim=1).min()) for s in range(0, len(rows), 8192))

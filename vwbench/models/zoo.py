@@ -31,7 +31,7 @@ class Loaded:
     processor: Any = None
     provenance: dict = field(default_factory=dict)
     trained_ids: list[int] | None = None  # token rows the model learned; None = all (hub models)
-    impl: Family | None = None            # the family's implementation (families.family(family))
+    impl: Family | None = None  # the family's implementation (families.family(family))
 
     def __post_init__(self):
         if self.impl is None:
@@ -86,23 +86,35 @@ def hub_provenance(ref: ModelRef) -> dict:
     snapshot = repo / "snapshots" / resolved if resolved else None
     if snapshot is not None and snapshot.is_dir():
         out["files_sha256"] = {
-            f.relative_to(snapshot).as_posix(): Path(os.readlink(f)).name for f in sorted(snapshot.rglob("*"))
-            if f.suffix in (".safetensors", ".bin", ".pt", ".pth", ".ckpt") and f.is_symlink()}
+            f.relative_to(snapshot).as_posix(): Path(os.readlink(f)).name
+            for f in sorted(snapshot.rglob("*"))
+            if f.suffix in (".safetensors", ".bin", ".pt", ".pth", ".ckpt") and f.is_symlink()
+        }
     return out
 
 
-def load(family_name: str, ref: ModelRef, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
-         image_size: int | None = None) -> Loaded:
+def load(
+    family_name: str,
+    ref: ModelRef,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+    image_size: int | None = None,
+) -> Loaded:
     """Load one frozen model bundle (eval mode, no gradients) of a model family. A `tiny:` model's image size is
     its config's; `image_size` is kept for callers that pass the task's."""
-    prov = {"id": ref.id, "revision": ref.revision, "family": family_name, "dtype": str(dtype).replace("torch.", ""),
-            "device": str(device)}
+    prov = {
+        "id": ref.id,
+        "revision": ref.revision,
+        "family": family_name,
+        "dtype": str(dtype).replace("torch.", ""),
+        "device": str(device),
+    }
     impl = family(family_name)
     trained_ids = None
     if not ref.is_builtin:
         from vwbench.withdrawn import check_not_withdrawn
 
-        check_not_withdrawn(ref.id)     # one line naming the mirror, before any download is tried
+        check_not_withdrawn(ref.id)  # one line naming the mirror, before any download is tried
     if ref.is_micro:
         from vwbench.models.micro import store
 
@@ -110,7 +122,7 @@ def load(family_name: str, ref: ModelRef, device: str | torch.device = "cpu", dt
         if name not in impl.micro_models:
             known = ", ".join(f"micro:{m}" for m in impl.micro_models) or "none"
             raise VWBenchError(f"unknown micro model {ref.id!r} for family {family_name!r} (known: {known})")
-        meta = store.read_meta(name)    # one line naming the build command when the model is missing
+        meta = store.read_meta(name)  # one line naming the build command when the model is missing
         model, processor = impl.micro(name)
         trained_ids, prov["weights_sha256"] = meta["trained_ids"], store.fingerprint(name)
     elif ref.is_tiny:
@@ -128,13 +140,16 @@ def load(family_name: str, ref: ModelRef, device: str | torch.device = "cpu", dt
     for module in _modules(model):  # a diffusers pipeline has no eval(): set its modules one by one
         module.eval()
         module.requires_grad_(False)
-    return Loaded(family=family_name, model=model, processor=processor, provenance=prov, trained_ids=trained_ids,
-                  impl=impl)
+    return Loaded(
+        family=family_name, model=model, processor=processor, provenance=prov, trained_ids=trained_ids, impl=impl
+    )
 
 
 def _modules(model) -> list[torch.nn.Module]:
     if isinstance(model, torch.nn.Module):
         return [model]
     return [m for m in vars(model).values() if isinstance(m, torch.nn.Module)] + [
-        getattr(model, n) for n in ("unet", "vae", "text_encoder") if isinstance(getattr(model, n, None), torch.nn.Module)
+        getattr(model, n)
+        for n in ("unet", "vae", "text_encoder")
+        if isinstance(getattr(model, n, None), torch.nn.Module)
     ]

@@ -47,8 +47,13 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 2
-FILES = {"markdown": "leaderboard.md", "html": "leaderboard.html", "json": "results.json", "jsonl": "scores.jsonl",
-         "report": "report.html"}
+FILES = {
+    "markdown": "leaderboard.md",
+    "html": "leaderboard.html",
+    "json": "results.json",
+    "jsonl": "scores.jsonl",
+    "report": "report.html",
+}
 
 
 def _paper_method_row() -> dict:
@@ -61,15 +66,27 @@ def _paper_method_row() -> dict:
                     per_dir.setdefault(f"{short(a)}->{short(b)}", []).append(r)
     every = [r for v in per_dir.values() for r in v]
     n_ds = paper_reference.TRIALS_PER_CELL
-    return {"method": f"paper ({paper_reference.METHOD})", "mean_ratio": round(sum(every) / len(every), 6),
-            "n": n_ds * len(every), "directions": {d: {"ratio": round(sum(v) / len(v), 6), "n": n_ds * len(v),
-                                                       "datasets": len(v)} for d, v in sorted(per_dir.items())}}
+    return {
+        "method": f"paper ({paper_reference.METHOD})",
+        "mean_ratio": round(sum(every) / len(every), 6),
+        "n": n_ds * len(every),
+        "directions": {
+            d: {"ratio": round(sum(v) / len(v), 6), "n": n_ds * len(v), "datasets": len(v)}
+            for d, v in sorted(per_dir.items())
+        },
+    }
 
 
-def leaderboard_doc(scores: list[Score], suite: str, reference: bool | None = None,
-                    plots: dict[str, str] | None = None, provenance: dict | None = None,
-                    filters: dict | None = None, vectors: list[tuple] = (),
-                    cells: dict[str, Cell] | None = None) -> dict:
+def leaderboard_doc(
+    scores: list[Score],
+    suite: str,
+    reference: bool | None = None,
+    plots: dict[str, str] | None = None,
+    provenance: dict | None = None,
+    filters: dict | None = None,
+    vectors: list[tuple] = (),
+    cells: dict[str, Cell] | None = None,
+) -> dict:
     """The results.json document of a suite's scores (no file is written); `vectors` are the store's
     (key, trial, meta) rows behind the per-concept table, `cells` the aggregate of the same scores if known."""
     scores, superseded = latest_scores(scores)
@@ -90,23 +107,34 @@ def leaderboard_doc(scores: list[Score], suite: str, reference: bool | None = No
         "per_concept": per_concept(scores, vectors),
         "plots": dict(sorted((plots or {}).items())),
         "paper": None,
-        "filters": filters or None,          # --task/--dataset/--concept/--limit of a filtered run; None: no filter
-        "provenance": provenance,            # report/provenance.py; None when built from scores alone
+        "filters": filters or None,  # --task/--dataset/--concept/--limit of a filtered run; None: no filter
+        "provenance": provenance,  # report/provenance.py; None when built from scores alone
     }
     screened = [s for s in scores if "safety_flags" in (s.extra or {})]
-    if screened:                             # only runs with --safety-checker add this key
-        doc["safety_flags"] = {"flagged_images": sum(int(s.extra["safety_flags"]) for s in screened),
-                               "screened_images": sum(int(s.extra.get("n_images", 0)) for s in screened),
-                               "scores": len(screened)}
+    if screened:  # only runs with --safety-checker add this key
+        doc["safety_flags"] = {
+            "flagged_images": sum(int(s.extra["safety_flags"]) for s in screened),
+            "screened_images": sum(int(s.extra.get("n_images", 0)) for s in screened),
+            "scores": len(screened),
+        }
     if reference:
         doc["paper"] = {
             "method": paper_reference.METHOD,
             "method_row": _paper_method_row(),
-            "cells": {cell_id(p.dataset, p.train_task, p.eval_task,
-                              IN_DOMAIN if p.train_task == p.eval_task else paper_reference.METHOD, p.delta):
-                      {"mean": p.mean, "ci": None if p.ci_low is None else [p.ci_low, p.ci_high],
-                       "n": paper_reference.TRIALS_PER_CELL}
-                      for p in (*paper_reference.FIGURE3, *paper_reference.FIGURE6)},
+            "cells": {
+                cell_id(
+                    p.dataset,
+                    p.train_task,
+                    p.eval_task,
+                    IN_DOMAIN if p.train_task == p.eval_task else paper_reference.METHOD,
+                    p.delta,
+                ): {
+                    "mean": p.mean,
+                    "ci": None if p.ci_low is None else [p.ci_low, p.ci_high],
+                    "n": paper_reference.TRIALS_PER_CELL,
+                }
+                for p in (*paper_reference.FIGURE3, *paper_reference.FIGURE6)
+            },
         }
     return doc
 
@@ -144,8 +172,10 @@ def build_leaderboard(store, suite_name: str, out_dir, reference: bool | None = 
     scores = prov.selected_scores(store, suite_name, select)
     if not scores:
         have = ", ".join(store.suites()) or "none"
-        raise VWBenchError(f"the store at {store.root} holds no scores of suite {suite_name!r} (suites with scores: "
-                           f"{have}); run `vwbench run --suite {suite_name}` first or pass --suite/--store")
+        raise VWBenchError(
+            f"the store at {store.root} holds no scores of suite {suite_name!r} (suites with scores: "
+            f"{have}); run `vwbench run --suite {suite_name}` first or pass --suite/--store"
+        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     reference = (suite_name == "paper") if reference is None else reference
@@ -160,28 +190,38 @@ def build_leaderboard(store, suite_name: str, out_dir, reference: bool | None = 
         if plotting.matrix_heatmap(cells, ds, out / f"matrix-{ds}.png") is not None:
             figures.setdefault(ds, {})["heatmap"] = f"matrix-{ds}.png"
     ids = prov.run_ids(store, suite_name)
-    doc = leaderboard_doc(scores, suite_name, reference=reference, plots=plots,
-                          provenance=prov.provenance(store, suite_name, kept, ids),
-                          filters=select.as_dict() if select is not None else None,
-                          vectors=store.vectors(suite_name), cells=cells)
+    doc = leaderboard_doc(
+        scores,
+        suite_name,
+        reference=reference,
+        plots=plots,
+        provenance=prov.provenance(store, suite_name, kept, ids),
+        filters=select.as_dict() if select is not None else None,
+        vectors=store.vectors(suite_name),
+        cells=cells,
+    )
     validate_doc(doc)
     datasets = datasets_of(cells)
     paper_row = doc["paper"]["method_row"] if doc["paper"] else None
-    parts = {"intro": [render.intro(suite_name, len(kept), superseded, reference)],
-             "matrix": render.matrix_sections(cells, datasets, reference),
-             "method": [render.method_section(doc["method_leaderboard"], paper_row)],
-             "delta": render.delta_sections(cells, datasets, plots, reference),
-             "snap": [render.snap_section(doc["per_concept"]["snap"])],
-             "concept": render.concept_sections(doc["per_concept"]["trials"], datasets)}
-    parts["intro"][0].note += prov.filter_note(store, suite_name, select)     # "" unless filtered
+    parts = {
+        "intro": [render.intro(suite_name, len(kept), superseded, reference)],
+        "matrix": render.matrix_sections(cells, datasets, reference),
+        "method": [render.method_section(doc["method_leaderboard"], paper_row)],
+        "delta": render.delta_sections(cells, datasets, plots, reference),
+        "snap": [render.snap_section(doc["per_concept"]["snap"])],
+        "concept": render.concept_sections(doc["per_concept"]["trials"], datasets),
+    }
+    parts["intro"][0].note += prov.filter_note(store, suite_name, select)  # "" unless filtered
     sections = [s for group in parts.values() for s in group]
     _grids(store, suite_name, doc, datasets, out, figures)
     _write(out / FILES["json"], _dump(doc))
     _write(out / FILES["jsonl"], prov.jsonl(kept, ids))
     _write(out / FILES["markdown"], render.markdown(sections))
     _write(out / FILES["html"], html_report.html_page(sections, report=FILES["report"]))
-    _write(out / FILES["report"], html_report.report_page(suite_name, doc, parts, figures, out,
-                                                          Path(store.root) / "analysis" / suite_name))
+    _write(
+        out / FILES["report"],
+        html_report.report_page(suite_name, doc, parts, figures, out, Path(store.root) / "analysis" / suite_name),
+    )
     return doc
 
 

@@ -20,8 +20,8 @@ from vwbench.report.stats import (
 )
 
 IN_DOMAIN = "in_domain"
-ANCHOR = "anchor"                    # the untrained anchor word, scored in-domain ...
-ANCHOR_VIA = "anchor+"               # ... and transferred: "anchor+<method>"
+ANCHOR = "anchor"  # the untrained anchor word, scored in-domain ...
+ANCHOR_VIA = "anchor+"  # ... and transferred: "anchor+<method>"
 CONTROL_METHODS = ("nearest_token", "constant", "random_map")
 TASK_ORDER = ("generation", "detection", "classification")
 SHORT = {"generation": "gen", "detection": "det", "classification": "cls"}
@@ -37,8 +37,12 @@ def short(task: str) -> str:
     return SHORT.get(task, task)
 
 
-def bootstrap_ci(values, resamples: int = BOOTSTRAP["resamples"], confidence: float = BOOTSTRAP["confidence"],
-                 seed: int = BOOTSTRAP["seed"]) -> tuple[float, float, float]:
+def bootstrap_ci(
+    values,
+    resamples: int = BOOTSTRAP["resamples"],
+    confidence: float = BOOTSTRAP["confidence"],
+    seed: int = BOOTSTRAP["seed"],
+) -> tuple[float, float, float]:
     """(mean, low, high) of independent values: the cluster bootstrap with one cluster per value."""
     values = list(values)
     if not values:
@@ -72,9 +76,9 @@ class Cell:
     ci_high: float
     n: int
     clusters: int = 1
-    chance: float | None = None                  # mean analytic chance of the scores (None if not recorded)
-    metrics: tuple = ()                          # secondary metrics: ((name, mean, low, high), ...)
-    table: tuple = ()                            # the secondaries its task tabulates (`metric.table`), in order
+    chance: float | None = None  # mean analytic chance of the scores (None if not recorded)
+    metrics: tuple = ()  # secondary metrics: ((name, mean, low, high), ...)
+    table: tuple = ()  # the secondaries its task tabulates (`metric.table`), in order
 
     @property
     def id(self) -> str:
@@ -86,11 +90,21 @@ class Cell:
         return self.ci_low == self.ci_high
 
     def as_dict(self) -> dict:
-        return {"dataset": self.dataset, "train_task": self.train_task, "eval_task": self.eval_task,
-                "method": self.method, "delta": self.delta, "metric": self.metric, "mean": _r(self.mean),
-                "ci": [_r(self.ci_low), _r(self.ci_high)], "n": self.n, "clusters": self.clusters,
-                "degenerate": self.degenerate, "chance": None if self.chance is None else _r(self.chance),
-                "metrics": {m: {"mean": _r(v), "ci": [_r(lo), _r(hi)]} for m, v, lo, hi in self.metrics}}
+        return {
+            "dataset": self.dataset,
+            "train_task": self.train_task,
+            "eval_task": self.eval_task,
+            "method": self.method,
+            "delta": self.delta,
+            "metric": self.metric,
+            "mean": _r(self.mean),
+            "ci": [_r(self.ci_low), _r(self.ci_high)],
+            "n": self.n,
+            "clusters": self.clusters,
+            "degenerate": self.degenerate,
+            "chance": None if self.chance is None else _r(self.chance),
+            "metrics": {m: {"mean": _r(v), "ci": [_r(lo), _r(hi)]} for m, v, lo, hi in self.metrics},
+        }
 
 
 def cell_id(dataset: str, train_task: str, eval_task: str, method: str, delta: float | None) -> str:
@@ -140,13 +154,29 @@ def aggregate(scores: list[Score]) -> dict[str, Cell]:
     for (dataset, train, ev, method, delta), group in groups.items():
         metrics = sorted({s.metric for s in group})
         if len(metrics) != 1:
-            raise VWBenchError(f"scores of {dataset} {train}->{ev} ({method}) mix metrics {metrics}; "
-                               "one headline metric per evaluated task is expected")
+            raise VWBenchError(
+                f"scores of {dataset} {train}->{ev} ({method}) mix metrics {metrics}; "
+                "one headline metric per evaluated task is expected"
+            )
         clusters = [cluster(s) for s in group]
         mean, low, high = cluster_bootstrap_ci([s.value for s in group], clusters)
         secondary = _secondary(group)
-        c = Cell(dataset, train, ev, method, delta, metrics[0], mean, low, high, len(group), len(set(clusters)),
-                 _chance(group), secondary, _tabulated(group, secondary))
+        c = Cell(
+            dataset,
+            train,
+            ev,
+            method,
+            delta,
+            metrics[0],
+            mean,
+            low,
+            high,
+            len(group),
+            len(set(clusters)),
+            _chance(group),
+            secondary,
+            _tabulated(group, secondary),
+        )
         cells[c.id] = c
     return dict(sorted(cells.items()))
 
@@ -161,8 +191,9 @@ def transfer_methods(cells: dict[str, Cell]) -> list[str]:
     return sorted(found - set(CONTROL_METHODS)) + [m for m in CONTROL_METHODS if m in found]
 
 
-def matrix_cell(cells: dict[str, Cell], dataset: str, train: str, ev: str, method: str,
-                delta: float | None = None) -> Cell | None:
+def matrix_cell(
+    cells: dict[str, Cell], dataset: str, train: str, ev: str, method: str, delta: float | None = None
+) -> Cell | None:
     return cells.get(cell_id(dataset, train, ev, IN_DOMAIN if train == ev else method, delta))
 
 
@@ -196,8 +227,9 @@ def _ratio_stats(parts: dict, idx: np.ndarray) -> dict:
         out[d] = _ratio_entry(points[d], boots[d])
     defined = [d for d in parts if not np.isnan(points[d])]
     if defined:
-        out["mean"] = _ratio_entry(float(np.mean([points[d] for d in defined])),
-                                   np.mean([boots[d] for d in defined], axis=0))
+        out["mean"] = _ratio_entry(
+            float(np.mean([points[d] for d in defined])), np.mean([boots[d] for d in defined], axis=0)
+        )
     else:
         out["mean"] = {"value": None, "ci": None}
     out["mean"]["defined"] = len(defined)
@@ -226,8 +258,10 @@ def method_leaderboard(scores: list[Score], cells: dict[str, Cell]) -> list[dict
     idx = resample_indices(max(len(clusters), 1))
     rows = []
     for method in methods:
-        directions = sorted({(a, b) for (m, a, b) in by if m == method and a != b},
-                            key=lambda d: [(TASK_ORDER.index(t) if t in TASK_ORDER else 9, t) for t in d])
+        directions = sorted(
+            {(a, b) for (m, a, b) in by if m == method and a != b},
+            key=lambda d: [(TASK_ORDER.index(t) if t in TASK_ORDER else 9, t) for t in d],
+        )
         if not directions:
             continue
         parts: dict[str, dict] = {"anchor": {}, "chance": {}}
@@ -236,17 +270,24 @@ def method_leaderboard(scores: list[Score], cells: dict[str, Cell]) -> list[dict
             name = _direction((a, b))
             trans, home, anchor = by[(method, a, b)], by.get((IN_DOMAIN, b, b), {}), by.get((ANCHOR, b, b), {})
             matched = [t for t in trans if t in home]
-            entry = {"ratio": _paper_ratio(trans, home, matched), "n": len(matched),
-                     "datasets": len({t[0] for t in matched}), "versus": {}}
-            baselines = {"anchor": {t: anchor[t].value for t in matched if t in anchor},
-                         "chance": {t: home[t].extra["chance"] for t in matched
-                                    if home[t].extra.get("chance") is not None}}
+            entry = {
+                "ratio": _paper_ratio(trans, home, matched),
+                "n": len(matched),
+                "datasets": len({t[0] for t in matched}),
+                "versus": {},
+            }
+            baselines = {
+                "anchor": {t: anchor[t].value for t in matched if t in anchor},
+                "chance": {t: home[t].extra["chance"] for t in matched if home[t].extra.get("chance") is not None},
+            }
             for base, ref in baselines.items():
                 if matched and len(ref) == len(matched):
                     parts[base][name] = _cluster_arrays(
-                        where, {t: (trans[t].value - ref[t], home[t].value - ref[t]) for t in matched})
-            comparators = {ANCHOR: anchor} | {m: by[(m, a, b)] for m in (*CONTROL_METHODS, "linear_transfer")
-                                              if m != method and (m, a, b) in by}
+                        where, {t: (trans[t].value - ref[t], home[t].value - ref[t]) for t in matched}
+                    )
+            comparators = {ANCHOR: anchor} | {
+                m: by[(m, a, b)] for m in (*CONTROL_METHODS, "linear_transfer") if m != method and (m, a, b) in by
+            }
             for other, their in comparators.items():
                 diffs = {t: trans[t].value - their[t].value for t in trans if t in their}
                 if diffs:
@@ -262,15 +303,30 @@ def method_leaderboard(scores: list[Score], cells: dict[str, Cell]) -> list[dict
         directions_of = len(entries)
         ratios = [e["ratio"] for e in entries.values() if e["ratio"] is not None]
         key = "anchor" if "anchor" in corrected else "chance"
-        rows.append({"method": method, "control": method in CONTROL_METHODS,
-                     "score": corrected.get(key, {}).get("mean", {"value": None, "ci": None, "defined": 0}),
-                     "score_baseline": key, "directions_total": directions_of,
-                     "corrected": {base: c["mean"] for base, c in corrected.items()},
-                     "mean_ratio": _r(np.mean(ratios)) if ratios else None, "cells": len(ratios),
-                     "n": int(sum(e["n"] for e in entries.values())), "directions": entries})
+        rows.append(
+            {
+                "method": method,
+                "control": method in CONTROL_METHODS,
+                "score": corrected.get(key, {}).get("mean", {"value": None, "ci": None, "defined": 0}),
+                "score_baseline": key,
+                "directions_total": directions_of,
+                "corrected": {base: c["mean"] for base, c in corrected.items()},
+                "mean_ratio": _r(np.mean(ratios)) if ratios else None,
+                "cells": len(ratios),
+                "n": int(sum(e["n"] for e in entries.values())),
+                "directions": entries,
+            }
+        )
     # without any baseline among the scores (no anchor control, no chance recorded) the raw ratio ranks
-    rows.sort(key=lambda r: (r["score"]["value"] is None, -(r["score"]["value"] or 0.0),
-                             r["mean_ratio"] is None, -(r["mean_ratio"] or 0.0), r["method"]))
+    rows.sort(
+        key=lambda r: (
+            r["score"]["value"] is None,
+            -(r["score"]["value"] or 0.0),
+            r["mean_ratio"] is None,
+            -(r["mean_ratio"] or 0.0),
+            r["method"],
+        )
+    )
     for rank, row in enumerate(rows, 1):
         row["rank"] = rank
     return rows

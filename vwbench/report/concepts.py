@@ -22,11 +22,25 @@ def per_concept(scores: list[Score], vectors: list[tuple] = ()) -> dict:
     meta = {t: m for _, t, m in vectors if t.delta is None}
     rows: dict = {}
     snaps: dict = defaultdict(lambda: defaultdict(list))
-    for s in sorted((s for s in scores if s.trial.delta is None), key=lambda s: (s.trial.label(), s.eval_task, s.method)):
+    for s in sorted(
+        (s for s in scores if s.trial.delta is None), key=lambda s: (s.trial.label(), s.eval_task, s.method)
+    ):
         t = s.trial
-        row = rows.setdefault(t, {"dataset": t.dataset, "concept": t.concept, "anchor": t.anchor, "seed": t.seed,
-                                  "train_task": t.train_task, "anchor_distance": None, "nearest_tokens": None,
-                                  "in_domain": None, "anchor_score": None, "transfers": {}})
+        row = rows.setdefault(
+            t,
+            {
+                "dataset": t.dataset,
+                "concept": t.concept,
+                "anchor": t.anchor,
+                "seed": t.seed,
+                "train_task": t.train_task,
+                "anchor_distance": None,
+                "nearest_tokens": None,
+                "in_domain": None,
+                "anchor_score": None,
+                "transfers": {},
+            },
+        )
         if t in meta and meta[t].get("anchor_distance") is not None:
             row["anchor_distance"] = _r(meta[t]["anchor_distance"])
         nearest = [word(x) for x in s.extra.get("nearest_tokens", [])]
@@ -36,12 +50,19 @@ def per_concept(scores: list[Score], vectors: list[tuple] = ()) -> dict:
             row["anchor_score"] = _r(s.value)
         elif not is_anchor(s.method):
             snapped = bool(nearest) and nearest[0] == t.anchor
-            row["transfers"].setdefault(s.method, {})[s.eval_task] = {"score": _r(s.value), "nearest_tokens": nearest,
-                                                                      "snapped": snapped}
+            row["transfers"].setdefault(s.method, {})[s.eval_task] = {
+                "score": _r(s.value),
+                "nearest_tokens": nearest,
+                "snapped": snapped,
+            }
             if nearest:
                 snaps[s.method][f"{short(t.train_task)}->{short(s.eval_task)}"].append(snapped)
-    snap = {m: {d: {"rate": _r(sum(v) / len(v)), "n": len(v)} for d, v in sorted(dirs.items())}
-            for m, dirs in sorted(snaps.items())}
+    snap = {
+        m: {d: {"rate": _r(sum(v) / len(v)), "n": len(v)} for d, v in sorted(dirs.items())}
+        for m, dirs in sorted(snaps.items())
+    }
     order = {t: i for i, t in enumerate(task_order({r["train_task"] for r in rows.values()}))}
-    trials = sorted(rows.values(), key=lambda r: (r["dataset"], order[r["train_task"]], r["concept"], r["anchor"], r["seed"]))
+    trials = sorted(
+        rows.values(), key=lambda r: (r["dataset"], order[r["train_task"]], r["concept"], r["anchor"], r["seed"])
+    )
     return {"trials": trials, "snap": snap}

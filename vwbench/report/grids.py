@@ -19,7 +19,7 @@ from vwbench import paper_reference
 from vwbench.report.aggregate import ANCHOR, CONTROL_METHODS, IN_DOMAIN, task_order
 from vwbench.report.plots import RC, _pyplot, direction, method_label, metric_label, save
 
-CELL = 64           # pixels per kept image in a strip (nearest-neighbour upscaling of small images)
+CELL = 64  # pixels per kept image in a strip (nearest-neighbour upscaling of small images)
 
 
 def _image(data: bytes):
@@ -84,27 +84,41 @@ def _figure(table: list[tuple[str, list]], columns: list[str], title: str, path:
     import numpy as np
 
     found = [c[0].shape[1] for _, cells in table for c in cells if c[0] is not None]
-    widths = [max((cells[j][0].shape[1] for _, cells in table if cells[j][0] is not None),
-                  default=max(found, default=CELL)) for j in range(len(columns))]
+    widths = [
+        max((cells[j][0].shape[1] for _, cells in table if cells[j][0] is not None), default=max(found, default=CELL))
+        for j in range(len(columns))
+    ]
     heights = [max((c[0].shape[0] for c in cells if c[0] is not None), default=CELL) for _, cells in table]
     dpi = 100
     with plt.rc_context({**RC, "axes.grid": False}):
-        fig = plt.figure(figsize=((sum(widths) + 30 * len(widths) + 140) / dpi,
-                                  (sum(heights) + 34 * len(heights) + 70) / dpi))
-        gs = fig.add_gridspec(len(table), len(columns), width_ratios=widths, height_ratios=heights,
-                              left=120 / (sum(widths) + 30 * len(widths) + 140), right=0.99,
-                              top=1 - 60 / (sum(heights) + 34 * len(heights) + 70), bottom=0.02,
-                              wspace=0.12, hspace=0.5)
+        fig = plt.figure(
+            figsize=((sum(widths) + 30 * len(widths) + 140) / dpi, (sum(heights) + 34 * len(heights) + 70) / dpi)
+        )
+        gs = fig.add_gridspec(
+            len(table),
+            len(columns),
+            width_ratios=widths,
+            height_ratios=heights,
+            left=120 / (sum(widths) + 30 * len(widths) + 140),
+            right=0.99,
+            top=1 - 60 / (sum(heights) + 34 * len(heights) + 70),
+            bottom=0.02,
+            wspace=0.12,
+            hspace=0.5,
+        )
         for i, (label, cells) in enumerate(table):
             for j, (strip, caption) in enumerate(cells):
                 ax = fig.add_subplot(gs[i, j])
                 ax.set_axis_off()
-                ax.imshow(strip if strip is not None else np.full((heights[i], widths[j], 3), 245, np.uint8),
-                          interpolation="nearest")
+                ax.imshow(
+                    strip if strip is not None else np.full((heights[i], widths[j], 3), 245, np.uint8),
+                    interpolation="nearest",
+                )
                 ax.set_xlim(-0.5, widths[j] - 0.5)
                 if strip is None:
-                    ax.text(widths[j] / 2, heights[i] / 2, "not kept", ha="center", va="center", color="0.5",
-                            fontsize=7)
+                    ax.text(
+                        widths[j] / 2, heights[i] / 2, "not kept", ha="center", va="center", color="0.5", fontsize=7
+                    )
                 ax.text(0.0, -0.04, caption, transform=ax.transAxes, ha="left", va="top", fontsize=7)
                 if i == 0:
                     ax.set_title(columns[j], fontsize=8, loc="left")
@@ -158,9 +172,12 @@ def generation_grid(rows: list[dict], dataset: str, concepts: list[str], names: 
             table.append((f"{names.get(c, c)}\n(anchor: {anchor})", [train_cell, *cells]))
     if not table:
         return None
-    return _figure(table, ["training images"] + [s[2] for s in specs],
-                   f"{dataset}: generations of each concept's words, seeds 0.. (caption: the word's generation "
-                   "accuracy)", out / f"grid-{dataset}")
+    return _figure(
+        table,
+        ["training images"] + [s[2] for s in specs],
+        f"{dataset}: generations of each concept's words, seeds 0.. (caption: the word's generation accuracy)",
+        out / f"grid-{dataset}",
+    )
 
 
 def detection_grid(rows: list[dict], dataset: str, concepts: list[str], names: dict, out: Path) -> Path | None:
@@ -176,13 +193,18 @@ def detection_grid(rows: list[dict], dataset: str, concepts: list[str], names: d
             table.append((names.get(c, c), cells))
     if not table:
         return None
-    return _figure(table, [s[2] for s in specs],
-                   f"{dataset}: top-3 detections (red, score) and target boxes (green) on held-out images "
-                   "(caption: the word's AP50)", out / f"detections-{dataset}")
+    return _figure(
+        table,
+        [s[2] for s in specs],
+        f"{dataset}: top-3 detections (red, score) and target boxes (green) on held-out images "
+        "(caption: the word's AP50)",
+        out / f"detections-{dataset}",
+    )
 
 
-def grids(rows: list[dict], datasets: list[str], concepts: dict[str, list[str]], names: dict,
-          out: Path) -> dict[str, dict[str, str]]:
+def grids(
+    rows: list[dict], datasets: list[str], concepts: dict[str, list[str]], names: dict, out: Path
+) -> dict[str, dict[str, str]]:
     """Write both grids of every dataset with kept pictures; {dataset: {"generation"|"detection": file name}}."""
     done: dict[str, dict[str, str]] = {}
     for ds in datasets:

@@ -47,7 +47,11 @@ def _slug(text: str) -> str:
 def _table(s: Section) -> str:
     if not s.rows:
         return ""
-    return '<div class="wide">' + tabulate(s.rows, headers=s.headers, tablefmt="unsafehtml", disable_numparse=True) + "</div>"
+    return (
+        '<div class="wide">'
+        + tabulate(s.rows, headers=s.headers, tablefmt="unsafehtml", disable_numparse=True)
+        + "</div>"
+    )
 
 
 def _escaped(s: Section) -> Section:
@@ -70,8 +74,10 @@ def section_html(s: Section, out: Path, collapsed: bool = False) -> str:
 
 
 def figure(out: Path, name: str, caption: str) -> str:
-    return (f'<figure><img src="{data_uri(out / name)}" alt="{html.escape(caption)}">'
-            f"<figcaption>{inline(caption)}</figcaption></figure>")
+    return (
+        f'<figure><img src="{data_uri(out / name)}" alt="{html.escape(caption)}">'
+        f"<figcaption>{inline(caption)}</figcaption></figure>"
+    )
 
 
 def provenance_html(prov: dict | None) -> str:
@@ -86,10 +92,12 @@ def provenance_html(prov: dict | None) -> str:
     return "<table>" + "".join(rows) + "</table>"
 
 
-ANALYSES = {"truncation": "Text-encoder truncation (`vwbench analyze truncation`): score against the number of "
-                          "blocks kept, and one concept's generations at each.",
-            "layers": "Per-layer pooled token (`vwbench analyze layers`): probe accuracy by block in every text "
-                      "tower, and t-SNE at four blocks."}
+ANALYSES = {
+    "truncation": "Text-encoder truncation (`vwbench analyze truncation`): score against the number of "
+    "blocks kept, and one concept's generations at each.",
+    "layers": "Per-layer pooled token (`vwbench analyze layers`): probe accuracy by block in every text "
+    "tower, and t-SNE at four blocks.",
+}
 
 
 def analyses_html(folder: Path | None) -> str:
@@ -100,13 +108,21 @@ def analyses_html(folder: Path | None) -> str:
     for name, caption in ANALYSES.items():
         pngs = sorted((folder / name).glob("*.png")) if (folder / name).is_dir() else []
         if pngs:
-            parts.append(f"<h3>{html.escape(name)}</h3>"
-                         + "".join(figure(p.parent, p.name, caption if i == 0 else p.stem) for i, p in enumerate(pngs)))
+            parts.append(
+                f"<h3>{html.escape(name)}</h3>"
+                + "".join(figure(p.parent, p.name, caption if i == 0 else p.stem) for i, p in enumerate(pngs))
+            )
     return '<h2 id="analyses">Analyses</h2>' + "".join(parts) if parts else ""
 
 
-def report_page(suite: str, doc: dict, sections: dict[str, list[Section]], figures: dict[str, dict[str, str]],
-                out: Path, analyses: Path | None = None) -> str:
+def report_page(
+    suite: str,
+    doc: dict,
+    sections: dict[str, list[Section]],
+    figures: dict[str, dict[str, str]],
+    out: Path,
+    analyses: Path | None = None,
+) -> str:
     """The page: `sections` are render.py's sections grouped as intro/matrix/method/delta/snap/concept;
     `figures` {dataset: {heatmap|delta|generation|detection: file name in out}}; `analyses` the folder of
     `vwbench analyze` outputs for this suite."""
@@ -122,30 +138,60 @@ def report_page(suite: str, doc: dict, sections: dict[str, list[Section]], figur
         figs = figures.get(ds, {})
         body.append(f'<h2 id="{_slug(ds)}">Dataset {html.escape(ds)}</h2>')
         if "heatmap" in figs:
-            body.append(figure(out, figs["heatmap"], "Transfer matrix of unconstrained words per method: diagonal "
-                               "in-domain, off-diagonal transferred; mean, [95% CI over concepts], n trials."))
+            body.append(
+                figure(
+                    out,
+                    figs["heatmap"],
+                    "Transfer matrix of unconstrained words per method: diagonal "
+                    "in-domain, off-diagonal transferred; mean, [95% CI over concepts], n trials.",
+                )
+            )
         body += [section_html(s, out) for s in sections["matrix"] if s.title == f"Controls: {ds}"]
-        body += [section_html(Section(s.title, s.note, s.headers, s.rows, None, 3), out, collapsed=True)
-                 for s in sections["matrix"] if s.title.startswith(f"Transfer matrix: {ds}, ")]
+        body += [
+            section_html(Section(s.title, s.note, s.headers, s.rows, None, 3), out, collapsed=True)
+            for s in sections["matrix"]
+            if s.title.startswith(f"Transfer matrix: {ds}, ")
+        ]
         for s in sections["delta"]:
             if s.title == f"δ-curves: {ds}":
                 body.append(section_html(Section(s.title, s.note, s.headers, s.rows, None, 3), out, collapsed=True))
                 if "delta" in figs:
-                    body.append(figure(out, figs["delta"], "Score against δ: 0 is the untrained anchor word, "
-                                       "`free` the unconstrained word; dashed grey: controls; dotted: chance."))
+                    body.append(
+                        figure(
+                            out,
+                            figs["delta"],
+                            "Score against δ: 0 is the untrained anchor word, "
+                            "`free` the unconstrained word; dashed grey: controls; dotted: chance.",
+                        )
+                    )
         if "generation" in figs:
             body.append(f"<h3>Generations: {html.escape(ds)}</h3>")
-            body.append(figure(out, figs["generation"], "Per concept: training images, then the images its "
-                               "anchor word, learned word and transferred words generated when they were scored."))
+            body.append(
+                figure(
+                    out,
+                    figs["generation"],
+                    "Per concept: training images, then the images its "
+                    "anchor word, learned word and transferred words generated when they were scored.",
+                )
+            )
         if "detection" in figs:
             body.append(f"<h3>Detections: {html.escape(ds)}</h3>")
-            body.append(figure(out, figs["detection"], "Top detections (red, with scores) of each word on "
-                               "held-out images of its concept, target boxes green."))
+            body.append(
+                figure(
+                    out,
+                    figs["detection"],
+                    "Top detections (red, with scores) of each word on "
+                    "held-out images of its concept, target boxes green.",
+                )
+            )
     body += [section_html(s, out) for s in sections["snap"]]
     body.append('<h2 id="per-concept">Per concept</h2>')
     for s in sections["concept"]:
-        body.append(f"<details><summary>{html.escape(s.title)} ({len(s.rows)} trials)</summary>"
-                    + section_html(s, out) + "</details>")
+        body.append(
+            f"<details><summary>{html.escape(s.title)} ({len(s.rows)} trials)</summary>"
+            + section_html(s, out)
+            + "</details>"
+        )
     extra = analyses_html(analyses)
     if extra:
         body.append(extra)
@@ -153,9 +199,11 @@ def report_page(suite: str, doc: dict, sections: dict[str, list[Section]], figur
     body.append('<h2 id="provenance">Run provenance</h2>' + provenance_html(doc.get("provenance")))
     if doc.get("filters"):
         body.append(f"<p>Filtered run: <code>{html.escape(json.dumps(doc['filters'], sort_keys=True))}</code></p>")
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f"<title>vwbench report: {html.escape(suite)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
-            f"<nav>{''.join(nav)}</nav>\n<main>\n" + "\n".join(body) + "\n</main>\n</body>\n</html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>vwbench report: {html.escape(suite)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+        f"<nav>{''.join(nav)}</nav>\n<main>\n" + "\n".join(body) + "\n</main>\n</body>\n</html>\n"
+    )
 
 
 def html_page(sections: list[Section], report: str | None = None) -> str:
@@ -171,8 +219,14 @@ def html_page(sections: list[Section], report: str | None = None) -> str:
         if s.image:
             body.append(f'<p><img src="{html.escape(s.image)}" alt="{html.escape(s.title)}"></p>')
     if report:
-        body.insert(1, f'<p>Figures, image grids and provenance: <a href="{html.escape(report)}">{html.escape(report)}</a></p>')
-    style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
-             "td,th{border:1px solid #ccc;padding:4px 8px;font-size:90%}")
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}</title>\n'
-            f"<style>{style}</style>\n</head>\n<body>\n" + "\n".join(body) + "\n</body>\n</html>\n")
+        body.insert(
+            1, f'<p>Figures, image grids and provenance: <a href="{html.escape(report)}">{html.escape(report)}</a></p>'
+        )
+    style = (
+        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;font-size:90%}"
+    )
+    return (
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}</title>\n'
+        f"<style>{style}</style>\n</head>\n<body>\n" + "\n".join(body) + "\n</body>\n</html>\n"
+    )

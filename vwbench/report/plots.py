@@ -19,13 +19,35 @@ from vwbench.report.aggregate import (
     transfer_methods,
 )
 
-RC = {"svg.hashsalt": "vwbench", "svg.fonttype": "none", "font.family": "DejaVu Sans", "font.size": 9,
-      "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False}
-METRICS = {"generation_accuracy": "generation accuracy", "ap50": "AP50", "auroc": "AUROC", "accuracy": "accuracy",
-           "map": "mAP 0.5:0.95", "false_positive_rate": "false-positive rate"}
-METHODS = {IN_DOMAIN: "learned (in-domain)", ANCHOR: "anchor word, untrained", "linear_transfer": "linear map",
-           "nearest_token": "nearest token", "constant": "constant vector", "random_map": "random map",
-           "procrustes": "Procrustes", "ridge": "ridge", "cca": "CCA"}
+RC = {
+    "svg.hashsalt": "vwbench",
+    "svg.fonttype": "none",
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+METRICS = {
+    "generation_accuracy": "generation accuracy",
+    "ap50": "AP50",
+    "auroc": "AUROC",
+    "accuracy": "accuracy",
+    "map": "mAP 0.5:0.95",
+    "false_positive_rate": "false-positive rate",
+}
+METHODS = {
+    IN_DOMAIN: "learned (in-domain)",
+    ANCHOR: "anchor word, untrained",
+    "linear_transfer": "linear map",
+    "nearest_token": "nearest token",
+    "constant": "constant vector",
+    "random_map": "random map",
+    "procrustes": "Procrustes",
+    "ridge": "ridge",
+    "cca": "CCA",
+}
 ARROW = "→"
 CONTROL_STYLE = {"constant": ("0.45", "s"), "random_map": ("0.6", "^"), "nearest_token": ("0.3", "v")}
 SHORT_METRICS = {"generation_accuracy": "accuracy"}
@@ -37,7 +59,7 @@ def metric_label(metric: str) -> str:
 
 def method_label(method: str) -> str:
     if method.startswith(ANCHOR_VIA):
-        return f"anchor word via {method_label(method[len(ANCHOR_VIA):])}"
+        return f"anchor word via {method_label(method[len(ANCHOR_VIA) :])}"
     return METHODS.get(method, method.replace("_", " "))
 
 
@@ -89,34 +111,60 @@ def delta_plot(cells: dict[str, Cell], dataset: str, path: Path, reference: bool
         fig, axes = plt.subplots(1, len(evals), figsize=(4.2 * len(evals), 5.2), squeeze=False)
         for ax, ev in zip(axes[0], evals):
             seen: set[str] = set()
-            series = sorted({(c.train_task, c.method) for c in here if c.eval_task == ev and c.delta is not None},
-                            key=lambda s: (s[1] in CONTROL_METHODS, s[0] != ev, order.index(s[0]), s[1]))
+            series = sorted(
+                {(c.train_task, c.method) for c in here if c.eval_task == ev and c.delta is not None},
+                key=lambda s: (s[1] in CONTROL_METHODS, s[0] != ev, order.index(s[0]), s[1]),
+            )
             for i, (train, method) in enumerate(series):
                 control = method in CONTROL_METHODS
-                start = None if control else cells.get(
-                    cell_id(dataset, train, ev, ANCHOR if method == IN_DOMAIN else ANCHOR_VIA + method, None))
-                pts = ([(0, start)] if start else []) + [(xs[d], cells.get(cell_id(dataset, train, ev, method, d)))
-                                                          for d in deltas]
+                start = (
+                    None
+                    if control
+                    else cells.get(
+                        cell_id(dataset, train, ev, ANCHOR if method == IN_DOMAIN else ANCHOR_VIA + method, None)
+                    )
+                )
+                pts = ([(0, start)] if start else []) + [
+                    (xs[d], cells.get(cell_id(dataset, train, ev, method, d))) for d in deltas
+                ]
                 end = cells.get(cell_id(dataset, train, ev, method, None))
                 pts = [(x, c) for x, c in pts + [(free, end)] if c is not None]
-                label = (method_label(IN_DOMAIN) if method == IN_DOMAIN
-                         else f"{direction(train, ev)}, {method_label(method)}")
-                if control:                 # one legend entry per control method, its sources alike
+                label = (
+                    method_label(IN_DOMAIN)
+                    if method == IN_DOMAIN
+                    else f"{direction(train, ev)}, {method_label(method)}"
+                )
+                if control:  # one legend entry per control method, its sources alike
                     label = None if method in seen else f"{method_label(method)} (control)"
                     seen.add(method)
                 color = CONTROL_STYLE.get(method, ("0.5", "."))[0] if control else f"C{i % 10}"
-                style = dict(ls="--", lw=1.0, marker=CONTROL_STYLE.get(method, ("", "."))[1], ms=4, alpha=0.8) \
-                    if control else dict(ls="-", lw=2.2 if method == IN_DOMAIN else 1.5, marker="o", ms=4)
+                style = (
+                    {"ls": "--", "lw": 1.0, "marker": CONTROL_STYLE.get(method, ("", "."))[1], "ms": 4, "alpha": 0.8}
+                    if control
+                    else {"ls": "-", "lw": 2.2 if method == IN_DOMAIN else 1.5, "marker": "o", "ms": 4}
+                )
                 ax.plot([x for x, _ in pts], [c.mean for _, c in pts], color=color, label=label, **style)
                 if not control:
-                    ax.fill_between([x for x, _ in pts], [c.ci_low for _, c in pts], [c.ci_high for _, c in pts],
-                                    color=color, alpha=0.15, lw=0)
+                    ax.fill_between(
+                        [x for x, _ in pts],
+                        [c.ci_low for _, c in pts],
+                        [c.ci_high for _, c in pts],
+                        color=color,
+                        alpha=0.15,
+                        lw=0,
+                    )
                 if reference and method in (IN_DOMAIN, paper_reference.METHOD):
                     ref = [(xs[d], paper_reference.cell(dataset, train, ev, d)) for d in deltas]
                     ref = [(x, p) for x, p in ref if p is not None]
                     if ref:
-                        ax.plot([x for x, _ in ref], [p.mean for _, p in ref], "x:", color=color, alpha=0.7,
-                                label=f"paper: {label}")
+                        ax.plot(
+                            [x for x, _ in ref],
+                            [p.mean for _, p in ref],
+                            "x:",
+                            color=color,
+                            alpha=0.7,
+                            label=f"paper: {label}",
+                        )
             chance = _chance([c for c in here if c.eval_task == ev and c.method == IN_DOMAIN])
             if chance is not None:
                 ax.axhline(chance, color="k", ls=":", lw=1.0, label="chance")
@@ -146,13 +194,20 @@ def matrix_heatmap(cells: dict[str, Cell], dataset: str, path: Path) -> Path | N
     tasks = task_order({c.train_task for c in here.values()} | {c.eval_task for c in here.values()})
     panels = [(m, m) for m in transfer_methods(here)]
     if any(c.method == ANCHOR for c in here.values()):
-        panels.append((ANCHOR, paper_reference.METHOD if paper_reference.METHOD in dict(panels) else
-                       (panels[0][0] if panels else None)))
+        panels.append(
+            (
+                ANCHOR,
+                paper_reference.METHOD
+                if paper_reference.METHOD in dict(panels)
+                else (panels[0][0] if panels else None),
+            )
+        )
     if not panels:
         panels = [(IN_DOMAIN, None)]
     with plt.rc_context({**RC, "axes.grid": False}):
-        fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels) + 1.0, 3.6), squeeze=False,
-                                 gridspec_kw={"wspace": 0.08})
+        fig, axes = plt.subplots(
+            1, len(panels), figsize=(3.0 * len(panels) + 1.0, 3.6), squeeze=False, gridspec_kw={"wspace": 0.08}
+        )
         image = None
         for ax, (panel, via) in zip(axes[0], panels):
             grid = np.full((len(tasks), len(tasks)), np.nan)
@@ -168,23 +223,39 @@ def matrix_heatmap(cells: dict[str, Cell], dataset: str, path: Path) -> Path | N
                         continue
                     grid[i, j] = c.mean
                     ci = f"[{c.ci_low:.2f}, {c.ci_high:.2f}]" + ("†" if c.degenerate else "")
-                    ax.text(j, i, f"{c.mean:.2f}\n{ci}\nn={c.n}", ha="center", va="center", fontsize=6.5,
-                            color="white" if c.mean < 0.55 else "black", fontweight="bold" if a == b else None)
+                    ax.text(
+                        j,
+                        i,
+                        f"{c.mean:.2f}\n{ci}\nn={c.n}",
+                        ha="center",
+                        va="center",
+                        fontsize=6.5,
+                        color="white" if c.mean < 0.55 else "black",
+                        fontweight="bold" if a == b else None,
+                    )
             image = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis")
             metrics = {c.eval_task: c.metric for c in here.values()}
-            ax.set_xticks(range(len(tasks)), [f"{short(t)}\n{SHORT_METRICS.get(metrics.get(t), metric_label(metrics.get(t, '?')))}"
-                                              for t in tasks], fontsize=7.5)
+            ax.set_xticks(
+                range(len(tasks)),
+                [f"{short(t)}\n{SHORT_METRICS.get(metrics.get(t), metric_label(metrics.get(t, '?')))}" for t in tasks],
+                fontsize=7.5,
+            )
             ax.set_yticks(range(len(tasks)), [short(t) for t in tasks] if ax is axes[0][0] else [], fontsize=7.5)
             ax.set_xlabel("evaluated in")
             if ax is axes[0][0]:
                 ax.set_ylabel("trained for")
-            title = method_label(panel) if panel != ANCHOR else f"{method_label(ANCHOR)}\n(off-diagonal via {method_label(str(via))})"
+            title = (
+                method_label(panel)
+                if panel != ANCHOR
+                else f"{method_label(ANCHOR)}\n(off-diagonal via {method_label(str(via))})"
+            )
             if panel in CONTROL_METHODS:
                 title += " (control)"
             ax.set_title(title, fontsize=8.5)
         fig.colorbar(image, ax=list(axes[0]), shrink=0.8, label="score (diagonal: in-domain)")
-        fig.suptitle(f"{dataset}: transfer matrix, unconstrained words (mean, 95% CI over concepts, n trials)",
-                     fontsize=9)
+        fig.suptitle(
+            f"{dataset}: transfer matrix, unconstrained words (mean, 95% CI over concepts, n trials)", fontsize=9
+        )
         save(fig, Path(path).with_suffix(""))
         plt.close(fig)
     return Path(path)

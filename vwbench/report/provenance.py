@@ -25,8 +25,10 @@ def selected_scores(store, suite: str, select=None) -> list[Score]:
     if scores and select is not None:
         scores = [s for s in scores if select.admits(s)]
         if not scores:
-            raise VWBenchError(f"the store at {store.root} holds no scores of the trials selected by "
-                               f"{select.describe()} in suite {suite!r}")
+            raise VWBenchError(
+                f"the store at {store.root} holds no scores of the trials selected by "
+                f"{select.describe()} in suite {suite!r}"
+            )
     return scores
 
 
@@ -50,8 +52,11 @@ def run_ids(store, suite: str) -> dict[tuple, str | None]:
 
 def _models(meta: dict, kinds: set[str]) -> dict:
     """The run's task models (id, revision, task kind) that trained or scored a shown score."""
-    return {name: {"id": m.get("id"), "revision": m.get("revision"), "task": m.get("kind")}
-            for name, m in sorted((meta.get("models") or {}).items()) if isinstance(m, dict) and m.get("kind") in kinds}
+    return {
+        name: {"id": m.get("id"), "revision": m.get("revision"), "task": m.get("kind")}
+        for name, m in sorted((meta.get("models") or {}).items())
+        if isinstance(m, dict) and m.get("kind") in kinds
+    }
 
 
 def provenance(store, suite: str, kept: list[Score], ids: dict[tuple, str | None] | None = None) -> dict:
@@ -61,18 +66,17 @@ def provenance(store, suite: str, kept: list[Score], ids: dict[tuple, str | None
     for s in kept:
         rid = ids.get(score_id(s))
         per_run[rid] = per_run.get(rid, 0) + 1
-    runs = [r for r in store.runs() if r["run_id"] in per_run]       # oldest first
+    runs = [r for r in store.runs() if r["run_id"] in per_run]  # oldest first
     known = {r["run_id"] for r in runs}
     newest = runs[-1] if runs else None
     meta = newest["meta"] if newest else {}
     labels = sorted({s.method for s in kept if s.method != IN_DOMAIN})
     info: dict[str, dict] = {}
-    for r in runs:                                                   # the newest run's description wins
+    for r in runs:  # the newest run's description wins
         for m in r["meta"].get("method_info") or []:
             if isinstance(m, dict) and m.get("label") in labels:
                 info[m["label"]] = m
-    methods = [info.get(label, {"label": label, "name": label, "params": None, "submission": None})
-               for label in labels]
+    methods = [info.get(label, {"label": label, "name": label, "params": None, "submission": None}) for label in labels]
     return {
         "vwbench_version": meta.get("vwbench_version"),
         "git_commit": meta.get("git_commit"),
@@ -85,10 +89,19 @@ def provenance(store, suite: str, kept: list[Score], ids: dict[tuple, str | None
         "train": meta.get("train"),
         "seeds": sorted({s.trial.seed for s in kept}),
         "methods": methods,
-        "runs": [{"run_id": r["run_id"], "date": iso_date(r["started"]), "status": r["status"],
-                  "vwbench_version": r["meta"].get("vwbench_version"), "git_commit": r["meta"].get("git_commit"),
-                  "filters": r["meta"].get("filters"), "seeds": r["meta"].get("seeds"),
-                  "n_scores": per_run[r["run_id"]]} for r in runs],
+        "runs": [
+            {
+                "run_id": r["run_id"],
+                "date": iso_date(r["started"]),
+                "status": r["status"],
+                "vwbench_version": r["meta"].get("vwbench_version"),
+                "git_commit": r["meta"].get("git_commit"),
+                "filters": r["meta"].get("filters"),
+                "seeds": r["meta"].get("seeds"),
+                "n_scores": per_run[r["run_id"]],
+            }
+            for r in runs
+        ],
         "scores_without_run": sum(n for rid, n in per_run.items() if rid not in known),
     }
 
@@ -104,15 +117,26 @@ def filter_note(store, suite: str, select=None) -> str:
     if select is not None:
         return f" Filtered run ({select.describe()}): only the selected trials, not the full suite."
     if only_filtered_runs(store, suite):
-        return (" Every run of this suite recorded in the store was filtered (see provenance.runs in results.json): "
-                "these scores may not cover the full suite.")
+        return (
+            " Every run of this suite recorded in the store was filtered (see provenance.runs in results.json): "
+            "these scores may not cover the full suite."
+        )
     return ""
 
 
 def _order(s: Score) -> tuple:
     t = s.trial
-    return (t.dataset, t.concept, t.anchor, t.train_task, t.delta is not None, t.delta or 0.0, t.seed,
-            s.eval_task, s.method)
+    return (
+        t.dataset,
+        t.concept,
+        t.anchor,
+        t.train_task,
+        t.delta is not None,
+        t.delta or 0.0,
+        t.seed,
+        s.eval_task,
+        s.method,
+    )
 
 
 def jsonl(kept: list[Score], ids: dict[tuple, str | None]) -> str:
@@ -121,7 +145,14 @@ def jsonl(kept: list[Score], ids: dict[tuple, str | None]) -> str:
     evaluated task, method."""
     lines = []
     for s in sorted(kept, key=_order):
-        row = {**s.as_dict()["trial"], "eval_task": s.eval_task, "method": s.method, "metric": s.metric,
-               "value": s.value, "extra": s.extra, "run_id": ids.get(score_id(s))}
+        row = {
+            **s.as_dict()["trial"],
+            "eval_task": s.eval_task,
+            "method": s.method,
+            "metric": s.metric,
+            "value": s.value,
+            "extra": s.extra,
+            "run_id": ids.get(score_id(s)),
+        }
         lines.append(json.dumps(row, sort_keys=False, ensure_ascii=False, separators=(", ", ": ")))
     return "".join(line + "\n" for line in lines)

@@ -74,8 +74,11 @@ def matrix_sections(cells: dict[str, Cell], datasets: list[str], reference: bool
         if not here:
             continue
         tasks = task_order({c.train_task for c in here} | {c.eval_task for c in here})
-        metrics = ", ".join(f"{ev}: {next(c.metric for c in here if c.eval_task == ev)}" for ev in tasks
-                            if any(c.eval_task == ev for c in here))
+        metrics = ", ".join(
+            f"{ev}: {next(c.metric for c in here if c.eval_task == ev)}"
+            for ev in tasks
+            if any(c.eval_task == ev for c in here)
+        )
         for method in methods:
             rows = []
             for train in tasks:
@@ -85,15 +88,21 @@ def matrix_sections(cells: dict[str, Cell], datasets: list[str], reference: bool
                     row.append(_with_paper(fmt_cell(matrix_cell(cells, dataset, train, ev, method)), p, reference))
                 rows.append(row)
                 if any(c.method == ANCHOR for c in here):
-                    rows.append([f"{short(train)} anchor, untrained"]
-                                + [fmt_cell(anchor_cell(cells, dataset, train, ev, method)) for ev in tasks])
+                    rows.append(
+                        [f"{short(train)} anchor, untrained"]
+                        + [fmt_cell(anchor_cell(cells, dataset, train, ev, method)) for ev in tasks]
+                    )
             control = " (a control: it carries no learned meaning)" if method in CONTROL_METHODS else ""
-            out.append(Section(
-                f"Transfer matrix: {dataset}, {method}{control}",
-                f"Unconstrained words. Rows: task trained for; columns: task evaluated ({metrics}). "
-                "Diagonal: in-domain. `anchor, untrained` rows: the anchor word itself, the word learning starts "
-                f"from, scored in-domain and transferred the same way. Cell: mean [95% CI] n. {DEGENERATE_NOTE}",
-                ["trained for \\ evaluated"] + tasks, rows))
+            out.append(
+                Section(
+                    f"Transfer matrix: {dataset}, {method}{control}",
+                    f"Unconstrained words. Rows: task trained for; columns: task evaluated ({metrics}). "
+                    "Diagonal: in-domain. `anchor, untrained` rows: the anchor word itself, the word learning starts "
+                    f"from, scored in-domain and transferred the same way. Cell: mean [95% CI] n. {DEGENERATE_NOTE}",
+                    ["trained for \\ evaluated"] + tasks,
+                    rows,
+                )
+            )
         out.append(controls_section(cells, dataset, tasks))
         secondary = secondary_section(here, dataset, tasks, methods)
         if secondary is not None:
@@ -108,18 +117,37 @@ def secondary_section(here: list[Cell], dataset: str, tasks: list[str], methods:
         return None
     rank = {m: i for i, m in enumerate([IN_DOMAIN, ANCHOR, *methods])}
     rows = []
-    for c in sorted((c for c in here if c.table), key=lambda c: (tasks.index(c.eval_task), c.train_task != c.eval_task,
-                                                                  tasks.index(c.train_task),
-                                                                  rank.get(c.method, len(rank)), c.method)):
+    for c in sorted(
+        (c for c in here if c.table),
+        key=lambda c: (
+            tasks.index(c.eval_task),
+            c.train_task != c.eval_task,
+            tasks.index(c.train_task),
+            rank.get(c.method, len(rank)),
+            c.method,
+        ),
+    ):
         values = {m: (v, lo, hi) for m, v, lo, hi in c.metrics if m in c.table}
-        rows.append([c.eval_task, f"{short(c.train_task)}->{short(c.eval_task)}", c.method,
-                     *(f"{values[m][0]:.3f} [{values[m][1]:.3f}, {values[m][2]:.3f}]" if m in values else "–"
-                       for m in shown), str(c.n)])
+        rows.append(
+            [
+                c.eval_task,
+                f"{short(c.train_task)}->{short(c.eval_task)}",
+                c.method,
+                *(
+                    f"{values[m][0]:.3f} [{values[m][1]:.3f}, {values[m][2]:.3f}]" if m in values else "–"
+                    for m in shown
+                ),
+                str(c.n),
+            ]
+        )
     return Section(
         f"Secondary metrics: {dataset}",
         "Unconstrained words: the secondary metrics each evaluated task tabulates (`metric.table` of its task spec; "
         "results.json holds every secondary of `metric.also`). Cell: mean [95% CI]; n as in the matrices.",
-        ["evaluated", "direction", "method", *shown, "n"], rows, level=3)
+        ["evaluated", "direction", "method", *shown, "n"],
+        rows,
+        level=3,
+    )
 
 
 def controls_section(cells: dict[str, Cell], dataset: str, tasks: list[str]) -> Section:
@@ -128,9 +156,13 @@ def controls_section(cells: dict[str, Cell], dataset: str, tasks: list[str]) -> 
     for ev in tasks:
         home = cells.get(cell_id(dataset, ev, ev, IN_DOMAIN, None))
         anchor = cells.get(cell_id(dataset, ev, ev, ANCHOR, None))
-        row = [ev, home.metric if home else "–",
-               "–" if home is None or home.chance is None else f"{home.chance:.3f}",
-               fmt_cell(anchor), fmt_cell(home)]
+        row = [
+            ev,
+            home.metric if home else "–",
+            "–" if home is None or home.chance is None else f"{home.chance:.3f}",
+            fmt_cell(anchor),
+            fmt_cell(home),
+        ]
         for m in CONTROL_METHODS:
             got = [(a, cells.get(cell_id(dataset, a, ev, m, None))) for a in tasks if a != ev]
             row.append(" · ".join(f"{short(a)}: {c.mean:.3f}" for a, c in got if c is not None) or "–")
@@ -141,8 +173,10 @@ def controls_section(cells: dict[str, Cell], dataset: str, tasks: list[str]) -> 
         "classification, the zero query, objectness alone, for detection); the control "
         "methods' means per source task are its empirical chance. A learned or transferred word is worth "
         "something only where it beats these (docs/metrics.md).",
-        ["evaluated", "metric", "chance", "anchor, untrained", "learned (in-domain)", *CONTROL_METHODS], rows,
-        level=3)
+        ["evaluated", "metric", "chance", "anchor, untrained", "learned (in-domain)", *CONTROL_METHODS],
+        rows,
+        level=3,
+    )
 
 
 def method_section(board: list[dict], paper_row: dict | None) -> Section:
@@ -161,13 +195,25 @@ def method_section(board: list[dict], paper_row: dict | None) -> Section:
             cols.append(f"{fmt_ratio(e['corrected'].get(r['score_baseline']))} {beats or '·'}")
         raw = "n/a" if r["mean_ratio"] is None else f"{r['mean_ratio']:.3f}"
         total = r["directions_total"]
-        rows.append([str(r["rank"]), r["method"] + (" (control)" if r["control"] else ""),
-                     fmt_ratio(r["score"], total), fmt_ratio(r["corrected"].get("chance"), total), raw, str(r["n"])]
-                    + cols)
+        rows.append(
+            [
+                str(r["rank"]),
+                r["method"] + (" (control)" if r["control"] else ""),
+                fmt_ratio(r["score"], total),
+                fmt_ratio(r["corrected"].get("chance"), total),
+                raw,
+                str(r["n"]),
+            ]
+            + cols
+        )
     if paper_row:
-        rows.append(["ref", paper_row["method"], "–", "–", f"{paper_row['mean_ratio']:.3f}", str(paper_row["n"])]
-                    + [f"raw {paper_row['directions'][d]['ratio']:.3f}" if d in paper_row["directions"] else "–"
-                       for d in directions])
+        rows.append(
+            ["ref", paper_row["method"], "–", "–", f"{paper_row['mean_ratio']:.3f}", str(paper_row["n"])]
+            + [
+                f"raw {paper_row['directions'][d]['ratio']:.3f}" if d in paper_row["directions"] else "–"
+                for d in directions
+            ]
+        )
     p = PERMUTATIONS
     return Section(
         "Method leaderboard",
@@ -180,12 +226,16 @@ def method_section(board: list[dict], paper_row: dict | None) -> Section:
         "overall score averages the directions where it is defined. "
         f"Letters: significantly better than (one-sided paired sign-flip permutation test over concepts, "
         f"{p['resamples']} permutations, Holm-corrected over directions, p < {p['level']}) "
-        + ", ".join(f"{v} {k}" for k, v in VERSUS.items()) + "; · none.",
-        ["rank", "method", "corrected vs anchor", "vs chance", "raw", "n"] + directions, rows)
+        + ", ".join(f"{v} {k}" for k, v in VERSUS.items())
+        + "; · none.",
+        ["rank", "method", "corrected vs anchor", "vs chance", "raw", "n"] + directions,
+        rows,
+    )
 
 
-def delta_sections(cells: dict[str, Cell], datasets: list[str], plots: dict[str, str],
-                   reference: bool) -> list[Section]:
+def delta_sections(
+    cells: dict[str, Cell], datasets: list[str], plots: dict[str, str], reference: bool
+) -> list[Section]:
     out = []
     for dataset in datasets:
         deltas = deltas_of(cells, dataset)
@@ -193,35 +243,54 @@ def delta_sections(cells: dict[str, Cell], datasets: list[str], plots: dict[str,
             continue
         here = [c for c in cells.values() if c.dataset == dataset and c.delta is not None]
         order = task_order({c.eval_task for c in here} | {c.train_task for c in here})
-        series = sorted({(c.eval_task, c.train_task, c.method) for c in here},
-                        key=lambda s: (order.index(s[0]), s[1] != s[0], order.index(s[1]), s[2]))
+        series = sorted(
+            {(c.eval_task, c.train_task, c.method) for c in here},
+            key=lambda s: (order.index(s[0]), s[1] != s[0], order.index(s[1]), s[2]),
+        )
         rows = []
         for ev, train, method in series:
             label = ANCHOR if method == IN_DOMAIN else ANCHOR_VIA + method
-            row = [ev, f"{short(train)}->{short(ev)}", method,
-                   fmt_cell(cells.get(cell_id(dataset, train, ev, label, None)))]
+            row = [
+                ev,
+                f"{short(train)}->{short(ev)}",
+                method,
+                fmt_cell(cells.get(cell_id(dataset, train, ev, label, None))),
+            ]
             for d in deltas:
                 c = cells.get(cell_id(dataset, train, ev, method, d))
-                p = paper_reference.cell(dataset, train, ev, d) if method in (IN_DOMAIN, paper_reference.METHOD) else None
+                p = (
+                    paper_reference.cell(dataset, train, ev, d)
+                    if method in (IN_DOMAIN, paper_reference.METHOD)
+                    else None
+                )
                 row.append(_with_paper(fmt_cell(c), p, reference))
             rows.append(row)
-        out.append(Section(f"δ-curves: {dataset}",
-                           "Words trained inside a ball of relative radius δ around their anchor. δ = 0 is the "
-                           f"untrained anchor word itself. Cell: mean [95% CI] n. {DEGENERATE_NOTE}",
-                           ["evaluated", "trained for", "method", "δ = 0 (anchor)"] + [f"δ = {d:g}" for d in deltas],
-                           rows,
-                           image=plots.get(dataset)))
+        out.append(
+            Section(
+                f"δ-curves: {dataset}",
+                "Words trained inside a ball of relative radius δ around their anchor. δ = 0 is the "
+                f"untrained anchor word itself. Cell: mean [95% CI] n. {DEGENERATE_NOTE}",
+                ["evaluated", "trained for", "method", "δ = 0 (anchor)"] + [f"δ = {d:g}" for d in deltas],
+                rows,
+                image=plots.get(dataset),
+            )
+        )
     return out
 
 
 def snap_section(snap: dict) -> Section:
     directions = sorted({d for dirs in snap.values() for d in dirs})
-    rows = [[m] + [f"{dirs[d]['rate']:.2f} n={dirs[d]['n']}" if d in dirs else "–" for d in directions]
-            for m, dirs in snap.items()]
-    return Section("Transferred words that snap to their anchor",
-                   "Unconstrained trials: the share whose transferred vector's nearest target token is the anchor "
-                   "word (the paper: transferred words collapse onto the nearest shared word).",
-                   ["method"] + directions, rows)
+    rows = [
+        [m] + [f"{dirs[d]['rate']:.2f} n={dirs[d]['n']}" if d in dirs else "–" for d in directions]
+        for m, dirs in snap.items()
+    ]
+    return Section(
+        "Transferred words that snap to their anchor",
+        "Unconstrained trials: the share whose transferred vector's nearest target token is the anchor "
+        "word (the paper: transferred words collapse onto the nearest shared word).",
+        ["method"] + directions,
+        rows,
+    )
 
 
 def concept_sections(trials: list[dict], datasets: list[str]) -> list[Section]:
@@ -241,26 +310,41 @@ def concept_sections(trials: list[dict], datasets: list[str]) -> list[Section]:
                 for ev, r in evals.items():
                     near = r["nearest_tokens"][0] if r["nearest_tokens"] else "?"
                     moved.append(f"{method} → {short(ev)}: {r['score']:.3f} ({near}{', snap' if r['snapped'] else ''})")
-            rows.append([t["concept"], t["anchor"], short(t["train_task"]), dist,
-                         ", ".join(t["nearest_tokens"] or []) or "–", f"{score} (anchor {anchor})",
-                         "; ".join(moved) or "–"])
-        out.append(Section(
-            f"Per concept: {dataset}",
-            "‖v − a‖ / d_nn: how far the learned word moved from its anchor, in units of the anchor's "
-            "nearest-neighbour distance. Nearest: the learned word's nearest tokens of its own model. "
-            "Transfers: score in the target task and the transferred vector's nearest target token.",
-            ["concept", "anchor", "trained", "‖v − a‖ / d_nn", "nearest", "in-domain", "transfers"], rows, level=3))
+            rows.append(
+                [
+                    t["concept"],
+                    t["anchor"],
+                    short(t["train_task"]),
+                    dist,
+                    ", ".join(t["nearest_tokens"] or []) or "–",
+                    f"{score} (anchor {anchor})",
+                    "; ".join(moved) or "–",
+                ]
+            )
+        out.append(
+            Section(
+                f"Per concept: {dataset}",
+                "‖v − a‖ / d_nn: how far the learned word moved from its anchor, in units of the anchor's "
+                "nearest-neighbour distance. Nearest: the learned word's nearest tokens of its own model. "
+                "Transfers: score in the target task and the transferred vector's nearest target token.",
+                ["concept", "anchor", "trained", "‖v − a‖ / d_nn", "nearest", "in-domain", "transfers"],
+                rows,
+                level=3,
+            )
+        )
     return out
 
 
 def intro(suite: str, n_scores: int, superseded: int, reference: bool) -> Section:
     b = BOOTSTRAP
-    note = (f"{n_scores} scores from the store of suite `{suite}`"
-            + (f" ({superseded} older duplicates superseded)" if superseded else "")
-            + f". CIs: {b['method']} bootstrap of the mean that resamples concepts (a concept's trials share "
-            f"its images), {b['resamples']} resamples, seed {b['seed']}, {b['confidence']:.0%}; one concept gives "
-            "a zero-width interval, marked †. Metrics and controls: docs/metrics.md."
-            + (" `paper` values: PROTOCOL.md section 11 (read off the paper's plots)." if reference else ""))
+    note = (
+        f"{n_scores} scores from the store of suite `{suite}`"
+        + (f" ({superseded} older duplicates superseded)" if superseded else "")
+        + f". CIs: {b['method']} bootstrap of the mean that resamples concepts (a concept's trials share "
+        f"its images), {b['resamples']} resamples, seed {b['seed']}, {b['confidence']:.0%}; one concept gives "
+        "a zero-width interval, marked †. Metrics and controls: docs/metrics.md."
+        + (" `paper` values: PROTOCOL.md section 11 (read off the paper's plots)." if reference else "")
+    )
     return Section(f"vwbench leaderboard: {suite}", note, level=1)
 
 

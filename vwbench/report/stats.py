@@ -26,7 +26,9 @@ def cluster_sums(values, clusters) -> tuple[np.ndarray, np.ndarray]:
     return sums, counts
 
 
-def resample_indices(n_clusters: int, resamples: int = BOOTSTRAP["resamples"], seed: int = BOOTSTRAP["seed"]) -> np.ndarray:
+def resample_indices(
+    n_clusters: int, resamples: int = BOOTSTRAP["resamples"], seed: int = BOOTSTRAP["seed"]
+) -> np.ndarray:
     """[resamples, n_clusters] cluster indices drawn with replacement (fixed seed): one draw shared by every
     statistic of a table, so that a ratio's numerator and denominator move together."""
     return np.random.default_rng(seed).integers(0, n_clusters, size=(resamples, n_clusters))
@@ -41,9 +43,13 @@ def percentile_ci(estimates: np.ndarray, confidence: float = BOOTSTRAP["confiden
     return float(lo), float(hi)
 
 
-def cluster_bootstrap_ci(values, clusters, resamples: int = BOOTSTRAP["resamples"],
-                         confidence: float = BOOTSTRAP["confidence"], seed: int = BOOTSTRAP["seed"]
-                         ) -> tuple[float, float, float]:
+def cluster_bootstrap_ci(
+    values,
+    clusters,
+    resamples: int = BOOTSTRAP["resamples"],
+    confidence: float = BOOTSTRAP["confidence"],
+    seed: int = BOOTSTRAP["seed"],
+) -> tuple[float, float, float]:
     """(mean, low, high): the mean over trials with a percentile bootstrap CI that resamples clusters
     (scipy.stats.bootstrap over paired per-cluster sums and counts). One cluster, or all values equal, gives a
     zero-width CI at the mean (flagged as degenerate by the tables)."""
@@ -62,14 +68,26 @@ def cluster_bootstrap_ci(values, clusters, resamples: int = BOOTSTRAP["resamples
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = stats.bootstrap((sums, counts), ratio, paired=True, vectorized=True, n_resamples=resamples,
-                              confidence_level=confidence, method="percentile", rng=np.random.default_rng(seed))
+        res = stats.bootstrap(
+            (sums, counts),
+            ratio,
+            paired=True,
+            vectorized=True,
+            n_resamples=resamples,
+            confidence_level=confidence,
+            method="percentile",
+            rng=np.random.default_rng(seed),
+        )
     low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
     return mean, min(low, mean), max(high, mean)
 
 
-def paired_permutation_p(diffs, resamples: int = PERMUTATIONS["resamples"], seed: int = PERMUTATIONS["seed"],
-                         alternative: str = PERMUTATIONS["alternative"]) -> float:
+def paired_permutation_p(
+    diffs,
+    resamples: int = PERMUTATIONS["resamples"],
+    seed: int = PERMUTATIONS["seed"],
+    alternative: str = PERMUTATIONS["alternative"],
+) -> float:
     """p-value of a sign-flip permutation test (scipy.stats.permutation_test) that the mean of per-cluster
     paired differences is above 0 (`greater`). Exact when 2^n ≤ resamples. All differences 0 gives p = 1."""
     from scipy import stats
@@ -77,11 +95,17 @@ def paired_permutation_p(diffs, resamples: int = PERMUTATIONS["resamples"], seed
     d = np.asarray(list(diffs), dtype=np.float64)
     if d.size == 0 or np.all(d == 0):
         return 1.0
-    if d.size == 1:     # two sign patterns; scipy needs two observations
+    if d.size == 1:  # two sign patterns; scipy needs two observations
         return 0.5 if (d[0] > 0) == (alternative == "greater") else 1.0
-    res = stats.permutation_test((d, np.zeros_like(d)), lambda a, b, axis=-1: (a - b).mean(axis=axis),
-                                 permutation_type="samples", vectorized=True, n_resamples=resamples,
-                                 alternative=alternative, rng=np.random.default_rng(seed))
+    res = stats.permutation_test(
+        (d, np.zeros_like(d)),
+        lambda a, b, axis=-1: (a - b).mean(axis=axis),
+        permutation_type="samples",
+        vectorized=True,
+        n_resamples=resamples,
+        alternative=alternative,
+        rng=np.random.default_rng(seed),
+    )
     return float(res.pvalue)
 
 

@@ -50,6 +50,14 @@ def owlv2_from_task(task, device: str | None = None, threshold: float = 0.1) -> 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = getattr(torch, task.dtype.get("cuda" if str(device).startswith("cuda") else "cpu", "float32"))
     loaded = zoo.load("owlv2", task.model, device=device, dtype=dtype, image_size=task.image_size)
-    info = {"source": "owlv2", "task": task.name, "model": task.model.id, "revision": task.model.revision,
-            "query": "concept name", "threshold": threshold, "max_boxes": 1, "checked_by_hand": False}
+    info = {
+        "source": "owlv2",
+        "task": task.name,
+        "model": task.model.id,
+        "revision": task.model.revision,
+        "query": "concept name",
+        "threshold": threshold,
+        "max_boxes": 1,
+        "checked_by_hand": False,
+    }
     return owlv2_box_fn(loaded, device=device, threshold=threshold), info

@@ -39,8 +39,9 @@ def train_one(name: str, folder: Path, scale: float = 1.0, progress: bool = True
         torch.set_num_threads(threads)
 
 
-def build(folder: Path, only: list[str] | None = None, scale: float = 1.0, progress: bool = True,
-          jobs: int = 1) -> Iterator[dict]:
+def build(
+    folder: Path, only: list[str] | None = None, scale: float = 1.0, progress: bool = True, jobs: int = 1
+) -> Iterator[dict]:
     """Train the selected micro models into `folder`, yielding each trainer's report as it finishes."""
     names = list(only or MODELS)
     if jobs <= 1 or len(names) == 1:

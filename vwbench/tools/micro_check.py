@@ -51,8 +51,17 @@ def check_clip(n: int) -> list[Row]:
     for name, gate in (("clip", GATES["clip"]), ("clip-evaluator", None)):
         model, proc = clip.load(name)
         res, secs = _timed(lambda m=model, p=proc: clip.zero_shot_accuracy(m, p, n_images=n, seed=777))
-        rows.append(Row(name, f"zero-shot top-1, {res['classes']} known colour x shape captions",
-                        res["zero_shot_top1"], res["chance"], gate, n, secs))
+        rows.append(
+            Row(
+                name,
+                f"zero-shot top-1, {res['classes']} known colour x shape captions",
+                res["zero_shot_top1"],
+                res["chance"],
+                gate,
+                n,
+                secs,
+            )
+        )
     return rows
 
 
@@ -70,9 +79,18 @@ def check_owlv2(n: int) -> list[Row]:
 
     model, proc = owlv2.load()
     res, secs = _timed(lambda: owlv2.evaluate_ap50(model, proc, n_images=n, seed=777))
-    return [Row("owlv2", "AP50 on fresh multi-object scenes (known phrases as queries)", res["ap50"],
-                res.get("chance", 0.0), GATES["owlv2"], n, secs),
-            Row("owlv2", "COCO mAP@[.5:.95], same scenes", res["map"], 0.0, None, n, 0.0)]
+    return [
+        Row(
+            "owlv2",
+            "AP50 on fresh multi-object scenes (known phrases as queries)",
+            res["ap50"],
+            res.get("chance", 0.0),
+            GATES["owlv2"],
+            n,
+            secs,
+        ),
+        Row("owlv2", "COCO mAP@[.5:.95], same scenes", res["map"], 0.0, None, n, 0.0),
+    ]
 
 
 @torch.no_grad()
@@ -89,9 +107,16 @@ def generation_accuracy(pipe, evaluator, n: int, steps: int, guidance: float, se
     images = []
     for i in range(0, len(picks), 50):
         j = min(i + 50, len(picks))
-        images += pipe(prompt_embeds=hidden[i:j], negative_prompt_embeds=neg[i:j], num_inference_steps=steps,
-                       guidance_scale=guidance, height=32, width=32, output_type="pil",
-                       generator=[torch.Generator().manual_seed(seed + k) for k in range(i, j)]).images
+        images += pipe(
+            prompt_embeds=hidden[i:j],
+            negative_prompt_embeds=neg[i:j],
+            num_inference_steps=steps,
+            guidance_scale=guidance,
+            height=32,
+            width=32,
+            output_type="pil",
+            generator=[torch.Generator().manual_seed(seed + k) for k in range(i, j)],
+        ).images
     pred = evaluator.classify(images, evaluator.text_features(prompts)).numpy()
     return float((pred == picks).mean())
 
@@ -104,8 +129,17 @@ def check_sd(n: int, lib) -> list[Row]:
     pipe.set_progress_bar_config(disable=True)
     steps, guidance = int(spec.metric["inference_steps"]), float(spec.metric["guidance_scale"])
     acc, secs = _timed(lambda: generation_accuracy(pipe, _evaluator(), n, steps, guidance))
-    return [Row("sd", f"generations labelled as the prompt by the evaluator (DDIM {steps}, guidance {guidance:g})",
-                acc, 1 / 100, GATES["sd"], n, secs)]
+    return [
+        Row(
+            "sd",
+            f"generations labelled as the prompt by the evaluator (DDIM {steps}, guidance {guidance:g})",
+            acc,
+            1 / 100,
+            GATES["sd"],
+            n,
+            secs,
+        )
+    ]
 
 
 def check_prototypes(lib) -> list[Row]:
@@ -118,17 +152,28 @@ def check_prototypes(lib) -> list[Row]:
     for ds in lib.suite("micro").datasets:
         name, data = ds.name, load_dataset(ds)
         classes = ev.class_features(data)
-        hits = [(ev.classify([e.image() for e in data.test[c]], classes) == i).float() for i, c in enumerate(data.concepts)]
-        rows.append(Row("clip-evaluator", f"prototype accuracy on real {name} test images (generation ceiling)",
-                        float(torch.cat(hits).mean()), 1 / len(data.concepts), None, len(torch.cat(hits))))
+        hits = [
+            (ev.classify([e.image() for e in data.test[c]], classes) == i).float() for i, c in enumerate(data.concepts)
+        ]
+        rows.append(
+            Row(
+                "clip-evaluator",
+                f"prototype accuracy on real {name} test images (generation ceiling)",
+                float(torch.cat(hits).mean()),
+                1 / len(data.concepts),
+                None,
+                len(torch.cat(hits)),
+            )
+        )
     return rows
 
 
 def known_prompts() -> list[str]:
     """Every description the known vocabulary allows of one object: [pattern] [colour] shape-or-thing."""
     out = []
-    for pat, col, shp in itertools.product(("", *world.PATTERNS), ("", *world.KNOWN_COLOURS),
-                                           (*world.KNOWN_SHAPES, "thing")):
+    for pat, col, shp in itertools.product(
+        ("", *world.PATTERNS), ("", *world.KNOWN_COLOURS), (*world.KNOWN_SHAPES, "thing")
+    ):
         out.append(" ".join(w for w in (pat, col, shp) if w))
     return out
 
@@ -188,8 +233,12 @@ def newness(lib, n_test: int = 30, steps: int | None = None, progress: bool = Fa
     model = build_task_model(lib.task("micro-classification"), "cpu")
     prompts = known_prompts()
     with torch.no_grad():  # the same 484 prompts for every dataset: encoded once
-        cand = torch.cat([model.encode_texts([model.spec.template.format(p) for p in prompts[i : i + 256]])
-                          for i in range(0, len(prompts), 256)])
+        cand = torch.cat(
+            [
+                model.encode_texts([model.spec.template.format(p) for p in prompts[i : i + 256]])
+                for i in range(0, len(prompts), 256)
+            ]
+        )
     out = []
     for ds in suite.datasets:
         data = load_dataset(ds)
@@ -202,8 +251,10 @@ def newness(lib, n_test: int = 30, steps: int | None = None, progress: bool = Fa
         trials = [Trial("micro", ds.name, c.id, c.anchor, "classification", None, cfg.seed) for c in ds.concepts]
         learned = {r.trial.concept: r for r in learn(model, data, trials, cfg, progress=progress)}
         with torch.no_grad():
-            words = model.encode_with_vectors(torch.stack([learned[c].vector for c in data.concepts]),
-                                              [single_token_id(c.anchor) for c in ds.concepts])
+            words = model.encode_with_vectors(
+                torch.stack([learned[c].vector for c in data.concepts]),
+                [single_token_id(c.anchor) for c in ds.concepts],
+            )
 
         for k, c in enumerate(data.concepts):
             # the known prompt is chosen on the training images, as the word is learned there
@@ -211,10 +262,20 @@ def newness(lib, n_test: int = 30, steps: int | None = None, progress: bool = Fa
             known, word = cand[best : best + 1], words[k : k + 1]
             known_ap, learned_ap = (float(_retrieval_ap(test, data.concepts, k, t)[0]) for t in (known, word))
             known_cls, learned_cls = (float(_ten_way(test, data.concepts, names, k, t)[0]) for t in (known, word))
-            out.append({"dataset": ds.name, "concept": c, "anchor": ds.concepts[k].anchor,
-                        "best_known_prompt": prompts[best], "known_ap": known_ap, "learned_ap": learned_ap,
-                        "gap": learned_ap - known_ap, "known_cls": known_cls, "learned_cls": learned_cls,
-                        "n_test": n_test})
+            out.append(
+                {
+                    "dataset": ds.name,
+                    "concept": c,
+                    "anchor": ds.concepts[k].anchor,
+                    "best_known_prompt": prompts[best],
+                    "known_ap": known_ap,
+                    "learned_ap": learned_ap,
+                    "gap": learned_ap - known_ap,
+                    "known_cls": known_cls,
+                    "learned_cls": learned_cls,
+                    "n_test": n_test,
+                }
+            )
     return out
 
 
@@ -228,9 +289,12 @@ def newness_verdict(rows: list[dict]) -> dict:
         rs = [r for r in rows if r["dataset"] == name]
         gap = float(np.mean([r["gap"] for r in rs]))
         close = [r for r in rs if r["gap"] < NEWNESS_CONCEPT_MARGIN]
-        out[name] = {"gap": gap, "known_ap": float(np.mean([r["known_ap"] for r in rs])),
-                     "learned_ap": float(np.mean([r["learned_ap"] for r in rs])),
-                     "reached_by_known_words": [r["concept"] for r in close if r["known_ap"] >= NEWNESS_REACHED_AP],
-                     "reached_by_neither": [r["concept"] for r in close if r["known_ap"] < NEWNESS_REACHED_AP]}
+        out[name] = {
+            "gap": gap,
+            "known_ap": float(np.mean([r["known_ap"] for r in rs])),
+            "learned_ap": float(np.mean([r["learned_ap"] for r in rs])),
+            "reached_by_known_words": [r["concept"] for r in close if r["known_ap"] >= NEWNESS_REACHED_AP],
+            "reached_by_neither": [r["concept"] for r in close if r["known_ap"] < NEWNESS_REACHED_AP],
+        }
         out[name]["passed"] = gap >= NEWNESS_MARGIN and not out[name]["reached_by_known_words"]
     return out

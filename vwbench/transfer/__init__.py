@@ -10,12 +10,18 @@ import importlib
 
 _EXPORTS = {
     # the vocabulary space lives with the models (vwbench/models/space.py); methods meet it here
-    "EmbeddingSpace": "vwbench.models.space", "shared_pairs": "vwbench.models.space",
-    "nearest_tokens": "vwbench.models.space", "nn_distance": "vwbench.models.space",
-    "TransferMethod": "vwbench.transfer.base", "FitReport": "vwbench.transfer.base",
-    "fit_with_report": "vwbench.transfer.base", "transfer": "vwbench.transfer.base",
-    "fit_checked": "vwbench.transfer.base", "get": "vwbench.transfer.registry",
-    "register": "vwbench.transfer.registry", "describe": "vwbench.transfer.registry",
+    "EmbeddingSpace": "vwbench.models.space",
+    "shared_pairs": "vwbench.models.space",
+    "nearest_tokens": "vwbench.models.space",
+    "nn_distance": "vwbench.models.space",
+    "TransferMethod": "vwbench.transfer.base",
+    "FitReport": "vwbench.transfer.base",
+    "fit_with_report": "vwbench.transfer.base",
+    "transfer": "vwbench.transfer.base",
+    "fit_checked": "vwbench.transfer.base",
+    "get": "vwbench.transfer.registry",
+    "register": "vwbench.transfer.registry",
+    "describe": "vwbench.transfer.registry",
 }
 
 __all__ = list(_EXPORTS)

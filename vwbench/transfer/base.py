@@ -32,7 +32,7 @@ class TransferMethod:
         src, tgt = shared_pairs(source, target)
         if len(src) == 0:
             raise VWBenchError(f"transfer method {self.name!r}: {source.name} and {target.name} share no tokens")
-        self.d_in = self.d_out = None          # a failed (re)fit leaves the method unfitted
+        self.d_in = self.d_out = None  # a failed (re)fit leaves the method unfitted
         self.fit_pairs(source.table[src].double(), target.table[tgt].double())
         self.d_in, self.d_out = source.width, target.width
 
@@ -73,7 +73,9 @@ def check_output(name: str, out, vectors: torch.Tensor, d_out: int) -> torch.Ten
     if tuple(out.shape) != want:
         raise VWBenchError(f"transfer method {name!r}: returned shape {tuple(out.shape)}, expected {want}")
     if out.dtype != vectors.dtype:
-        raise VWBenchError(f"transfer method {name!r}: returned dtype {out.dtype}, expected {vectors.dtype} (the input's)")
+        raise VWBenchError(
+            f"transfer method {name!r}: returned dtype {out.dtype}, expected {vectors.dtype} (the input's)"
+        )
     if not bool(torch.isfinite(out).all()):
         bad = int((~torch.isfinite(out)).any(1).sum())
         raise VWBenchError(f"transfer method {name!r}: returned NaN or Inf in {bad} of {want[0]} vectors")
@@ -89,8 +91,9 @@ def transfer(method, vectors: torch.Tensor, d_out: int) -> torch.Tensor:
     except VWBenchError:
         raise
     except Exception as exc:
-        raise VWBenchError(f"transfer method {name!r}: failed on {tuple(vectors.shape)} vectors: "
-                           f"{type(exc).__name__}: {exc}") from exc
+        raise VWBenchError(
+            f"transfer method {name!r}: failed on {tuple(vectors.shape)} vectors: {type(exc).__name__}: {exc}"
+        ) from exc
     return check_output(name, out, vectors, d_out)
 
 
@@ -101,8 +104,9 @@ def fit_checked(method, source: EmbeddingSpace, target: EmbeddingSpace) -> None:
     except VWBenchError:
         raise
     except Exception as exc:
-        raise VWBenchError(f"transfer method {_name(method)!r}: fit {source.name} -> {target.name} failed: "
-                           f"{type(exc).__name__}: {exc}") from exc
+        raise VWBenchError(
+            f"transfer method {_name(method)!r}: fit {source.name} -> {target.name} failed: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -112,12 +116,12 @@ class FitReport:
     method: str
     source: str
     target: str
-    n_pairs: int               # tokens shared by both spaces (PROTOCOL.md 14.1 asks to report it)
-    n_fit: int                 # pairs the held-out evaluation was fitted on
+    n_pairs: int  # tokens shared by both spaces (PROTOCOL.md 14.1 asks to report it)
+    n_fit: int  # pairs the held-out evaluation was fitted on
     n_holdout: int
-    rel_error: float           # ‖T(Y_h) − X_h‖_F / ‖X_h‖_F on held-out pairs (nan when n_holdout = 0)
+    rel_error: float  # ‖T(Y_h) − X_h‖_F / ‖X_h‖_F on held-out pairs (nan when n_holdout = 0)
     retrieval_accuracy: float  # fraction of held-out words w whose nearest target token of T(y_w) is w
-    fit_seconds: float         # the final fit on all pairs
+    fit_seconds: float  # the final fit on all pairs
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -126,8 +130,9 @@ class FitReport:
 RETRIEVAL_SAMPLE = 1000
 
 
-def fit_with_report(method, source: EmbeddingSpace, target: EmbeddingSpace,
-                    holdout: float = 0.1, seed: int = 0) -> FitReport:
+def fit_with_report(
+    method, source: EmbeddingSpace, target: EmbeddingSpace, holdout: float = 0.1, seed: int = 0
+) -> FitReport:
     """Fit on (1 − holdout) of the shared pairs, score the rest, then refit `method` on all pairs for use."""
     if not 0.0 <= holdout < 1.0:
         raise VWBenchError(f"fit_with_report: holdout must be in [0, 1), got {holdout}")
@@ -142,7 +147,7 @@ def fit_with_report(method, source: EmbeddingSpace, target: EmbeddingSpace,
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
         fit_i, hold_i = perm[n_hold:], perm[:n_hold]
         fit_checked(method, source.restricted(src[fit_i]), target.restricted(tgt[fit_i]))
-        dtype = torch.promote_types(source.table.dtype, torch.float32)   # vectors are never below float32
+        dtype = torch.promote_types(source.table.dtype, torch.float32)  # vectors are never below float32
         Y, X = source.table[src[hold_i]].to(dtype), target.table[tgt[hold_i]]
         pred = transfer(method, Y, target.width)
         rel_error = float((pred.double() - X.double()).norm() / X.double().norm().clamp_min(1e-300))

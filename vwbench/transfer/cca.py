@@ -34,7 +34,7 @@ class CCATransfer(TransferMethod):
         Cyy, Cxx, Cyx = self._cov(Yc.T @ Yc / n), self._cov(Xc.T @ Xc / n), Yc.T @ Xc / n
         Wy, Wx = _mat_power(Cyy), _mat_power(Cxx)
         U, rho, Vh = torch.linalg.svd(Wy @ Cyx @ Wx, full_matrices=False)
-        A = Wy @ U[:, :k]                                      # source canonical directions
+        A = Wy @ U[:, :k]  # source canonical directions
         self.T = A @ torch.diag(rho[:k]) @ Vh[:k] @ _mat_power(Cxx, power=0.5)
 
     def _cov(self, C: torch.Tensor) -> torch.Tensor:

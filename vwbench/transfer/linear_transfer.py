@@ -31,6 +31,6 @@ def least_squares(Y: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
     L, info = torch.linalg.cholesky_ex(G)
     if int(info) == 0:
         diag = L.diagonal()
-        if float(diag.min()) > 1e-7 * float(diag.max()):   # cond(G) < 1e14
+        if float(diag.min()) > 1e-7 * float(diag.max()):  # cond(G) < 1e14
             return torch.cholesky_solve(Y.T @ X, L)
     return torch.linalg.lstsq(Y, X, driver="gelsd").solution

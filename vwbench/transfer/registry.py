@@ -32,8 +32,13 @@ def _check_class(name: str, obj, where: str) -> None:
 
 
 METHODS = Registry("transfer method", BUILTINS, ENTRY_POINT_GROUP, check=_check_class)
-register, unregister, names, get_class, describe = (METHODS.register, METHODS.unregister, METHODS.names, METHODS.get,
-                                                    METHODS.describe)
+register, unregister, names, get_class, describe = (
+    METHODS.register,
+    METHODS.unregister,
+    METHODS.names,
+    METHODS.get,
+    METHODS.describe,
+)
 
 
 def get(name: str, **params):
@@ -41,7 +46,7 @@ def get(name: str, **params):
     cls = get_class(name)
     from_base = getattr(cls, "__init__", None) is getattr(_base_class(), "__init__", object())
     try:
-        if from_base and params:   # TransferMethod.__init__ takes **params; a class without its own takes none
+        if from_base and params:  # TransferMethod.__init__ takes **params; a class without its own takes none
             raise TypeError("takes no parameters")
         inspect.signature(cls).bind(**params)
     except TypeError as exc:

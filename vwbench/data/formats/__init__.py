@@ -12,14 +12,18 @@ from __future__ import annotations
 from vwbench.errors import SpecError, VWBenchError
 from vwbench.registry import Registry
 
-FORMATS = Registry("dataset format", {
-    "imagenet": "vwbench.data.formats.imagenet",
-    "dreambooth": "vwbench.data.formats.dreambooth",
-    "coco": "vwbench.data.formats.coco",
-    "voc": "vwbench.data.formats.voc",
-    "synthetic": "vwbench.data.formats.rendered",
-    "micro": "vwbench.data.formats.rendered",
-}, entry_point_group="vwbench.dataset_formats")
+FORMATS = Registry(
+    "dataset format",
+    {
+        "imagenet": "vwbench.data.formats.imagenet",
+        "dreambooth": "vwbench.data.formats.dreambooth",
+        "coco": "vwbench.data.formats.coco",
+        "voc": "vwbench.data.formats.voc",
+        "synthetic": "vwbench.data.formats.rendered",
+        "micro": "vwbench.data.formats.rendered",
+    },
+    entry_point_group="vwbench.dataset_formats",
+)
 
 
 def get(spec):

@@ -35,12 +35,12 @@ class Candidate:
     box function derives them from the image. `size` is the annotated (width, height), if the format has one.
     """
 
-    key: str                      # path relative to the reader's root (posix): the image's id in the manifest
+    key: str  # path relative to the reader's root (posix): the image's id in the manifest
     file: Path
-    label: str                    # concept id
+    label: str  # concept id
     boxes: list[list[float]] | None
-    box_classes: list[str]        # source class of each box (synset id, category id, VOC name, subject)
-    source: str                   # the annotation file the record came from (named in errors)
+    box_classes: list[str]  # source class of each box (synset id, category id, VOC name, subject)
+    source: str  # the annotation file the record came from (named in errors)
     size: tuple[int, int] | None = None
     oriented: bool = False
     extra: dict = field(default_factory=dict)
@@ -134,8 +134,10 @@ def parse_voc_xml(path: Path, one_based: bool) -> tuple[tuple[int, int] | None, 
             xmin, ymin, xmax, ymax = (float(bb.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
             # inclusive pixel indices -> continuous coordinates
             box = [xmin - 1, ymin - 1, xmax, ymax] if one_based else [xmin, ymin, xmax + 1, ymax + 1]
-            flags = {"difficult": (obj.findtext("difficult") or "0").strip() == "1",
-                     "truncated": (obj.findtext("truncated") or "0").strip() == "1"}
+            flags = {
+                "difficult": (obj.findtext("difficult") or "0").strip() == "1",
+                "truncated": (obj.findtext("truncated") or "0").strip() == "1",
+            }
             objects.append((name, box, flags))
     except (TypeError, ValueError) as exc:
         raise BadImage(f"{path}: malformed annotation XML ({exc})") from None
@@ -150,10 +152,10 @@ class Reader:
     to it. A reader lists each split's candidates; `pooled` ones (DreamBooth) list one pool per concept, from which
     the manifest holds images out for testing."""
 
-    name = ""                 # the format's registered name (vwbench.data.formats.FORMATS)
-    rendered = False          # read from disk through a prepared manifest
-    pooled = False            # one pool of images per concept; test images are held out of it
-    needs_boxes = False       # ships no boxes: a boxes file or a box function must give them
+    name = ""  # the format's registered name (vwbench.data.formats.FORMATS)
+    rendered = False  # read from disk through a prepared manifest
+    pooled = False  # one pool of images per concept; test images are held out of it
+    needs_boxes = False  # ships no boxes: a boxes file or a box function must give them
     train_split = "train"
     test_split = "val"
 
@@ -177,5 +179,9 @@ class Reader:
         raise NotImplementedError
 
     def provenance(self) -> dict:
-        return {"format": self.name, "root": str(self.root),
-                "train_split": self.train_split, "test_split": self.test_split}
+        return {
+            "format": self.name,
+            "root": str(self.root),
+            "train_split": self.train_split,
+            "test_split": self.test_split,
+        }

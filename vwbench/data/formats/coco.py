@@ -18,7 +18,6 @@ class CocoReader(Reader):
     A concept's `source_id` is its COCO category id. The image's label is the class of its shared.largest non-crowd box.
     """
 
-
     def __init__(self, spec, root):
         src = spec.source
         self.train_split = str(src.get("train_split", "train2017"))
@@ -29,8 +28,11 @@ class CocoReader(Reader):
         for base in (self.given_root, self.given_root / "coco", self.given_root / "COCO"):
             if (base / "annotations").is_dir() or any((base / s).is_dir() for s in (self.train_split, self.test_split)):
                 return base
-        raise shared.wrong_root(self.given_root, "COCO 2017", f"annotations/instances_{self.train_split}.json and "
-                          f"{self.train_split}/, {self.test_split}/ image folders")
+        raise shared.wrong_root(
+            self.given_root,
+            "COCO 2017",
+            f"annotations/instances_{self.train_split}.json and {self.train_split}/, {self.test_split}/ image folders",
+        )
 
     def annotation_file(self, split: str) -> Path:
         return self.root / "annotations" / f"instances_{split}.json"
@@ -39,9 +41,11 @@ class CocoReader(Reader):
         name = self.train_split if split == "train" else self.test_split
         ann_file = self.annotation_file(name)
         if not ann_file.is_file():
-            raise VWBenchError(f"{ann_file}: annotation file not found (COCO needs annotations/instances_"
-                               f"{self.train_split}.json and instances_{self.test_split}.json from "
-                               "annotations_trainval2017.zip)")
+            raise VWBenchError(
+                f"{ann_file}: annotation file not found (COCO needs annotations/instances_"
+                f"{self.train_split}.json and instances_{self.test_split}.json from "
+                "annotations_trainval2017.zip)"
+            )
         image_dir = self.root / name
         if not image_dir.is_dir():
             raise VWBenchError(f"{image_dir}: image folder not found (unpack {name}.zip under {self.root})")
@@ -66,8 +70,12 @@ class CocoReader(Reader):
             objs = per_image[image_id]
             im = images.get(image_id)
             if im is None:
-                on_bad(BadImage(f"{ann_file}: annotation {objs[0].get('id')} names image id {image_id}, "
-                                "which is not in the file's image list"))
+                on_bad(
+                    BadImage(
+                        f"{ann_file}: annotation {objs[0].get('id')} names image id {image_id}, "
+                        "which is not in the file's image list"
+                    )
+                )
                 continue
             try:
                 boxes = []
@@ -83,8 +91,16 @@ class CocoReader(Reader):
                 continue
             file = image_dir / im["file_name"]
             size = (int(im["width"]), int(im["height"])) if im.get("width") and im.get("height") else None
-            out.setdefault(label, []).append(Candidate(
-                key=shared.relative_key(file, self.root), file=file, label=label, boxes=boxes, box_classes=classes,
-                source=str(ann_file), size=size, extra={"image_id": image_id},
-            ))
+            out.setdefault(label, []).append(
+                Candidate(
+                    key=shared.relative_key(file, self.root),
+                    file=file,
+                    label=label,
+                    boxes=boxes,
+                    box_classes=classes,
+                    source=str(ann_file),
+                    size=size,
+                    extra={"image_id": image_id},
+                )
+            )
         return out

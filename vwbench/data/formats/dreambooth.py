@@ -41,7 +41,9 @@ class DreamBoothReader(Reader):
         for base in (self.given_root / "dataset", self.given_root):
             if any((base / s).is_dir() for s in subjects):
                 return base
-        raise shared.wrong_root(self.given_root, "DreamBooth", f"subject folders such as {subjects[0]}/ (in dataset/ or at the root)")
+        raise shared.wrong_root(
+            self.given_root, "DreamBooth", f"subject folders such as {subjects[0]}/ (in dataset/ or at the root)"
+        )
 
     @staticmethod
     def read_boxes_file(path: Path) -> dict[str, list]:
@@ -55,7 +57,8 @@ class DreamBoothReader(Reader):
             raise VWBenchError(f'{path}: expected a JSON object {{"subject/file.jpg": [[x0, y0, x1, y1], ...]}}')
         for key, boxes in doc.items():
             ok = isinstance(boxes, list) and all(
-                isinstance(b, list) and len(b) == 4 and all(isinstance(v, (int, float)) for v in b) for b in boxes)
+                isinstance(b, list) and len(b) == 4 and all(isinstance(v, (int, float)) for v in b) for b in boxes
+            )
             if not ok:
                 raise VWBenchError(f"{path}: {key!r}: expected a list of [x0, y0, x1, y1] boxes, got {boxes!r}")
         return {k.replace(os.sep, "/"): v for k, v in doc.items()}
@@ -75,11 +78,17 @@ class DreamBoothReader(Reader):
                     boxes = self.boxes.get(key)
                     if boxes is None:
                         boxes = []  # reported as a bad image when it is checked
-                cands.append(Candidate(
-                    key=key, file=file, label=c.id, boxes=[[float(v) for v in b] for b in boxes] if boxes is not None else None,
-                    box_classes=[str(c.source_id)] * len(boxes or []),
-                    source=str(self.boxes_file) if self.boxes_file else str(folder), oriented=True,
-                ))
+                cands.append(
+                    Candidate(
+                        key=key,
+                        file=file,
+                        label=c.id,
+                        boxes=[[float(v) for v in b] for b in boxes] if boxes is not None else None,
+                        box_classes=[str(c.source_id)] * len(boxes or []),
+                        source=str(self.boxes_file) if self.boxes_file else str(folder),
+                        oriented=True,
+                    )
+                )
             out[c.id] = cands
         return out
 

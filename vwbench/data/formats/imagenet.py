@@ -27,7 +27,6 @@ class ImageNetReader(Reader):
     hold several classes, so the label is the class of the shared.largest box.
     """
 
-
     def __init__(self, spec, root):
         self.layout = str(spec.source.get("layout", "CLS-LOC"))
         if self.layout not in ("CLS-LOC", "DET"):
@@ -41,9 +40,13 @@ class ImageNetReader(Reader):
                 return base
         if (r / "ILSVRC").is_dir() or (r / "Data").is_dir():
             other = "DET" if self.layout == "CLS-LOC" else "CLS-LOC"
-            raise VWBenchError(f"{r}: no Data/{self.layout} or Annotations/{self.layout} in the ILSVRC folder"
-                               + (f" (found only {other})" if any(r.glob(f"**/Data/{other}")) else ""))
-        raise shared.wrong_root(r, "ImageNet ILSVRC", f"ILSVRC/Data/{self.layout}/ and ILSVRC/Annotations/{self.layout}/")
+            raise VWBenchError(
+                f"{r}: no Data/{self.layout} or Annotations/{self.layout} in the ILSVRC folder"
+                + (f" (found only {other})" if any(r.glob(f"**/Data/{other}")) else "")
+            )
+        raise shared.wrong_root(
+            r, "ImageNet ILSVRC", f"ILSVRC/Data/{self.layout}/ and ILSVRC/Annotations/{self.layout}/"
+        )
 
     def _csv(self, name: str) -> Path | None:
         for d in (self.given_root, self.root, self.root.parent):
@@ -83,7 +86,7 @@ class ImageNetReader(Reader):
                         continue
                     objs = []
                     for k in range(0, len(parts), 5):
-                        xmin, ymin, xmax, ymax = (float(v) for v in parts[k + 1:k + 5])
+                        xmin, ymin, xmax, ymax = (float(v) for v in parts[k + 1 : k + 5])
                         objs.append((parts[k], [xmin, ymin, xmax + 1, ymax + 1]))
                     out[row[0].strip()] = objs
         except ValueError as exc:
@@ -96,8 +99,15 @@ class ImageNetReader(Reader):
         return self._clsloc_train(on_bad) if split == "train" else self._clsloc_val(on_bad)
 
     def _cand(self, file: Path, label: str, objs, source: str, size=None) -> Candidate:
-        return Candidate(key=shared.relative_key(file, self.root), file=file, label=label, boxes=[b for _, b in objs],
-                         box_classes=[w for w, _ in objs], source=source, size=size)
+        return Candidate(
+            key=shared.relative_key(file, self.root),
+            file=file,
+            label=label,
+            boxes=[b for _, b in objs],
+            box_classes=[w for w, _ in objs],
+            source=source,
+            size=size,
+        )
 
     def _clsloc_train(self, on_bad) -> dict[str, list[Candidate]]:
         data, ann = self.root / "Data" / "CLS-LOC" / "train", self.root / "Annotations" / "CLS-LOC" / "train"
@@ -105,8 +115,10 @@ class ImageNetReader(Reader):
             raise VWBenchError(f"{data}: training image folder not found")
         csv_path = self._csv("LOC_train_solution.csv")
         if not ann.is_dir() and csv_path is None:
-            raise VWBenchError(f"{ann}: training box annotations not found (unpack the CLS-LOC annotations, or put "
-                               "LOC_train_solution.csv next to the ILSVRC folder)")
+            raise VWBenchError(
+                f"{ann}: training box annotations not found (unpack the CLS-LOC annotations, or put "
+                "LOC_train_solution.csv next to the ILSVRC folder)"
+            )
         rows = self.read_loc_csv(csv_path, set(self._wnids())) if not ann.is_dir() else None
         self._note("train", str(csv_path) if rows is not None else str(ann))
         out: dict[str, list[Candidate]] = {}
@@ -163,8 +175,10 @@ class ImageNetReader(Reader):
                 size, parsed = got
                 records[xml.stem] = ([(n, b) for n, b, _ in parsed], str(xml), size)
         else:
-            raise VWBenchError(f"{ann}: validation labels not found (need LOC_val_solution.csv next to the ILSVRC "
-                               "folder, or the CLS-LOC val XMLs)")
+            raise VWBenchError(
+                f"{ann}: validation labels not found (need LOC_val_solution.csv next to the ILSVRC "
+                "folder, or the CLS-LOC val XMLs)"
+            )
         out: dict[str, list[Candidate]] = {}
         for image_id in sorted(records):
             objs, source, size = records[image_id]

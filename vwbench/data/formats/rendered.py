@@ -11,7 +11,7 @@ class Rendered:
 
     name = ""
     rendered = True
-    pooled = needs_boxes = False         # (on-disk formats only)
+    pooled = needs_boxes = False  # (on-disk formats only)
 
     @staticmethod
     def load(spec):

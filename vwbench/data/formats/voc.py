@@ -17,7 +17,6 @@ class VocReader(Reader):
     A concept's `source_id` is the VOC class name. The label is the class of the shared.largest box (difficult included).
     """
 
-
     def __init__(self, spec, root):
         self.year = str(spec.source.get("year", 2012))
         self.train_split = str(spec.source.get("train_split", "train"))
@@ -29,12 +28,16 @@ class VocReader(Reader):
         for base in (r / "VOCdevkit" / f"VOC{self.year}", r / f"VOC{self.year}", r):
             if (base / "Annotations").is_dir() or (base / "JPEGImages").is_dir() or (base / "ImageSets").is_dir():
                 if base == r and r.name.startswith("VOC") and r.name != f"VOC{self.year}":
-                    raise VWBenchError(f"{r}: a {r.name} folder, but dataset spec {self.spec.name!r} wants VOC{self.year}")
+                    raise VWBenchError(
+                        f"{r}: a {r.name} folder, but dataset spec {self.spec.name!r} wants VOC{self.year}"
+                    )
                 return base
         others = sorted(p.name for p in [*r.glob("VOC20*"), *r.glob("VOCdevkit/VOC20*")])
         if others:
             raise VWBenchError(f"{r}: has {', '.join(others)} but dataset spec {self.spec.name!r} wants VOC{self.year}")
-        raise shared.wrong_root(r, "PASCAL VOC", f"VOCdevkit/VOC{self.year}/ with Annotations/, JPEGImages/ and ImageSets/Main/")
+        raise shared.wrong_root(
+            r, "PASCAL VOC", f"VOCdevkit/VOC{self.year}/ with Annotations/, JPEGImages/ and ImageSets/Main/"
+        )
 
     def candidates(self, split, on_bad=shared.raise_bad):
         name = self.train_split if split == "train" else self.test_split
@@ -62,8 +65,16 @@ class VocReader(Reader):
             if label is None:
                 continue
             file = self.root / "JPEGImages" / f"{image_id}.jpg"
-            out.setdefault(label, []).append(Candidate(
-                key=shared.relative_key(file, self.root), file=file, label=label, boxes=boxes, box_classes=classes,
-                source=str(xml), size=size, extra={"difficult": [f["difficult"] for _, _, f in objects]},
-            ))
+            out.setdefault(label, []).append(
+                Candidate(
+                    key=shared.relative_key(file, self.root),
+                    file=file,
+                    label=label,
+                    boxes=boxes,
+                    box_classes=classes,
+                    source=str(xml),
+                    size=size,
+                    extra={"difficult": [f["difficult"] for _, _, f in objects]},
+                )
+            )
         return out

@@ -26,8 +26,11 @@ def parse_source_id(source_id: str) -> tuple[str, str, str]:
     if len(parts) != 3:
         raise VWBenchError(f"micro concept source_id {source_id!r} is not shape:colour:pattern")
     shape, colour, pattern = parts
-    for value, allowed, what in ((shape, world.SHAPES, "shape"), (colour, world.COLOURS, "colour"),
-                                 (pattern, world.PATTERNS, "pattern")):
+    for value, allowed, what in (
+        (shape, world.SHAPES, "shape"),
+        (colour, world.COLOURS, "colour"),
+        (pattern, world.PATTERNS, "pattern"),
+    ):
         if value != "*" and value not in allowed:
             raise VWBenchError(f"micro concept source_id {source_id!r}: unknown {what} {value!r}")
     return shape, colour, pattern
@@ -36,12 +39,22 @@ def parse_source_id(source_id: str) -> tuple[str, str, str]:
 def _fill(rng, attrs, box) -> world.Obj:
     known = world.random_object(rng, box, novel_rate=0.0)
     shape, colour, pattern = attrs
-    return world.Obj(known.shape if shape == "*" else shape, known.colour if colour == "*" else colour,
-                     known.pattern if pattern == "*" else pattern, box)
+    return world.Obj(
+        known.shape if shape == "*" else shape,
+        known.colour if colour == "*" else colour,
+        known.pattern if pattern == "*" else pattern,
+        box,
+    )
 
 
-def render_example(rng, attrs, kind: str, size: int = world.SIZE, max_objects: int | None = None,
-                   concept_size: tuple[float, float] | None = None):
+def render_example(
+    rng,
+    attrs,
+    kind: str,
+    size: int = world.SIZE,
+    max_objects: int | None = None,
+    concept_size: tuple[float, float] | None = None,
+):
     """One image of a concept: the concept's object first (the largest, its side a `concept_size` fraction of
     the image), then known distractors."""
     lo, hi = KINDS[kind]
@@ -62,23 +75,40 @@ def micro_dataset(spec: DatasetSpec) -> ConceptDataset:
     size = int(src.get("image_size", world.SIZE))
     max_objects = src.get("max_objects")
     concept_size = src.get("concept_size")
-    if concept_size is not None and not (isinstance(concept_size, (list, tuple)) and len(concept_size) == 2
-                                         and 0 < concept_size[0] <= concept_size[1] <= 1):
-        raise VWBenchError(f"{spec.path}: source.concept_size must be [low, high] with 0 < low <= high <= 1, "
-                           f"not {concept_size!r}")
+    if concept_size is not None and not (
+        isinstance(concept_size, (list, tuple))
+        and len(concept_size) == 2
+        and 0 < concept_size[0] <= concept_size[1] <= 1
+    ):
+        raise VWBenchError(
+            f"{spec.path}: source.concept_size must be [low, high] with 0 < low <= high <= 1, not {concept_size!r}"
+        )
     train, test = {}, {}
     for ci, c in enumerate(spec.concepts):
         attrs = parse_source_id(c.source_id)
         rng = np.random.default_rng([int(src.get("seed", 0)), int(spec.split["seed"]), ci])
-        for split, count, out in (("train", spec.split["train_images"], train), ("test", spec.split["test_images"], test)):
+        for split, count, out in (
+            ("train", spec.split["train_images"], train),
+            ("test", spec.split["test_images"], test),
+        ):
             examples = []
             for k in range(count):
                 image, objects = render_example(rng, attrs, kind, size, max_objects, concept_size)
-                examples.append(Example(key=f"{spec.name}/{c.id}/{split}/{k}", label=c.id,
-                                        boxes=[o.box for o in objects],
-                                        box_labels=[c.id] + [None] * (len(objects) - 1), _image=image))
+                examples.append(
+                    Example(
+                        key=f"{spec.name}/{c.id}/{split}/{k}",
+                        label=c.id,
+                        boxes=[o.box for o in objects],
+                        box_labels=[c.id] + [None] * (len(objects) - 1),
+                        _image=image,
+                    )
+                )
             out[c.id] = examples
     return ConceptDataset(
-        name=spec.name, concepts=[c.id for c in spec.concepts], names={c.id: c.name for c in spec.concepts},
-        train=train, test=test, provenance={"format": "micro", **src},
+        name=spec.name,
+        concepts=[c.id for c in spec.concepts],
+        names={c.id: c.name for c in spec.concepts},
+        train=train,
+        test=test,
+        provenance={"format": "micro", **src},
     )

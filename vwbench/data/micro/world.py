@@ -21,30 +21,80 @@ from PIL import Image, ImageDraw
 SIZE = 64
 
 KNOWN_COLOURS = {
-    "red": (220, 40, 40), "green": (40, 180, 60), "blue": (40, 80, 235), "yellow": (240, 220, 40),
-    "orange": (245, 135, 25), "purple": (140, 50, 200), "pink": (250, 120, 200), "white": (245, 245, 245),
-    "gray": (135, 135, 135), "brown": (150, 95, 45),
+    "red": (220, 40, 40),
+    "green": (40, 180, 60),
+    "blue": (40, 80, 235),
+    "yellow": (240, 220, 40),
+    "orange": (245, 135, 25),
+    "purple": (140, 50, 200),
+    "pink": (250, 120, 200),
+    "white": (245, 245, 245),
+    "gray": (135, 135, 135),
+    "brown": (150, 95, 45),
 }
 NOVEL_COLOURS = {
-    "teal": (0, 140, 140), "olive": (125, 125, 0), "maroon": (110, 0, 55), "navy": (35, 35, 160),
-    "lime": (170, 250, 60), "salmon": (250, 160, 130), "lavender": (185, 165, 250), "mint": (150, 245, 200),
-    "beige": (220, 200, 150), "sky": (110, 200, 250),
+    "teal": (0, 140, 140),
+    "olive": (125, 125, 0),
+    "maroon": (110, 0, 55),
+    "navy": (35, 35, 160),
+    "lime": (170, 250, 60),
+    "salmon": (250, 160, 130),
+    "lavender": (185, 165, 250),
+    "mint": (150, 245, 200),
+    "beige": (220, 200, 150),
+    "sky": (110, 200, 250),
 }
 COLOURS = {**KNOWN_COLOURS, **NOVEL_COLOURS}
 
 KNOWN_SHAPES = ("square", "circle", "triangle", "star", "ring", "cross", "diamond", "moon", "heart", "oval")
-NOVEL_SHAPES_A = ("hexagon", "arrow", "hourglass", "semicircle", "lshape", "tshape", "frame", "chevron", "bar",
-                  "xshape")
-NOVEL_SHAPES_B = ("pentagon", "star4", "trapezoid", "house", "ushape", "bowtie", "parallelogram", "triframe", "arc",
-                  "hshape")
+NOVEL_SHAPES_A = (
+    "hexagon",
+    "arrow",
+    "hourglass",
+    "semicircle",
+    "lshape",
+    "tshape",
+    "frame",
+    "chevron",
+    "bar",
+    "xshape",
+)
+NOVEL_SHAPES_B = (
+    "pentagon",
+    "star4",
+    "trapezoid",
+    "house",
+    "ushape",
+    "bowtie",
+    "parallelogram",
+    "triframe",
+    "arc",
+    "hshape",
+)
 SHAPES = KNOWN_SHAPES + NOVEL_SHAPES_A + NOVEL_SHAPES_B
 # The word each novel attribute is trained with and then withheld (one CLIP-BPE token each, none of them known)
 NAMES = {
     **{c: c for c in NOVEL_COLOURS},
-    "hexagon": "comb", "arrow": "arrow", "hourglass": "spade", "semicircle": "bridge", "lshape": "elbow",
-    "tshape": "tee", "frame": "frame", "chevron": "chevron", "bar": "bar", "xshape": "club",
-    "pentagon": "pentagon", "star4": "kite", "trapezoid": "wedge", "house": "house", "ushape": "cup",
-    "bowtie": "bell", "parallelogram": "ladder", "triframe": "tripod", "arc": "arc", "hshape": "gate",
+    "hexagon": "comb",
+    "arrow": "arrow",
+    "hourglass": "spade",
+    "semicircle": "bridge",
+    "lshape": "elbow",
+    "tshape": "tee",
+    "frame": "frame",
+    "chevron": "chevron",
+    "bar": "bar",
+    "xshape": "club",
+    "pentagon": "pentagon",
+    "star4": "kite",
+    "trapezoid": "wedge",
+    "house": "house",
+    "ushape": "cup",
+    "bowtie": "bell",
+    "parallelogram": "ladder",
+    "triframe": "tripod",
+    "arc": "arc",
+    "hshape": "gate",
 }
 PATTERNS = ("plain", "striped", "dotted")
 
@@ -52,16 +102,70 @@ PATTERNS = ("plain", "striped", "dotted")
 SIZE_WORDS = ("small", "big")
 POSITION_WORDS = ("left", "right", "top", "bottom", "center")
 GENERIC_WORDS = ("thing", "object", "shape")
-TEMPLATES = ("a photo of a {}", "a photo of a {}", "a photo of a {}", "a picture of a {}", "an image of a {}",
-             "a {}", "there is a {}", "a drawing of a {}", "a photo of the {}", "a render of a {}",
-             "a close view of a {}", "a shot of a {}", "a simple {}", "this is a {}", "that is my {}", "look at the {}",
-             "here is a {}", "a painting of a {}", "a toy {}", "a sign with a {}", "a block with a {}",
-             "a piece of a {}", "a bright {}", "a scene with a {}")
+TEMPLATES = (
+    "a photo of a {}",
+    "a photo of a {}",
+    "a photo of a {}",
+    "a picture of a {}",
+    "an image of a {}",
+    "a {}",
+    "there is a {}",
+    "a drawing of a {}",
+    "a photo of the {}",
+    "a render of a {}",
+    "a close view of a {}",
+    "a shot of a {}",
+    "a simple {}",
+    "this is a {}",
+    "that is my {}",
+    "look at the {}",
+    "here is a {}",
+    "a painting of a {}",
+    "a toy {}",
+    "a sign with a {}",
+    "a block with a {}",
+    "a piece of a {}",
+    "a bright {}",
+    "a scene with a {}",
+)
 JOINERS = (" and a ", " with a ", " next to a ", " near a ")
-EXTRA_WORDS = ("a", "an", "the", "photo", "picture", "image", "of", "there", "is", "drawing", "render", "and",
-               "with", "next", "to", "near", "on", "in", "scene",
-               "close", "view", "shot", "simple", "this", "that", "my", "look", "at", "here", "painting",
-               "toy", "sign", "block", "piece", "bright")
+EXTRA_WORDS = (
+    "a",
+    "an",
+    "the",
+    "photo",
+    "picture",
+    "image",
+    "of",
+    "there",
+    "is",
+    "drawing",
+    "render",
+    "and",
+    "with",
+    "next",
+    "to",
+    "near",
+    "on",
+    "in",
+    "scene",
+    "close",
+    "view",
+    "shot",
+    "simple",
+    "this",
+    "that",
+    "my",
+    "look",
+    "at",
+    "here",
+    "painting",
+    "toy",
+    "sign",
+    "block",
+    "piece",
+    "bright",
+)
 
 
 def known_vocabulary() -> list[str]:
@@ -123,8 +227,11 @@ def _shape_polygons(shape: str, box) -> list[list[tuple[float, float]]]:
         "ushape": [P((0, 0), (0.32, 0), (0.32, 0.68), (0.68, 0.68), (0.68, 0), (1, 0), (1, 1), (0, 1))],
         "bowtie": [P((0, 0.1), (0.5, 0.5), (0, 0.9)), P((1, 0.1), (0.5, 0.5), (1, 0.9))],
         "parallelogram": [P((0.35, 0.2), (1, 0.2), (0.65, 0.8), (0, 0.8))],
-        "hshape": [P((0, 0.1), (0.35, 0.1), (0.35, 0.9), (0, 0.9)), P((0.65, 0.1), (1, 0.1), (1, 0.9), (0.65, 0.9)),
-                     P((0.3, 0.4), (0.7, 0.4), (0.7, 0.6), (0.3, 0.6))],
+        "hshape": [
+            P((0, 0.1), (0.35, 0.1), (0.35, 0.9), (0, 0.9)),
+            P((0.65, 0.1), (1, 0.1), (1, 0.9), (0.65, 0.9)),
+            P((0.3, 0.4), (0.7, 0.4), (0.7, 0.6), (0.3, 0.6)),
+        ],
     }
     return table.get(shape, [])
 
@@ -196,8 +303,13 @@ def draw(objects: list[Obj], rng: np.random.Generator, size: int = SIZE) -> Imag
     return image
 
 
-def place(rng: np.random.Generator, n: int, size: int = SIZE, big: tuple[float, float] = (0.4, 0.7),
-          small: tuple[float, float] = (0.22, 0.36)) -> list[tuple[float, float, float, float]]:
+def place(
+    rng: np.random.Generator,
+    n: int,
+    size: int = SIZE,
+    big: tuple[float, float] = (0.4, 0.7),
+    small: tuple[float, float] = (0.22, 0.36),
+) -> list[tuple[float, float, float, float]]:
     """Boxes for n objects: the first is the largest; later ones overlap earlier ones by at most a third."""
     boxes: list[tuple[float, float, float, float]] = []
     for i in range(n):
@@ -250,8 +362,16 @@ def content_key(objects: list[Obj], named: bool = False) -> tuple:
     """What a caption can say of a scene, whatever its template, size and position words: each object's pattern,
     colour and shape (known ones only unless `named`; "" where the caption has no word). Scenes with equal keys
     are indistinguishable in words, so contrastive training treats them as positives of each other."""
-    return tuple(sorted((o.pattern, o.colour if o.colour in KNOWN_COLOURS or named else "",
-                         o.shape if o.shape in KNOWN_SHAPES or named else "") for o in objects))
+    return tuple(
+        sorted(
+            (
+                o.pattern,
+                o.colour if o.colour in KNOWN_COLOURS or named else "",
+                o.shape if o.shape in KNOWN_SHAPES or named else "",
+            )
+            for o in objects
+        )
+    )
 
 
 def caption(objects: list[Obj], rng: np.random.Generator, named: bool = False) -> str:
@@ -262,7 +382,17 @@ def caption(objects: list[Obj], rng: np.random.Generator, named: bool = False) -
         text += JOINERS[int(rng.integers(len(JOINERS)))] + p
     if len(objects) == 1 and rng.random() < 0.2:
         cx, cy = (objects[0].box[0] + objects[0].box[2]) / 2 / SIZE, (objects[0].box[1] + objects[0].box[3]) / 2 / SIZE
-        side = "left" if cx < 0.35 else "right" if cx > 0.65 else "top" if cy < 0.35 else "bottom" if cy > 0.65 else "center"
+        side = (
+            "left"
+            if cx < 0.35
+            else "right"
+            if cx > 0.65
+            else "top"
+            if cy < 0.35
+            else "bottom"
+            if cy > 0.65
+            else "center"
+        )
         text += f" on the {side}" if side != "center" else " in the center"
     return text
 
@@ -273,16 +403,23 @@ def caption(objects: list[Obj], rng: np.random.Generator, named: bool = False) -
 def random_object(rng: np.random.Generator, box, novel_rate: float = 0.3) -> Obj:
     """An object of the known world: mostly known attributes, novel ones at `novel_rate` each."""
     novel_shapes = NOVEL_SHAPES_A + NOVEL_SHAPES_B
-    shape = (novel_shapes[int(rng.integers(len(novel_shapes)))] if rng.random() < novel_rate
-             else KNOWN_SHAPES[int(rng.integers(len(KNOWN_SHAPES)))])
-    colour = (list(NOVEL_COLOURS)[int(rng.integers(len(NOVEL_COLOURS)))] if rng.random() < novel_rate
-              else list(KNOWN_COLOURS)[int(rng.integers(len(KNOWN_COLOURS)))])
+    shape = (
+        novel_shapes[int(rng.integers(len(novel_shapes)))]
+        if rng.random() < novel_rate
+        else KNOWN_SHAPES[int(rng.integers(len(KNOWN_SHAPES)))]
+    )
+    colour = (
+        list(NOVEL_COLOURS)[int(rng.integers(len(NOVEL_COLOURS)))]
+        if rng.random() < novel_rate
+        else list(KNOWN_COLOURS)[int(rng.integers(len(KNOWN_COLOURS)))]
+    )
     pattern = PATTERNS[int(rng.choice(3, p=[0.6, 0.2, 0.2]))]
     return Obj(shape, colour, pattern, box)
 
 
-def known_scene(rng: np.random.Generator, max_objects: int = 1, novel_rate: float = 0.3, size: int = SIZE,
-                named: bool = False):
+def known_scene(
+    rng: np.random.Generator, max_objects: int = 1, novel_rate: float = 0.3, size: int = SIZE, named: bool = False
+):
     """A training scene of the known world: (image, objects, caption)."""
     n = int(rng.integers(1, max_objects + 1))
     objects = [random_object(rng, b, novel_rate) for b in place(rng, n, size)]

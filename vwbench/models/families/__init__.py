@@ -40,8 +40,11 @@ def read_config(model_id: str, family_name: str | None = None) -> dict:
     path = config_path(model_id)
     config = json.loads(path.read_text()) if path.is_file() else None
     if config is None or family_name not in (None, config.get("family")):
-        known = sorted(f"tiny:{p.stem[5:]}" for p in CONFIGS.glob("tiny-*.json")
-                       if json.loads(p.read_text()).get("family") == family_name)
+        known = sorted(
+            f"tiny:{p.stem[5:]}"
+            for p in CONFIGS.glob("tiny-*.json")
+            if json.loads(p.read_text()).get("family") == family_name
+        )
         raise VWBenchError(f"unknown tiny model {model_id!r} for family {family_name!r} (known: {', '.join(known)})")
     return config
 
@@ -75,16 +78,17 @@ def clip_text_config(config: dict, **kw):
     """A transformers CLIPTextConfig of a tiny config's text block over the family's CLIP vocabulary."""
     from transformers import CLIPTextConfig
 
-    return CLIPTextConfig(vocab_size=CLIP.vocab_size, bos_token_id=CLIP.bos_id, eos_token_id=CLIP.eos_id,
-                          pad_token_id=0, **config, **kw)
+    return CLIPTextConfig(
+        vocab_size=CLIP.vocab_size, bos_token_id=CLIP.bos_id, eos_token_id=CLIP.eos_id, pad_token_id=0, **config, **kw
+    )
 
 
 class Family:
     """What vwbench needs to know about one kind of model. Subclasses register with `@FAMILIES.register(name)`."""
 
     name: str = ""
-    adapters: ClassVar[dict[str, type]] = {}     # task kind -> its adapter class (a TaskModel subclass)
-    evaluator: bool = False           # whether it can label generated images (models/generation.CLIPEvaluator)
+    adapters: ClassVar[dict[str, type]] = {}  # task kind -> its adapter class (a TaskModel subclass)
+    evaluator: bool = False  # whether it can label generated images (models/generation.CLIPEvaluator)
     micro_models: tuple[str, ...] = ()  # the shipped micro-zoo models of the family (`micro:<name>`)
 
     # ---- loading ----------------------------------------------------------------------------------------
@@ -109,8 +113,10 @@ class Family:
         """The adapter class of task kind `kind` for this family; one line when the family does not serve it."""
         if kind not in self.adapters:
             served = ", ".join(self.adapters) or "none"
-            raise VWBenchError(f"{where + ': ' if where else ''}model family {self.name!r} cannot be the model of a "
-                               f"{kind} task (it serves: {served})")
+            raise VWBenchError(
+                f"{where + ': ' if where else ''}model family {self.name!r} cannot be the model of a "
+                f"{kind} task (it serves: {served})"
+            )
         return self.adapters[kind]
 
     # ---- what the adapters ask of the family --------------------------------------------------------------

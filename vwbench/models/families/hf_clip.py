@@ -28,8 +28,11 @@ class HFCLIP(Family):
         from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
 
         size = config["image_size"]
-        clip = CLIPConfig(text_config=clip_text_config(config["text_config"]).to_dict(),
-                          vision_config=config["vision_config"], projection_dim=config["projection_dim"])
+        clip = CLIPConfig(
+            text_config=clip_text_config(config["text_config"]).to_dict(),
+            vision_config=config["vision_config"],
+            projection_dim=config["projection_dim"],
+        )
         with seeded(config["seed"]):
             model = CLIPModel(clip)
         return model, CLIPImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size})

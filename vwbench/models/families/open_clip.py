@@ -39,7 +39,8 @@ class OpenCLIP(Family):
 
         with seeded(config["seed"]):
             model = open_clip.model.CLIP(
-                embed_dim=config["embed_dim"], vision_cfg=CLIPVisionCfg(**config["vision_cfg"]),
+                embed_dim=config["embed_dim"],
+                vision_cfg=CLIPVisionCfg(**config["vision_cfg"]),
                 text_cfg=CLIPTextCfg(vocab_size=self.tokenizer().vocab_size, **config["text_cfg"]),
             )
         return model, open_clip.image_transform(config["image_size"], is_train=False)

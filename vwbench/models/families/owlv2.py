@@ -31,9 +31,11 @@ class OWLv2(Family):
         from transformers import Owlv2Config, Owlv2ForObjectDetection, Owlv2ImageProcessor
 
         size = config["image_size"]
-        owl = Owlv2Config(text_config=clip_text_config(config["text_config"]).to_dict(),
-                          vision_config=config["vision_config"],
-                          projection_dim=config["projection_dim"])  # = the text width, or the class head's einsum fails
+        owl = Owlv2Config(
+            text_config=clip_text_config(config["text_config"]).to_dict(),
+            vision_config=config["vision_config"],
+            projection_dim=config["projection_dim"],
+        )  # = the text width, or the class head's einsum fails
         with seeded(config["seed"]):
             model = Owlv2ForObjectDetection(owl)
         # A random box head predicts saturated boxes. With its last layer zeroed, region i predicts exactly the

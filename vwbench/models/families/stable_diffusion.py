@@ -29,13 +29,20 @@ class StableDiffusion(Family):
         from transformers import CLIPTextModel
 
         tuples = lambda d: {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-        make = {"text_encoder": lambda c: CLIPTextModel(clip_text_config(c)),
-                "vae": lambda c: AutoencoderKL(**tuples(c)), "unet": lambda c: UNet2DConditionModel(**tuples(c))}
-        with seeded(config["seed"]):      # in the config's order: it fixes which weights each draw goes to
+        make = {
+            "text_encoder": lambda c: CLIPTextModel(clip_text_config(c)),
+            "vae": lambda c: AutoencoderKL(**tuples(c)),
+            "unet": lambda c: UNet2DConditionModel(**tuples(c)),
+        }
+        with seeded(config["seed"]):  # in the config's order: it fixes which weights each draw goes to
             parts = {k: make[k](c) for k, c in config.items() if k in make}
         pipe = StableDiffusionPipeline(
-            **parts, tokenizer=self.tokenizer().hf(), scheduler=DDIMScheduler(**config["scheduler"]),
-            safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+            **parts,
+            tokenizer=self.tokenizer().hf(),
+            scheduler=DDIMScheduler(**config["scheduler"]),
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
         )
         pipe.set_progress_bar_config(disable=True)
         return pipe, None

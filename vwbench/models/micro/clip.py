@@ -24,12 +24,42 @@ MEAN, STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.2757
 # Both are open_clip CLIPs with a small ModifiedResNet image tower (a ViT of this size learns the 32x32 world
 # several times slower on CPU); they differ in seed, text width and embedding width.
 CONFIGS = {
-    "clip": dict(kind="open_clip", image_size=32, patch_size=8, vision_layers=[1, 1, 1, 1], vision_width=16,
-                 text_width=48, text_layers=2, text_heads=4, embed_dim=32, seed=11, steps=2000, batch=128, lr=2e-3,
-                 pool=30000, max_objects=3, appearance_weight=2.0),
-    "clip-evaluator": dict(kind="open_clip", image_size=32, patch_size=8, vision_layers=[1, 1, 1, 1],
-                           vision_width=16, text_width=40, text_layers=2, text_heads=4, embed_dim=48, seed=23,
-                           steps=2000, batch=128, lr=2e-3, pool=30000, max_objects=3, appearance_weight=2.0),
+    "clip": {
+        "kind": "open_clip",
+        "image_size": 32,
+        "patch_size": 8,
+        "vision_layers": [1, 1, 1, 1],
+        "vision_width": 16,
+        "text_width": 48,
+        "text_layers": 2,
+        "text_heads": 4,
+        "embed_dim": 32,
+        "seed": 11,
+        "steps": 2000,
+        "batch": 128,
+        "lr": 2e-3,
+        "pool": 30000,
+        "max_objects": 3,
+        "appearance_weight": 2.0,
+    },
+    "clip-evaluator": {
+        "kind": "open_clip",
+        "image_size": 32,
+        "patch_size": 8,
+        "vision_layers": [1, 1, 1, 1],
+        "vision_width": 16,
+        "text_width": 40,
+        "text_layers": 2,
+        "text_heads": 4,
+        "embed_dim": 48,
+        "seed": 23,
+        "steps": 2000,
+        "batch": 128,
+        "lr": 2e-3,
+        "pool": 30000,
+        "max_objects": 3,
+        "appearance_weight": 2.0,
+    },
 }
 
 
@@ -42,11 +72,20 @@ def build(config: dict):
     model = open_clip.model.CLIP(
         embed_dim=c["embed_dim"],
         # vision_layers: an int is a ViT's depth, a list the stages of open_clip's ModifiedResNet
-        vision_cfg=CLIPVisionCfg(layers=c["vision_layers"] if isinstance(c["vision_layers"], int)
-                                 else tuple(c["vision_layers"]), width=c["vision_width"], head_width=32,
-                                 patch_size=c["patch_size"], image_size=c["image_size"]),
-        text_cfg=CLIPTextCfg(context_length=77, vocab_size=VOCAB_SIZE, width=c["text_width"],
-                             heads=c["text_heads"], layers=c["text_layers"]),
+        vision_cfg=CLIPVisionCfg(
+            layers=c["vision_layers"] if isinstance(c["vision_layers"], int) else tuple(c["vision_layers"]),
+            width=c["vision_width"],
+            head_width=32,
+            patch_size=c["patch_size"],
+            image_size=c["image_size"],
+        ),
+        text_cfg=CLIPTextCfg(
+            context_length=77,
+            vocab_size=VOCAB_SIZE,
+            width=c["text_width"],
+            heads=c["text_heads"],
+            layers=c["text_layers"],
+        ),
     )
     return model, open_clip.image_transform(c["image_size"], is_train=False, mean=MEAN, std=STD)
 
@@ -56,8 +95,14 @@ def _features(model, pixels, ids):
     return model.encode_image(pixels), encode_text(model, ids), model.logit_scale.exp()
 
 
-def train(name: str, folder: Path, seed: int | None = None, progress: bool = True, scale: float = 1.0,
-          config: dict | None = None) -> dict:
+def train(
+    name: str,
+    folder: Path,
+    seed: int | None = None,
+    progress: bool = True,
+    scale: float = 1.0,
+    config: dict | None = None,
+) -> dict:
     """Train one micro CLIP contrastively on known-world captions and save it into `folder`."""
     from tqdm.auto import tqdm
 
@@ -66,12 +111,19 @@ def train(name: str, folder: Path, seed: int | None = None, progress: bool = Tru
         c["seed"] = seed
     clock = Clock()
     steps = max(2, int(c["steps"] * scale))
-    pool = render_pool(max(64, int(c["pool"] * scale)), seed=c["seed"], max_objects=c.get("max_objects", 1),
-                       progress=progress, named=c.get("named", False))
+    pool = render_pool(
+        max(64, int(c["pool"] * scale)),
+        seed=c["seed"],
+        max_objects=c.get("max_objects", 1),
+        progress=progress,
+        named=c.get("named", False),
+    )
     ids_all = caption_ids(pool.captions)
     # scenes that captions cannot tell apart are positives of each other: soft targets instead of the diagonal
     keys = {}
-    caption_class = torch.tensor([keys.setdefault(world.content_key(o, c.get("named", False)), len(keys)) for o in pool.objects])
+    caption_class = torch.tensor(
+        [keys.setdefault(world.content_key(o, c.get("named", False)), len(keys)) for o in pool.objects]
+    )
     mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
     with seeded(c["seed"]):
         model, processor = build(c)
@@ -92,8 +144,10 @@ def train(name: str, folder: Path, seed: int | None = None, progress: bool = Tru
             logits = logit_scale.clamp(max=100) * img @ txt.T
             same = (caption_class[idx][:, None] == caption_class[idx][None, :]).float()
             targets = same / same.sum(1, keepdim=True)
-            loss = (torch.sum(-targets * logits.log_softmax(1), 1).mean()
-                    + torch.sum(-targets * logits.T.log_softmax(1), 1).mean()) / 2
+            loss = (
+                torch.sum(-targets * logits.log_softmax(1), 1).mean()
+                + torch.sum(-targets * logits.T.log_softmax(1), 1).mean()
+            ) / 2
             loss = loss + c.get("appearance_weight", 0.5) * aux(img, [pool.objects[i][0] for i in idx.tolist()])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -120,8 +174,9 @@ def known_classes() -> list[tuple[str, str]]:
 
 
 @torch.no_grad()
-def zero_shot_accuracy(model, processor, n_images: int = 500, seed: int = 12345,
-                       template: str = "a photo of a {} {}") -> dict:
+def zero_shot_accuracy(
+    model, processor, n_images: int = 500, seed: int = 12345, template: str = "a photo of a {} {}"
+) -> dict:
     """Top-1 zero-shot accuracy over every known colour x shape caption on fresh renders (any pattern, size,
     position), through the model's own image transform."""
     classes = known_classes()
@@ -136,5 +191,9 @@ def zero_shot_accuracy(model, processor, n_images: int = 500, seed: int = 12345,
     text = F.normalize(model.encode_text(caption_ids([template.format(col, shp) for col, shp in classes])), dim=-1)
     img = F.normalize(model.encode_image(torch.stack([processor(im) for im in images])), dim=-1)
     pred = (img @ text.T).argmax(-1)
-    return {"zero_shot_top1": float((pred == torch.tensor(labels)).float().mean()), "classes": len(classes),
-            "chance": 1 / len(classes), "n_images": n_images}
+    return {
+        "zero_shot_top1": float((pred == torch.tensor(labels)).float().mean()),
+        "classes": len(classes),
+        "chance": 1 / len(classes),
+        "n_images": n_images,
+    }

@@ -42,16 +42,38 @@ NAME = "owlv2"
 PROMPT = "a photo of a "
 
 CONFIG = {
-    "image_size": world.SIZE, "patch_size": 8,
-    "vision_hidden": 96, "vision_layers": 4, "vision_heads": 4, "vision_mlp": 384,
-    "text_hidden": 48, "text_layers": 2, "text_heads": 4, "text_mlp": 192, "context_length": 16,
+    "image_size": world.SIZE,
+    "patch_size": 8,
+    "vision_hidden": 96,
+    "vision_layers": 4,
+    "vision_heads": 4,
+    "vision_mlp": 384,
+    "text_hidden": 48,
+    "text_layers": 2,
+    "text_heads": 4,
+    "text_mlp": 192,
+    "context_length": 16,
 }
 
 TRAIN = {
-    "steps": 2400, "batch": 32, "lr": 1e-3, "warmup": 200, "weight_decay": 0.01, "grad_clip": 1.0,
-    "pool": 16000, "max_objects": 4, "novel_rate": 0.3, "flip": True,
-    "w_class": 2.0, "w_l1": 5.0, "w_giou": 2.0, "w_objectness": 1.0, "focal_alpha": 0.25, "focal_gamma": 2.0,
-    "eval_images": 300, "appearance_weight": 1.0,
+    "steps": 2400,
+    "batch": 32,
+    "lr": 1e-3,
+    "warmup": 200,
+    "weight_decay": 0.01,
+    "grad_clip": 1.0,
+    "pool": 16000,
+    "max_objects": 4,
+    "novel_rate": 0.3,
+    "flip": True,
+    "w_class": 2.0,
+    "w_l1": 5.0,
+    "w_giou": 2.0,
+    "w_objectness": 1.0,
+    "focal_alpha": 0.25,
+    "focal_gamma": 2.0,
+    "eval_images": 300,
+    "appearance_weight": 1.0,
 }
 
 PRIOR = 0.01  # initial probability of class and objectness logits (focal-loss practice)
@@ -73,15 +95,28 @@ def build(config: dict | None = None):
     from transformers import Owlv2Config, Owlv2ForObjectDetection, Owlv2ImageProcessor
 
     c = {**CONFIG, **(config or {})}
-    text = {"vocab_size": VOCAB_SIZE, "hidden_size": c["text_hidden"], "intermediate_size": c["text_mlp"],
-            "num_hidden_layers": c["text_layers"], "num_attention_heads": c["text_heads"],
-            "max_position_embeddings": c["context_length"], "bos_token_id": BOS_ID, "eos_token_id": EOS_ID,
-            "pad_token_id": 0}
-    vision = {"hidden_size": c["vision_hidden"], "intermediate_size": c["vision_mlp"],
-              "num_hidden_layers": c["vision_layers"], "num_attention_heads": c["vision_heads"],
-              "image_size": c["image_size"], "patch_size": c["patch_size"]}
-    config_ = Owlv2Config(text_config=text, vision_config=vision,
-                          projection_dim=c["text_hidden"])  # must equal the text width (class head einsum)
+    text = {
+        "vocab_size": VOCAB_SIZE,
+        "hidden_size": c["text_hidden"],
+        "intermediate_size": c["text_mlp"],
+        "num_hidden_layers": c["text_layers"],
+        "num_attention_heads": c["text_heads"],
+        "max_position_embeddings": c["context_length"],
+        "bos_token_id": BOS_ID,
+        "eos_token_id": EOS_ID,
+        "pad_token_id": 0,
+    }
+    vision = {
+        "hidden_size": c["vision_hidden"],
+        "intermediate_size": c["vision_mlp"],
+        "num_hidden_layers": c["vision_layers"],
+        "num_attention_heads": c["vision_heads"],
+        "image_size": c["image_size"],
+        "patch_size": c["patch_size"],
+    }
+    config_ = Owlv2Config(
+        text_config=text, vision_config=vision, projection_dim=c["text_hidden"]
+    )  # must equal the text width (class head einsum)
     model = Owlv2ForObjectDetection(config_)
     _reset_heads(model)
     centre_box_bias(model, c["image_size"] // c["patch_size"])
@@ -187,8 +222,11 @@ def phrase_key(words: str) -> tuple:
 
 def object_key(o: world.Obj, named: bool = False) -> tuple:
     """What a query of `world.phrase(o, named=named)` says about the object (see `phrase_key`)."""
-    return (o.pattern, o.colour if o.colour in world.KNOWN_COLOURS or named else None,
-            o.shape if o.shape in world.KNOWN_SHAPES or named else None)
+    return (
+        o.pattern,
+        o.colour if o.colour in world.KNOWN_COLOURS or named else None,
+        o.shape if o.shape in world.KNOWN_SHAPES or named else None,
+    )
 
 
 # ------------------------------------------------------------------------------------------------- batches
@@ -216,8 +254,11 @@ def make_batch(pool, idx: list[int], phrases: list[list[str]], flips: list[bool]
         objs = pool.objects[i]
         gt_boxes.append(_boxes_cxcywh(objs, f))
         gt_query.append(torch.tensor([index[p] for p in phrases[i]], dtype=torch.long))
-        gt_pos.append(torch.tensor([[object_key(o, named) == k for k in qkeys] for o in objs], dtype=torch.bool)
-                      .reshape(len(objs), len(texts)))
+        gt_pos.append(
+            torch.tensor([[object_key(o, named) == k for k in qkeys] for o in objs], dtype=torch.bool).reshape(
+                len(objs), len(texts)
+            )
+        )
     return images, texts, gt_boxes, gt_query, gt_pos
 
 
@@ -229,8 +270,17 @@ def _scene_phrases(pool, seed: int, named: bool = False) -> list[list[str]]:
     out = []
     for objs in pool.objects:
         by_key: dict = {}
-        out.append([by_key.setdefault(object_key(o, named), world.TEMPLATES[int(rng.integers(len(world.TEMPLATES)))]
-                                      .format(world.phrase(o, rng, size_word=rng.random() < 0.2, named=named))) for o in objs])
+        out.append(
+            [
+                by_key.setdefault(
+                    object_key(o, named),
+                    world.TEMPLATES[int(rng.integers(len(world.TEMPLATES)))].format(
+                        world.phrase(o, rng, size_word=rng.random() < 0.2, named=named)
+                    ),
+                )
+                for o in objs
+            ]
+        )
     return out
 
 
@@ -245,8 +295,14 @@ def _fit(seed: int, scale: float, progress: bool, config: dict | None = None, hp
     hp = {**TRAIN, **(hp or {})}
     steps = max(2, round(hp["steps"] * scale))
     pool_n = max(2 * hp["batch"], round(hp["pool"] * min(1.0, scale)))
-    pool = render_pool(pool_n, _pool_seed(seed), max_objects=hp["max_objects"], novel_rate=hp["novel_rate"],
-                       progress=progress, named=hp.get("named", False))
+    pool = render_pool(
+        pool_n,
+        _pool_seed(seed),
+        max_objects=hp["max_objects"],
+        novel_rate=hp["novel_rate"],
+        progress=progress,
+        named=hp.get("named", False),
+    )
     phrases = _scene_phrases(pool, _pool_seed(seed), hp.get("named", False))
     trained_ids = trained_token_ids(sorted({p for ps in phrases for p in ps}))
 
@@ -257,9 +313,14 @@ def _fit(seed: int, scale: float, progress: bool, config: dict | None = None, hp
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
     rest = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
     aux = AppearanceHeads(model.config.projection_dim)
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": hp["weight_decay"]},
-                             {"params": rest + list(aux.parameters()), "weight_decay": 0.0}],
-                            lr=hp["lr"], betas=(0.9, 0.98))
+    opt = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": hp["weight_decay"]},
+            {"params": rest + list(aux.parameters()), "weight_decay": 0.0},
+        ],
+        lr=hp["lr"],
+        betas=(0.9, 0.98),
+    )
     warmup = max(1, min(hp["warmup"], steps // 10))
 
     def lr_at(step):
@@ -276,7 +337,7 @@ def _fit(seed: int, scale: float, progress: bool, config: dict | None = None, hp
     for step in bar:
         if cursor + hp["batch"] > pool_n:
             order, cursor = torch.randperm(pool_n, generator=g), 0
-        idx = order[cursor: cursor + hp["batch"]].tolist()
+        idx = order[cursor : cursor + hp["batch"]].tolist()
         cursor += hp["batch"]
         flips = (torch.rand(len(idx), generator=g) < 0.5).tolist() if hp["flip"] else [False] * len(idx)
         images, texts, gt_boxes, gt_query, gt_pos = make_batch(pool, idx, phrases, flips, hp.get("named", False))
@@ -297,13 +358,13 @@ def _fit(seed: int, scale: float, progress: bool, config: dict | None = None, hp
         value = loss.item()
         ema = value if ema is None else 0.98 * ema + 0.02 * value
         if step % 50 == 0 or step == steps - 1:
-            log.append({"step": step, "loss": round(value, 4), **{k: round(v, 4) for k, v in parts.items()
-                                                                    if k != "matches"}})
+            log.append(
+                {"step": step, "loss": round(value, 4), **{k: round(v, 4) for k, v in parts.items() if k != "matches"}}
+            )
             bar.set_postfix(loss=f"{ema:.3f}", cls=f"{parts['class']:.3f}", giou=f"{parts['giou']:.3f}")
     compact.restore()
     model.eval()
-    return model, processor, config, hp, compact.ids, {"steps": steps, "pool": pool_n, "final_loss": ema,
-                                                       "log": log}
+    return model, processor, config, hp, compact.ids, {"steps": steps, "pool": pool_n, "final_loss": ema, "log": log}
 
 
 def train(folder: Path, seed: int = 0, progress: bool = True, scale: float = 1.0) -> dict:
@@ -311,17 +372,24 @@ def train(folder: Path, seed: int = 0, progress: bool = True, scale: float = 1.0
     clock = Clock()
     model, processor, config, hp, trained_ids, log = _fit(seed, scale, progress)
     train_seconds = clock.seconds()
-    meta = {**config, "train": {**hp, "seed": seed, "scale": scale, "steps_run": log["steps"],
-                                "pool_run": log["pool"]}}
+    meta = {**config, "train": {**hp, "seed": seed, "scale": scale, "steps_run": log["steps"], "pool_run": log["pool"]}}
     # trained_ids: trained_token_ids of the query texts plus the start and end tokens (see CompactTokens)
     path = save_weights(NAME, model.state_dict(), meta, trained_ids, folder)
     n_eval = max(8, round(hp["eval_images"] * min(1.0, scale)))
     metrics = evaluate_ap50(model, processor, n_eval, _eval_seed(seed))
     return {
-        "name": NAME, "path": str(path), "bytes": path.stat().st_size, "seconds": clock.seconds(),
-        "train_seconds": train_seconds, "steps": log["steps"], "batch": hp["batch"], "pool": log["pool"],
-        "final_loss": round(log["final_loss"], 4), "params": count_parameters(model),
-        "trained_ids": len(trained_ids), **metrics,
+        "name": NAME,
+        "path": str(path),
+        "bytes": path.stat().st_size,
+        "seconds": clock.seconds(),
+        "train_seconds": train_seconds,
+        "steps": log["steps"],
+        "batch": hp["batch"],
+        "pool": log["pool"],
+        "final_loss": round(log["final_loss"], 4),
+        "params": count_parameters(model),
+        "trained_ids": len(trained_ids),
+        **metrics,
     }
 
 
@@ -345,8 +413,9 @@ def eval_scenes(n_images: int, seed: int):
 
 
 @torch.no_grad()
-def evaluate_ap50(model, processor, n_images: int = 300, seed: int = 7_000_000, negatives: int = 2,
-                  batch: int = 64) -> dict:
+def evaluate_ap50(
+    model, processor, n_images: int = 300, seed: int = 7_000_000, negatives: int = 2, batch: int = 64
+) -> dict:
     """AP at IoU 0.5 and COCO mAP on fresh scenes. Each image is asked the phrases of its objects ("a photo of a
     striped red square") plus `negatives` phrases of the evaluation set that it lacks; a query's detections are all
     64 regions scored as the adapter scores them (sigmoid of the class logit). Labels are the phrases, so AP is
@@ -385,5 +454,10 @@ def evaluate_ap50(model, processor, n_images: int = 300, seed: int = 7_000_000, 
         out[f"{name}ap50"] = round(max(float(r["map_50"] if thresholds is None else r["map"]), 0.0), 4)
         if thresholds is None:
             out["map"] = round(max(float(r["map"]), 0.0), 4)  # COCO AP 0.5:0.95
-    return {**out, "eval_images": n_images, "eval_phrases": len(vocab), "eval_objects": sum(map(len, phrases)),
-            "eval_seed": seed}
+    return {
+        **out,
+        "eval_images": n_images,
+        "eval_phrases": len(vocab),
+        "eval_objects": sum(map(len, phrases)),
+        "eval_seed": seed,
+    }

@@ -37,33 +37,70 @@ IMAGE_SIZE = 32
 CONFIG: dict = {
     "image_size": IMAGE_SIZE,
     "vae": {
-        "in_channels": 3, "out_channels": 3, "latent_channels": 4, "block_out_channels": [32, 64, 64],
-        "down_block_types": ["DownEncoderBlock2D"] * 3, "up_block_types": ["UpDecoderBlock2D"] * 3,
-        "layers_per_block": 1, "norm_num_groups": 16, "sample_size": IMAGE_SIZE, "scaling_factor": 1.0,
+        "in_channels": 3,
+        "out_channels": 3,
+        "latent_channels": 4,
+        "block_out_channels": [32, 64, 64],
+        "down_block_types": ["DownEncoderBlock2D"] * 3,
+        "up_block_types": ["UpDecoderBlock2D"] * 3,
+        "layers_per_block": 1,
+        "norm_num_groups": 16,
+        "sample_size": IMAGE_SIZE,
+        "scaling_factor": 1.0,
     },
     "text_encoder": {
-        "vocab_size": VOCAB_SIZE, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
-        "num_attention_heads": 4, "max_position_embeddings": 77, "bos_token_id": BOS_ID, "eos_token_id": EOS_ID,
-        "pad_token_id": 0, "projection_dim": 32,
+        "vocab_size": VOCAB_SIZE,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "max_position_embeddings": 77,
+        "bos_token_id": BOS_ID,
+        "eos_token_id": EOS_ID,
+        "pad_token_id": 0,
+        "projection_dim": 32,
     },
     "unet": {
-        "sample_size": IMAGE_SIZE // 4, "in_channels": 4, "out_channels": 4, "layers_per_block": 1,
-        "block_out_channels": [32, 64], "down_block_types": ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
-        "up_block_types": ["CrossAttnUpBlock2D", "CrossAttnUpBlock2D"], "cross_attention_dim": 32,
-        "attention_head_dim": 4, "norm_num_groups": 16,
+        "sample_size": IMAGE_SIZE // 4,
+        "in_channels": 4,
+        "out_channels": 4,
+        "layers_per_block": 1,
+        "block_out_channels": [32, 64],
+        "down_block_types": ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
+        "up_block_types": ["CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
+        "cross_attention_dim": 32,
+        "attention_head_dim": 4,
+        "norm_num_groups": 16,
     },
     # SD 2.1's scheduler settings: a v-prediction model
     "scheduler": {
-        "num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear",
-        "clip_sample": False, "set_alpha_to_one": False, "steps_offset": 1, "prediction_type": "v_prediction",
+        "num_train_timesteps": 1000,
+        "beta_start": 0.00085,
+        "beta_end": 0.012,
+        "beta_schedule": "scaled_linear",
+        "clip_sample": False,
+        "set_alpha_to_one": False,
+        "steps_offset": 1,
+        "prediction_type": "v_prediction",
     },
 }
 
 # step counts and optimiser settings at scale 1.0 (multiply the step counts by `scale`)
 TRAINING: dict = {
-    "pool": 20000, "novel_rate": 0.3, "max_objects": 1,
-    "vae_steps": 1000, "vae_batch": 32, "vae_lr": 2e-3, "vae_kl": 1e-6, "vae_object_weight": 9.0,
-    "unet_steps": 2200, "unet_batch": 128, "unet_lr": 2e-3, "text_lr": 2e-3, "empty_rate": 0.1, "ema": 0.995,
+    "pool": 20000,
+    "novel_rate": 0.3,
+    "max_objects": 1,
+    "vae_steps": 1000,
+    "vae_batch": 32,
+    "vae_lr": 2e-3,
+    "vae_kl": 1e-6,
+    "vae_object_weight": 9.0,
+    "unet_steps": 2200,
+    "unet_batch": 128,
+    "unet_lr": 2e-3,
+    "text_lr": 2e-3,
+    "empty_rate": 0.1,
+    "ema": 0.995,
     "eos_pad_rate": 0.5,
 }
 
@@ -83,8 +120,14 @@ def build(config: dict | None = None):
     unet = UNet2DConditionModel(**tuples(config["unet"]))
     scheduler = DDIMScheduler(**config["scheduler"])
     pipe = StableDiffusionPipeline(
-        vae=vae, text_encoder=text_encoder, tokenizer=clip_tokenizer(), unet=unet, scheduler=scheduler,
-        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=clip_tokenizer(),
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
     )
     pipe.set_progress_bar_config(disable=True)
     return pipe
@@ -123,8 +166,17 @@ def _object_weight(x: torch.Tensor, weight: float) -> torch.Tensor:
     return 1 + weight * ((x - bg).abs().sum(1, keepdim=True) > 0.3).float()
 
 
-def _train_vae(vae, images: torch.Tensor, rng: np.random.Generator, steps: int, batch: int, lr: float, kl: float,
-               progress: bool, object_weight: float = 0.0) -> float:
+def _train_vae(
+    vae,
+    images: torch.Tensor,
+    rng: np.random.Generator,
+    steps: int,
+    batch: int,
+    lr: float,
+    kl: float,
+    progress: bool,
+    object_weight: float = 0.0,
+) -> float:
     """Train the autoencoder on images in [0, 1] ([N, 3, 32, 32]) on object-weighted L1 + MSE and a small KL;
     returns the mean loss of the last steps."""
     from tqdm.auto import tqdm
@@ -151,7 +203,7 @@ def _train_vae(vae, images: torch.Tensor, rng: np.random.Generator, steps: int, 
         if step % 20 == 0:
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
     vae.eval()
-    return float(np.mean(losses[-max(1, min(50, steps // 5)):]))
+    return float(np.mean(losses[-max(1, min(50, steps // 5)) :]))
 
 
 @torch.no_grad()
@@ -165,8 +217,16 @@ def _latent_stats(vae, images: torch.Tensor, batch: int = 256) -> tuple[torch.Te
     return torch.cat(means), torch.cat(stds)
 
 
-def _train_denoiser(pipe, mean: torch.Tensor, std: torch.Tensor, ids: torch.Tensor, rng: np.random.Generator,
-                    hp: dict, steps: int, progress: bool) -> float:
+def _train_denoiser(
+    pipe,
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    ids: torch.Tensor,
+    rng: np.random.Generator,
+    hp: dict,
+    steps: int,
+    progress: bool,
+) -> float:
     """Text encoder + UNet on the v-prediction (or epsilon) loss with min-SNR weighting, empty captions and EMA;
     the EMA weights are copied into the pipeline at the end. Returns the mean loss of the last steps."""
     from tqdm.auto import tqdm
@@ -176,11 +236,14 @@ def _train_denoiser(pipe, mean: torch.Tensor, std: torch.Tensor, ids: torch.Tens
     ema = EMA(models, decay=hp["ema"])
     emb = text_encoder.get_input_embeddings().weight
     other_te = [p for p in text_encoder.parameters() if p is not emb]
-    opt = torch.optim.AdamW([
-        {"params": list(unet.parameters()), "base_lr": hp["unet_lr"], "weight_decay": 1e-2},
-        {"params": other_te, "base_lr": hp["text_lr"], "weight_decay": 1e-2},
-        {"params": [emb], "base_lr": hp["text_lr"], "weight_decay": 0.0},
-    ], lr=hp["unet_lr"])
+    opt = torch.optim.AdamW(
+        [
+            {"params": list(unet.parameters()), "base_lr": hp["unet_lr"], "weight_decay": 1e-2},
+            {"params": other_te, "base_lr": hp["text_lr"], "weight_decay": 1e-2},
+            {"params": [emb], "base_lr": hp["text_lr"], "weight_decay": 0.0},
+        ],
+        lr=hp["unet_lr"],
+    )
     empty = tokenize([""])[0]
     eos_pad = hp.get("eos_pad_rate", 0.0)
     alphas = sched.alphas_cumprod
@@ -217,20 +280,24 @@ def _train_denoiser(pipe, mean: torch.Tensor, std: torch.Tensor, ids: torch.Tens
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
     ema.copy_to(models)
     models.eval()
-    return float(np.mean(losses[-max(1, min(100, steps // 5)):]))
+    return float(np.mean(losses[-max(1, min(100, steps // 5)) :]))
 
 
-def fit(seed: int = 0, progress: bool = True, scale: float = 1.0, hp: dict | None = None,
-        config: dict | None = None):
+def fit(seed: int = 0, progress: bool = True, scale: float = 1.0, hp: dict | None = None, config: dict | None = None):
     """Train the micro SD pipeline from `seed`; returns (pipeline, config with the fitted latent scale, report,
     captions). `scale` multiplies step counts and the scene pool (tests use ~0.002)."""
     hp = {**TRAINING, **(hp or {})}
     config = copy.deepcopy(config or CONFIG)
     clock = Clock()
     report: dict = {"seed": seed, "scale": scale}
-    pool = render_pool(max(64, int(hp["pool"] * min(1.0, scale * 10))), seed, max_objects=hp["max_objects"],
-                       novel_rate=hp["novel_rate"], progress=progress,
-                       named=hp.get("named", False))
+    pool = render_pool(
+        max(64, int(hp["pool"] * min(1.0, scale * 10))),
+        seed,
+        max_objects=hp["max_objects"],
+        novel_rate=hp["novel_rate"],
+        progress=progress,
+        named=hp.get("named", False),
+    )
     images = pool.tensors(config["image_size"])
     ids = tokenize(pool.captions)
     rng = np.random.default_rng(seed)
@@ -238,15 +305,26 @@ def fit(seed: int = 0, progress: bool = True, scale: float = 1.0, hp: dict | Non
         pipe = build(config)
         vae_clock = Clock()
         steps = _steps(hp["vae_steps"], scale)
-        report["vae_loss"] = _train_vae(pipe.vae, images, rng, steps, min(hp["vae_batch"], len(images)),
-                                        hp["vae_lr"], hp["vae_kl"], progress, hp.get("vae_object_weight", 0.0))
+        report["vae_loss"] = _train_vae(
+            pipe.vae,
+            images,
+            rng,
+            steps,
+            min(hp["vae_batch"], len(images)),
+            hp["vae_lr"],
+            hp["vae_kl"],
+            progress,
+            hp.get("vae_object_weight", 0.0),
+        )
         report["vae_steps"], report["vae_seconds"] = steps, vae_clock.seconds()
         report["vae_colour_accuracy"] = vae_colour_accuracy(pipe.vae, n=200 if scale >= 0.1 else 16)
         if progress:
             from tqdm.auto import tqdm
 
-            tqdm.write(f"sd vae: loss {report['vae_loss']:.4f}, colour accuracy of reconstructions "
-                       f"{report['vae_colour_accuracy']:.3f}")
+            tqdm.write(
+                f"sd vae: loss {report['vae_loss']:.4f}, colour accuracy of reconstructions "
+                f"{report['vae_colour_accuracy']:.3f}"
+            )
         mean, std = _latent_stats(pipe.vae, images)
         # SD's latent scale: unit variance of the scaled latents
         factor = float(1.0 / mean.flatten().std().clamp(min=1e-6))
@@ -258,21 +336,36 @@ def fit(seed: int = 0, progress: bool = True, scale: float = 1.0, hp: dict | Non
         report["unet_steps"], report["unet_seconds"] = steps, unet_clock.seconds()
     for module in (pipe.vae, pipe.unet, pipe.text_encoder):
         module.eval().requires_grad_(False)
-    report.update(seconds=clock.seconds(), pool=len(images), latent_scale=config["vae"]["scaling_factor"],
-                  prediction_type=config["scheduler"]["prediction_type"])
+    report.update(
+        seconds=clock.seconds(),
+        pool=len(images),
+        latent_scale=config["vae"]["scaling_factor"],
+        prediction_type=config["scheduler"]["prediction_type"],
+    )
     return pipe, config, report, pool.captions
 
 
 def state_of(pipe) -> dict[str, torch.Tensor]:
     """The pipeline's weights under the `vae.`, `unet.` and `text_encoder.` prefixes."""
-    return {f"{prefix}.{k}": v for prefix in ("vae", "unet", "text_encoder")
-            for k, v in getattr(pipe, prefix).state_dict().items()}
+    return {
+        f"{prefix}.{k}": v
+        for prefix in ("vae", "unet", "text_encoder")
+        for k, v in getattr(pipe, prefix).state_dict().items()
+    }
 
 
 def save(pipe, config: dict, report: dict, captions: list[str], folder: Path | None = None) -> Path:
     """Write the fitted pipeline as `sd.safetensors` + `sd.json` (only the captions' token rows are stored)."""
-    meta = {**config, "training": {**TRAINING, "seed": report["seed"], "scale": report["scale"],
-                                   "vae_steps": report["vae_steps"], "unet_steps": report["unet_steps"]}}
+    meta = {
+        **config,
+        "training": {
+            **TRAINING,
+            "seed": report["seed"],
+            "scale": report["scale"],
+            "vae_steps": report["vae_steps"],
+            "unet_steps": report["unet_steps"],
+        },
+    }
     return save_weights(NAME, state_of(pipe), meta, trained_token_ids(captions), folder)
 
 
@@ -330,8 +423,9 @@ def vae_colour_accuracy(vae, n: int = 200, seed: int = 4321) -> float:
         images.append(np.asarray(world.draw([obj], rng)))
         colours.append(obj.colour)
     x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255
-    x = torch.nn.functional.interpolate(x, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bicubic", antialias=True,
-                                        align_corners=False).clamp(0, 1)
+    x = torch.nn.functional.interpolate(
+        x, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bicubic", antialias=True, align_corners=False
+    ).clamp(0, 1)
     rec = ((vae.decode(vae.encode(x * 2 - 1).latent_dist.mean).sample + 1) / 2).clamp(0, 1)
     rec = rec.permute(0, 2, 3, 1).numpy()
     return float(np.mean([nearest_known_colour(object_colour(r)) == c for r, c in zip(rec, colours)]))
@@ -348,14 +442,16 @@ def known_prompts(n: int) -> list[tuple[str, str, str]]:
 
 
 @torch.no_grad()
-def generate(pipe, prompts: list[str], steps: int = 25, guidance: float = 4.0, seed: int = 0,
-             batch: int = 50) -> np.ndarray:
+def generate(
+    pipe, prompts: list[str], steps: int = 25, guidance: float = 4.0, seed: int = 0, batch: int = 50
+) -> np.ndarray:
     """Images [N, 32, 32, 3] in [0, 1] for prompts (DDIM, classifier-free guidance)."""
     out = []
     for i in range(0, len(prompts), batch):
         g = torch.Generator().manual_seed(seed + i)
-        res = pipe(prompts[i : i + batch], num_inference_steps=steps, guidance_scale=guidance, generator=g,
-                   output_type="np")
+        res = pipe(
+            prompts[i : i + batch], num_inference_steps=steps, guidance_scale=guidance, generator=g, output_type="np"
+        )
         out.append(res.images)
     return np.concatenate(out)
 
@@ -372,8 +468,9 @@ def save_grid(images: np.ndarray, path: Path, columns: int = 10, upscale: int = 
     Image.fromarray(grid).resize((columns * w * upscale, rows * h * upscale), Image.NEAREST).save(path)
 
 
-def colour_accuracy(pipe, n_prompts: int = 50, steps: int = 25, guidance: float = 4.0, seed: int = 0,
-                    grid: Path | None = None) -> float:
+def colour_accuracy(
+    pipe, n_prompts: int = 50, steps: int = 25, guidance: float = 4.0, seed: int = 0, grid: Path | None = None
+) -> float:
     """Share of generations for "a photo of a {colour} {shape}" whose object colour (median of the brightest,
     most saturated pixels) is nearest to the prompted known colour. `grid` saves a PNG of the images."""
     items = known_prompts(n_prompts)

@@ -25,12 +25,13 @@ def cxcywh_to_xyxy(b: torch.Tensor) -> torch.Tensor:
 def _focal_parts(logits, alpha, gamma):
     p = logits.sigmoid()
     pos = alpha * (1 - p) ** gamma * F.softplus(-logits)
-    neg = (1 - alpha) * p ** gamma * F.softplus(logits)
+    neg = (1 - alpha) * p**gamma * F.softplus(logits)
     return pos, neg
 
 
-def match_cost(logits: torch.Tensor, boxes: torch.Tensor, gt_boxes: torch.Tensor, gt_query: torch.Tensor,
-               hp: dict) -> torch.Tensor:
+def match_cost(
+    logits: torch.Tensor, boxes: torch.Tensor, gt_boxes: torch.Tensor, gt_query: torch.Tensor, hp: dict
+) -> torch.Tensor:
     """Matching cost [P, n] of one image: focal class cost of each object's own query, L1 and −GIoU of boxes."""
     from torchvision.ops import generalized_box_iou
 
@@ -40,9 +41,15 @@ def match_cost(logits: torch.Tensor, boxes: torch.Tensor, gt_boxes: torch.Tensor
     return hp["w_class"] * (pos - neg) + hp["w_l1"] * l1 - hp["w_giou"] * giou
 
 
-def set_prediction_loss(logits: torch.Tensor, boxes: torch.Tensor, objectness: torch.Tensor | None,
-                        gt_boxes: list[torch.Tensor], gt_query: list[torch.Tensor],
-                        gt_positive: list[torch.Tensor] | None, hp: dict) -> tuple[torch.Tensor, dict]:
+def set_prediction_loss(
+    logits: torch.Tensor,
+    boxes: torch.Tensor,
+    objectness: torch.Tensor | None,
+    gt_boxes: list[torch.Tensor],
+    gt_query: list[torch.Tensor],
+    gt_positive: list[torch.Tensor] | None,
+    hp: dict,
+) -> tuple[torch.Tensor, dict]:
     """DETR loss of a batch. logits [B, P, Q], boxes [B, P, 4] cxcywh, objectness [B, P] or None;
     per image: gt_boxes [n, 4] cxcywh, gt_query [n] (each object's own query) and gt_positive [n, Q] (the queries
     that describe each object; one-hot of gt_query when None). Returns (loss, parts incl. the matches)."""
@@ -58,8 +65,7 @@ def set_prediction_loss(logits: torch.Tensor, boxes: torch.Tensor, objectness: t
                 continue
             rows, cols = hungarian(match_cost(logits[b].float(), boxes[b].float(), gt_boxes[b], gt_query[b], hp))
             matches.append((rows, cols))
-            pos = (gt_positive[b] if gt_positive is not None
-                   else F.one_hot(gt_query[b], logits.shape[-1]).bool())
+            pos = gt_positive[b] if gt_positive is not None else F.one_hot(gt_query[b], logits.shape[-1]).bool()
             target[b, rows] = pos[cols].to(target.dtype)
             obj_target[b, rows] = 1.0
     n = max(1, sum(len(g) for g in gt_boxes))
@@ -71,8 +77,12 @@ def set_prediction_loss(logits: torch.Tensor, boxes: torch.Tensor, objectness: t
     loss = hp["w_class"] * cls + hp["w_l1"] * l1 + hp["w_giou"] * giou
     parts = {"class": cls.item(), "l1": l1.item(), "giou": giou.item(), "matches": matches}
     if objectness is not None:
-        obj = sigmoid_focal_loss(objectness, obj_target.to(objectness), hp["focal_alpha"], hp["focal_gamma"],
-                                 reduction="sum") / n
+        obj = (
+            sigmoid_focal_loss(
+                objectness, obj_target.to(objectness), hp["focal_alpha"], hp["focal_gamma"], reduction="sum"
+            )
+            / n
+        )
         loss = loss + hp["w_objectness"] * obj
         parts["objectness"] = obj.item()
     return loss, parts

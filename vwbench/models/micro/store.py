@@ -26,8 +26,14 @@ def zoo_dir() -> Path:
     return Path(os.environ.get("VWBENCH_MICRO_ZOO", ZOO_DIR))
 
 
-def save_weights(name: str, state: dict[str, torch.Tensor], config: dict, trained_ids: list[int],
-                 folder: Path | None = None, fp32_keys: tuple[str, ...] = ()) -> Path:
+def save_weights(
+    name: str,
+    state: dict[str, torch.Tensor],
+    config: dict,
+    trained_ids: list[int],
+    folder: Path | None = None,
+    fp32_keys: tuple[str, ...] = (),
+) -> Path:
     """Write `<name>.safetensors` (fp16 except `fp32_keys` substrings) and `<name>.json` atomically."""
     from safetensors.torch import save_file
 

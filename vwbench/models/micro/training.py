@@ -23,13 +23,15 @@ class ScenePool:
         """Images as float [n, 3, size, size] in [0, 1], bicubic-resized when size differs from the render."""
         x = torch.from_numpy(self.images if idx is None else self.images[idx]).permute(0, 3, 1, 2).float() / 255
         if x.shape[-1] != size:
-            x = torch.nn.functional.interpolate(x, size=(size, size), mode="bicubic", antialias=True,
-                                                align_corners=False).clamp(0, 1)
+            x = torch.nn.functional.interpolate(
+                x, size=(size, size), mode="bicubic", antialias=True, align_corners=False
+            ).clamp(0, 1)
         return x
 
 
-def render_pool(n: int, seed: int, max_objects: int = 1, novel_rate: float = 0.3, progress: bool = True,
-                named: bool = False) -> ScenePool:
+def render_pool(
+    n: int, seed: int, max_objects: int = 1, novel_rate: float = 0.3, progress: bool = True, named: bool = False
+) -> ScenePool:
     """Render n known-world scenes deterministically from `seed` (captions name novel attributes when `named`)."""
     from tqdm.auto import tqdm
 
@@ -65,20 +67,28 @@ class AppearanceHeads(torch.nn.Module):
 
     def __init__(self, dim: int):
         super().__init__()
-        self.heads = torch.nn.ModuleDict({
-            "shape": torch.nn.Linear(dim, len(world.SHAPES)), "colour": torch.nn.Linear(dim, len(world.COLOURS)),
-            "pattern": torch.nn.Linear(dim, len(world.PATTERNS)),
-        })
-        self.index = {"shape": {s: i for i, s in enumerate(world.SHAPES)},
-                      "colour": {c: i for i, c in enumerate(world.COLOURS)},
-                      "pattern": {p: i for i, p in enumerate(world.PATTERNS)}}
+        self.heads = torch.nn.ModuleDict(
+            {
+                "shape": torch.nn.Linear(dim, len(world.SHAPES)),
+                "colour": torch.nn.Linear(dim, len(world.COLOURS)),
+                "pattern": torch.nn.Linear(dim, len(world.PATTERNS)),
+            }
+        )
+        self.index = {
+            "shape": {s: i for i, s in enumerate(world.SHAPES)},
+            "colour": {c: i for i, c in enumerate(world.COLOURS)},
+            "pattern": {p: i for i, p in enumerate(world.PATTERNS)},
+        }
 
     def forward(self, feats: torch.Tensor, objects: list[world.Obj]) -> torch.Tensor:
         """Mean cross-entropy of the three read-outs for features [N, dim] of N objects."""
         feats = torch.nn.functional.normalize(feats, dim=-1) * 10
-        losses = [torch.nn.functional.cross_entropy(head(feats), torch.tensor([self.index[k][getattr(o, k)]
-                                                                               for o in objects]))
-                  for k, head in self.heads.items()]
+        losses = [
+            torch.nn.functional.cross_entropy(
+                head(feats), torch.tensor([self.index[k][getattr(o, k)] for o in objects])
+            )
+            for k, head in self.heads.items()
+        ]
         return sum(losses) / len(losses)
 
 
