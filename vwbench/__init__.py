@@ -3,7 +3,7 @@
 The Python API (docs/api.md), resolved lazily so that `import vwbench` stays light:
 
     vwbench.run(suite="tiny", methods=["linear_transfer"], store=..., out=...) -> results.json document
-    vwbench.Study, vwbench.StudyOptions      the run loop and its options (vwbench/study.py)
+    vwbench.Study, vwbench.StudyOptions      the run loop and its options (vwbench/study/)
     vwbench.Selection                        --task/--dataset/--concept/--limit (vwbench/selection.py)
     vwbench.Store                            the results store (vwbench/store.py)
     vwbench.SpecLibrary                      suites, tasks and datasets from a spec folder (vwbench/spec.py)
