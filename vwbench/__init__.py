@@ -6,7 +6,7 @@ The Python API (docs/api.md), resolved lazily so that `import vwbench` stays lig
     vwbench.Study, vwbench.StudyOptions      the run loop and its options (vwbench/study/)
     vwbench.Selection                        --task/--dataset/--concept/--limit (vwbench/selection.py)
     vwbench.Store                            the results store (vwbench/store.py)
-    vwbench.SpecLibrary                      suites, tasks and datasets from a spec folder (vwbench/spec.py)
+    vwbench.SpecLibrary                      suites, tasks and datasets from a spec folder (vwbench/spec/)
     vwbench.build_leaderboard                leaderboards from a store (vwbench/report)
     vwbench.VWBenchError                     what bad input raises
 """

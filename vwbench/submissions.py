@@ -63,7 +63,7 @@ def read_manifest(path: str | Path) -> Submission:
     """Read and schema-check `path/submission.yaml` (or the manifest file itself)."""
     import jsonschema
 
-    from vwbench.spec import _describe, _field_path, read_yaml, schema
+    from vwbench.spec import describe, field_path, read_yaml, schema
 
     path = Path(path)
     folder = path.parent if path.name == MANIFEST else path
@@ -84,8 +84,8 @@ def read_manifest(path: str | Path) -> Submission:
         if err.validator == "unevaluatedProperties":
             message = err.message.replace("Unevaluated properties are not allowed", "unknown field")
         else:
-            message = _describe(err)
-        raise SubmissionError(label, manifest, f"{_field_path(err) or '<root>'}: {message}")
+            message = describe(err)
+        raise SubmissionError(label, manifest, f"{field_path(err) or '<root>'}: {message}")
     return Submission(doc["name"], doc["kind"], folder, doc)
 
 
