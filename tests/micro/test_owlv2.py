@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from vwbench.data.micro import world
-from vwbench.models.micro import owlv2, set_loss
+from vwbench.models.micro import owlv2, owlv2_train, set_loss
 from vwbench.tokenizer import BOS_ID, EOS_ID, encode
 
 KEY = "owlv2.text_model.embeddings.token_embedding.weight"
@@ -19,9 +19,9 @@ def test_tiny_training_round_trip(tmp_path, monkeypatch):
     from safetensors.torch import load_file
 
     fitted = {}
-    fit = owlv2._fit
-    monkeypatch.setattr(owlv2, "_fit", lambda *a, **k: fitted.setdefault("out", fit(*a, **k)))
-    report = owlv2.train(tmp_path, seed=0, progress=False, scale=0.001)
+    fit = owlv2_train._fit
+    monkeypatch.setattr(owlv2_train, "_fit", lambda *a, **k: fitted.setdefault("out", fit(*a, **k)))
+    report = owlv2_train.train(tmp_path, seed=0, progress=False, scale=0.001)
     trained, _, _, _, ids, _ = fitted["out"]
     assert report["steps"] >= 2 and np.isfinite(report["final_loss"])
     assert 0.0 <= report["ap50"] <= 1.0 and 0.0 <= report["chance_ap50"] <= 1.0

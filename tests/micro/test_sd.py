@@ -8,7 +8,7 @@ import torch
 from safetensors import safe_open
 
 from vwbench.data.micro import world
-from vwbench.models.micro import sd
+from vwbench.models.micro import sd, sd_colour
 from vwbench.models.micro.training import trained_token_ids
 from vwbench.tokenizer import VOCAB_SIZE
 
@@ -91,4 +91,4 @@ def test_loaded_pipeline_generates_32px(trained):
     ).images
     assert out.shape == (1, 32, 32, 3)
     assert np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
-    assert 0.0 <= sd.colour_accuracy(pipe, 2, steps=2, guidance=3.0) <= 1.0
+    assert 0.0 <= sd_colour.colour_accuracy(pipe, 2, steps=2, guidance=3.0) <= 1.0

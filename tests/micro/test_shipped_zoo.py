@@ -22,11 +22,11 @@ def test_shipped_sd_passes_its_gate_on_a_reduced_sample():
 
 
 def test_shipped_sd_generates_the_prompted_colour_above_chance():
-    from vwbench.models.micro import sd
+    from vwbench.models.micro import sd, sd_colour
 
     pipe = sd.load()
     pipe.set_progress_bar_config(disable=True)
-    assert sd.colour_accuracy(pipe, n_prompts=30) > 3 * 0.1  # 10 known colours
+    assert sd_colour.colour_accuracy(pipe, n_prompts=30) > 3 * 0.1  # 10 known colours
 
 
 def test_the_evaluator_tells_the_40_concepts_apart_on_real_images():

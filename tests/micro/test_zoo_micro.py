@@ -10,12 +10,12 @@ from vwbench.spec import ModelRef, SpecLibrary
 @pytest.fixture(scope="module")
 def micro_zoo(tmp_path_factory):
     """All four micro models trained for a handful of steps into a temporary zoo folder."""
-    from vwbench.models.micro import clip, owlv2, sd
+    from vwbench.models.micro import clip, owlv2_train, sd
 
     folder = tmp_path_factory.mktemp("zoo")
     for name in ("clip", "clip-evaluator"):
         clip.train(name, folder, progress=False, config={**clip.CONFIGS[name], "steps": 2, "batch": 8, "pool": 32})
-    owlv2.train(folder, progress=False, scale=0.001)
+    owlv2_train.train(folder, progress=False, scale=0.001)
     sd.train(folder, progress=False, scale=0.001)
     return folder
 

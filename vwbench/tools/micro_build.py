@@ -27,7 +27,7 @@ def train_one(name: str, folder: Path, scale: float = 1.0, progress: bool = True
 
             return clip.train(name, folder, progress=progress, scale=scale)
         if name == "owlv2":
-            from vwbench.models.micro import owlv2
+            from vwbench.models.micro import owlv2_train as owlv2
 
             return {"model": "owlv2", **owlv2.train(folder, progress=progress, scale=scale)}
         if name == "sd":
