@@ -1,7 +1,7 @@
 """The micro-world OWLv2 detector: a small transformers Owlv2ForObjectDetection trained from random init.
 
-Training (`owlv2_train.train`, loss in set_loss.py) is DETR-style set prediction on multi-object known-world scenes, as OWL-ViT is fine-tuned:
-each image's 64 regions (8x8 patches of a 64x64 image) are matched one-to-one to its ground-truth objects by the
+Training (`owlv2_train.train`, its loss in set_loss.py) is DETR-style set prediction on multi-object known-world
+scenes, as OWL-ViT is fine-tuned: each image's 64 regions (8x8 patches of a 64x64 image) are matched one-to-one to its ground-truth objects by the
 Hungarian algorithm (scipy's linear_sum_assignment) on a cost of class probability, L1 and generalized IoU;
 matched regions learn their box (L1 + GIoU) and every region learns a sigmoid focal class loss against all text
 queries of the batch. A gt object's query is "a photo of a " + `world.phrase(obj, rng)`; a query counts as
