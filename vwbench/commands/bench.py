@@ -6,6 +6,8 @@ the fit time of each built-in transfer method on a 49,408 x 1,024 -> 768 problem
 
 from __future__ import annotations
 
+from vwbench.commands import filters
+
 HELP = "time the learner against a naive loop, evaluation and transfer fits"
 DEFAULT_SUITE = "tiny"
 DEFAULT_STEPS = 30
@@ -40,7 +42,7 @@ def add_arguments(p):
         help=f"comma-separated parts to run: task names or kinds of the suite, "
         f"or 'transfer' (default: {','.join(PARTS)})",
     )
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available, else cpu)")
+    filters.add_device_argument(p)
     p.add_argument(
         "--threads",
         type=int,
@@ -48,13 +50,7 @@ def add_arguments(p):
         help="torch intra-op threads (default: 1 on CPU, where more "
         "threads thrash on a machine shared with other jobs; torch's default on GPU)",
     )
-    p.add_argument(
-        "--data",
-        action="append",
-        default=[],
-        metavar="NAME=PATH",
-        help="prepared manifest of a dataset (overrides the suite's `data:`)",
-    )
+    filters.add_data_argument(p)
     p.add_argument(
         "--transfer-shape",
         default="49408x1024x768",

@@ -1,4 +1,5 @@
-"""The `--task/--dataset/--concept[/--limit]` flags shared by `learn`, `run` and `probe` (vwbench/selection.py)."""
+"""Flags shared by several commands: the selection `--task/--dataset/--concept[/--limit]` of `learn`, `run` and
+`probe` (vwbench/selection.py), and `--data` and `--device` of the commands that load datasets and models."""
 
 from __future__ import annotations
 
@@ -43,3 +44,17 @@ def from_args(args):
         tuple(args.concept or ()),
         None if limit is None else integer("--limit", limit, minimum=1),
     )
+
+
+def add_data_argument(p) -> None:
+    p.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="prepared manifest of a dataset (overrides the suite's `data:`)",
+    )
+
+
+def add_device_argument(p) -> None:
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available, else cpu)")

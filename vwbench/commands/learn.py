@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import contextlib
 
+from vwbench.commands import filters
+
 HELP = "learn words of a suite and save them as embedding files"
 DEFAULT_SUITE = "micro"
 
 
 def add_arguments(p):
     p.add_argument("--suite", default=DEFAULT_SUITE, help=f"suite name or file (default: {DEFAULT_SUITE}, offline)")
-    from vwbench.commands import filters
 
     filters.add_arguments(p, limit=False)
     p.add_argument(
@@ -24,14 +25,8 @@ def add_arguments(p):
     )
     p.add_argument("--delta", type=float, metavar="X", help="train in the δ-ball of radius X·d_nn(anchor)")
     p.add_argument("--steps", type=int, metavar="N", help="override the suite's training steps")
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available, else cpu)")
-    p.add_argument(
-        "--data",
-        action="append",
-        default=[],
-        metavar="NAME=PATH",
-        help="prepared manifest of a dataset (overrides the suite's `data:`)",
-    )
+    filters.add_device_argument(p)
+    filters.add_data_argument(p)
     p.add_argument("--out", metavar="DIR", help="output folder (default: vwbench-runs/<suite>/learned)")
     p.add_argument(
         "--store",

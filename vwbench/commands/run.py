@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import time
 
+from vwbench.commands import filters
+
 HELP = "learn, transfer and score a whole suite; write its leaderboards"
 DEFAULT_SUITE = "micro"
 
@@ -30,7 +32,7 @@ def add_common(p, default_deltas: str = "suite"):
         "values true/false, none, numbers or text; tables label it ridge(lam=0.1)); repeat for "
         "several (default: linear_transfer)",
     )
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available, else cpu)")
+    filters.add_device_argument(p)
     p.add_argument("--store", metavar="DIR", help="results store (default: vwbench-runs/<suite>)")
     p.add_argument(
         "--out",
@@ -38,15 +40,8 @@ def add_common(p, default_deltas: str = "suite"):
         help="leaderboard folder (default: STORE/leaderboard/<suite>/, inside the "
         "store; give --out leaderboards/<suite> to rebuild a golden file)",
     )
-    p.add_argument(
-        "--data",
-        action="append",
-        default=[],
-        metavar="NAME=PATH",
-        help="prepared manifest of a dataset (overrides the suite's `data:`)",
-    )
+    filters.add_data_argument(p)
     p.add_argument("--steps", type=int, help="override the suite's training steps")
-    from vwbench.commands import filters
 
     filters.add_arguments(
         p,

@@ -385,14 +385,7 @@ def load_manifest(
             raise VWBenchError(f"{path}: no {split_name} images for concepts {empty}; {redo}")
     provenance = {k: v for k, v in header.items() if k not in ("kind",)}
     provenance.update(manifest=str(path), manifest_sha256=file_sha256(path), root=str(base))
-    return ConceptDataset(
-        name=spec.name,
-        concepts=[c.id for c in spec.concepts],
-        names={c.id: c.name for c in spec.concepts},
-        train=train,
-        test=test,
-        provenance=provenance,
-    )
+    return ConceptDataset.of(spec, train, test, provenance)
 
 
 def load_dataset(spec: DatasetSpec, manifest_path: str | Path | None = None, **kw) -> ConceptDataset:

@@ -119,11 +119,4 @@ def synthetic_dataset(spec: DatasetSpec) -> ConceptDataset:
                     )
                 )
             out[c.id] = examples
-    return ConceptDataset(
-        name=spec.name,
-        concepts=[c.id for c in spec.concepts],
-        names={c.id: c.name for c in spec.concepts},
-        train=train,
-        test=test,
-        provenance={"format": "synthetic", **src},
-    )
+    return ConceptDataset.of(spec, train, test, {"format": "synthetic", **src})

@@ -50,6 +50,18 @@ class ConceptDataset:
     test: dict[str, list[Example]]
     provenance: dict = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, spec, train: dict, test: dict, provenance: dict) -> ConceptDataset:
+        """The dataset of a DatasetSpec: its name, concept ids and names, with these examples."""
+        return cls(
+            name=spec.name,
+            concepts=[c.id for c in spec.concepts],
+            names={c.id: c.name for c in spec.concepts},
+            train=train,
+            test=test,
+            provenance=provenance,
+        )
+
     def __post_init__(self):
         for split in (self.train, self.test):
             missing = [c for c in self.concepts if not split.get(c)]

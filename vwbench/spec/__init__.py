@@ -4,6 +4,7 @@ Specs live in a folder with three sub-folders (`tasks/`, `datasets/`, `suites/`)
 `.yaml`) is the spec's name. Errors name the file, the field path and what was expected.
 """
 
+from vwbench.spec import types as _types
 from vwbench.spec.documents import (
     deep_merge,
     default_spec_root,
@@ -14,43 +15,17 @@ from vwbench.spec.documents import (
     validate_document,
 )
 from vwbench.spec.library import SpecLibrary, check_single_token_anchors
-from vwbench.spec.types import (
-    CONTROLS,
-    DEFAULT_DTYPE,
-    EXECUTION,
-    KINDS,
-    SETTINGS,
-    ConceptSpec,
-    DatasetSpec,
-    ModelRef,
-    SuiteSpec,
-    TaskSpec,
-    TrainConfig,
-    effective_train,
-    learning_settings,
-)
+from vwbench.spec.types import *
 
 __all__ = [
-    "CONTROLS",
-    "DEFAULT_DTYPE",
-    "EXECUTION",
-    "KINDS",
-    "SETTINGS",
-    "ConceptSpec",
-    "DatasetSpec",
-    "ModelRef",
     "SpecLibrary",
-    "SuiteSpec",
-    "TaskSpec",
-    "TrainConfig",
     "check_single_token_anchors",
     "deep_merge",
     "default_spec_root",
     "describe",
-    "effective_train",
     "field_path",
-    "learning_settings",
     "read_yaml",
     "schema",
     "validate_document",
 ]
+__all__ += _types.__all__

@@ -6,6 +6,22 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+__all__ = [
+    "CONTROLS",
+    "DEFAULT_DTYPE",
+    "EXECUTION",
+    "KINDS",
+    "SETTINGS",
+    "ConceptSpec",
+    "DatasetSpec",
+    "ModelRef",
+    "SuiteSpec",
+    "TaskSpec",
+    "TrainConfig",
+    "effective_train",
+    "learning_settings",
+]
+
 KINDS = {"tasks": "task", "datasets": "dataset", "suites": "suite"}
 
 # The `loss` and `metric` settings of each task kind and their defaults: the only keys a task spec may give

@@ -105,6 +105,26 @@ def relative_key(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
+def file_by_largest(out: dict, label_of, file: Path, root: Path, boxes, classes, source: str, size, extra) -> None:
+    """File a multi-object image (COCO, VOC) under the concept of its largest object: `label_of(class)` names
+    the concept, or None when that class is no concept's (the image is then left out)."""
+    label = label_of(classes[largest(boxes)])
+    if label is None:
+        return
+    out.setdefault(label, []).append(
+        Candidate(
+            key=relative_key(file, root),
+            file=file,
+            label=label,
+            boxes=boxes,
+            box_classes=classes,
+            source=source,
+            size=size,
+            extra=extra,
+        )
+    )
+
+
 # ------------------------------------------------------------------------------------------ PASCAL-style XML
 
 

@@ -86,21 +86,17 @@ class CocoReader(Reader):
                 on_bad(BadImage(f"{ann_file}: image {im.get('file_name')}: an annotation has no valid bbox"))
                 continue
             classes = [str(int(a["category_id"])) for a in objs]
-            label = by_cat.get(int(classes[shared.largest(boxes)]))
-            if label is None:
-                continue
             file = image_dir / im["file_name"]
             size = (int(im["width"]), int(im["height"])) if im.get("width") and im.get("height") else None
-            out.setdefault(label, []).append(
-                Candidate(
-                    key=shared.relative_key(file, self.root),
-                    file=file,
-                    label=label,
-                    boxes=boxes,
-                    box_classes=classes,
-                    source=str(ann_file),
-                    size=size,
-                    extra={"image_id": image_id},
-                )
+            shared.file_by_largest(
+                out,
+                lambda c: by_cat.get(int(c)),
+                file,
+                self.root,
+                boxes,
+                classes,
+                str(ann_file),
+                size,
+                {"image_id": image_id},
             )
         return out

@@ -61,20 +61,16 @@ class VocReader(Reader):
                 continue
             boxes = [b for _, b, _ in objects]
             classes = [n for n, _, _ in objects]
-            label = by_name.get(classes[shared.largest(boxes)])
-            if label is None:
-                continue
             file = self.root / "JPEGImages" / f"{image_id}.jpg"
-            out.setdefault(label, []).append(
-                Candidate(
-                    key=shared.relative_key(file, self.root),
-                    file=file,
-                    label=label,
-                    boxes=boxes,
-                    box_classes=classes,
-                    source=str(xml),
-                    size=size,
-                    extra={"difficult": [f["difficult"] for _, _, f in objects]},
-                )
+            shared.file_by_largest(
+                out,
+                by_name.get,
+                file,
+                self.root,
+                boxes,
+                classes,
+                str(xml),
+                size,
+                {"difficult": [f["difficult"] for _, _, f in objects]},
             )
         return out

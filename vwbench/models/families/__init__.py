@@ -83,6 +83,32 @@ def clip_text_config(config: dict, **kw):
     )
 
 
+def clip_config_model(model_class, config: dict) -> tuple:
+    """(model, CLIPImageProcessor) of a tiny config for a class built from a transformers CLIPConfig (CLIPModel,
+    diffusers' StableDiffusionSafetyChecker), with random weights from the config's seed."""
+    from transformers import CLIPConfig, CLIPImageProcessor
+
+    from vwbench.models.initialize import seeded
+
+    size = config["image_size"]
+    clip = CLIPConfig(
+        text_config=clip_text_config(config["text_config"]).to_dict(),
+        vision_config=config["vision_config"],
+        projection_dim=config["projection_dim"],
+    )
+    with seeded(config["seed"]):
+        model = model_class(clip)
+    return model, CLIPImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
+
+
+def pretrained_with_clip_processor(model_class, ref: ModelRef, dtype) -> tuple:
+    """(model, CLIPImageProcessor, no extra provenance) of a hub checkpoint or a local folder."""
+    from transformers import CLIPImageProcessor
+
+    model = from_pretrained(model_class.from_pretrained, ref, torch_dtype=dtype)
+    return model, from_pretrained(CLIPImageProcessor.from_pretrained, ref), {}
+
+
 class Family:
     """What vwbench needs to know about one kind of model. Subclasses register with `@FAMILIES.register(name)`."""
 

@@ -6,8 +6,7 @@ from typing import ClassVar
 
 from vwbench.models.base import pooled
 from vwbench.models.classification import ClassificationModel
-from vwbench.models.families import Family, clip_text_config, from_pretrained
-from vwbench.models.initialize import seeded
+from vwbench.models.families import Family, clip_config_model, pretrained_with_clip_processor
 from vwbench.registry import FAMILIES
 
 
@@ -19,23 +18,14 @@ class HFCLIP(Family):
     evaluator = True
 
     def hub(self, ref, dtype):
-        from transformers import CLIPImageProcessor, CLIPModel
+        from transformers import CLIPModel
 
-        model = from_pretrained(CLIPModel.from_pretrained, ref, torch_dtype=dtype)
-        return model, from_pretrained(CLIPImageProcessor.from_pretrained, ref), {}
+        return pretrained_with_clip_processor(CLIPModel, ref, dtype)
 
     def tiny(self, config):
-        from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+        from transformers import CLIPModel
 
-        size = config["image_size"]
-        clip = CLIPConfig(
-            text_config=clip_text_config(config["text_config"]).to_dict(),
-            vision_config=config["vision_config"],
-            projection_dim=config["projection_dim"],
-        )
-        with seeded(config["seed"]):
-            model = CLIPModel(clip)
-        return model, CLIPImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
+        return clip_config_model(CLIPModel, config)
 
     def text_embedding(self, model):
         return model.text_model.embeddings.token_embedding
