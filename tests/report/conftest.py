@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from score_fixtures import fill_store, make_scores  # noqa: F401 - pytest fixtures
 
 SPECS = Path(__file__).resolve().parents[2] / "vwbench" / "specs"
 MINI = """

@@ -8,8 +8,8 @@ import shutil
 import sqlite3
 
 import pytest
+from run_fixtures import spec_root
 
-from tests.study.conftest import spec_root
 from vwbench.cli import main
 
 SHARDED = """

@@ -1,9 +1,8 @@
-"""The shipped micro models meet their gates on a reduced sample, and the default suite runs on them."""
+"""`vwbench zoo check micro` (vwbench/tools/micro_check.py): the shipped micro models meet their gates on a reduced
+sample, the 40 concepts are new words for them, and the verdict and score helpers on constructed inputs."""
 
-import pytest
 import torch
 
-from vwbench.cli import main
 from vwbench.spec import SpecLibrary
 from vwbench.tools import micro_check as check
 
@@ -21,42 +20,9 @@ def test_shipped_sd_passes_its_gate_on_a_reduced_sample():
     assert row.passed, f"{row.measure} = {row.value:.3f} < {row.gate}"
 
 
-def test_shipped_sd_generates_the_prompted_colour_above_chance():
-    from vwbench.models.micro import sd, sd_colour
-
-    pipe = sd.load()
-    pipe.set_progress_bar_config(disable=True)
-    assert sd_colour.colour_accuracy(pipe, n_prompts=30) > 3 * 0.1  # 10 known colours
-
-
 def test_the_evaluator_tells_the_40_concepts_apart_on_real_images():
     rows = check.check_prototypes(SpecLibrary())
     assert len(rows) == 4 and all(r.value > 3 * r.chance for r in rows), [(r.measure, r.value) for r in rows]
-
-
-@pytest.mark.parametrize("task", ["micro-classification", "micro-detection"])
-def test_default_suite_learns_a_word_with_the_shipped_models(task, tmp_path, capsys):
-    assert (
-        main(
-            [
-                "learn",
-                "--task",
-                task,
-                "--dataset",
-                "micro-objects",
-                "--concept",
-                "hexagon",
-                "--steps",
-                "5",
-                "--out",
-                str(tmp_path),
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
-    assert list(tmp_path.rglob("*.safetensors"))
-    assert "hexagon" in capsys.readouterr().out
 
 
 def _row(dataset, concept, known_ap, learned_ap):

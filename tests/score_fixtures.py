@@ -1,4 +1,5 @@
-"""Fake Score records for the store, leaderboard and check tests (no models needed)."""
+"""Fake Score records for the leaderboard, provenance and check tests (no models needed). A uniquely named helper
+module: the conftest files of tests/report and tests/commands import its fixtures."""
 
 from __future__ import annotations
 
