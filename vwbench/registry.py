@@ -137,3 +137,18 @@ FAMILIES = Registry(
     "vwbench.model_families",
     check=_check_class("model family"),
 )
+
+# Dataset formats (vwbench/data/formats/, or plugins of the entry-point group): known here, below the spec layer,
+# so that a dataset spec's `source.format` is checked by name when it is read (the code: vwbench.data.formats).
+FORMATS = Registry(
+    "dataset format",
+    {
+        "imagenet": "vwbench.data.formats.imagenet",
+        "dreambooth": "vwbench.data.formats.dreambooth",
+        "coco": "vwbench.data.formats.coco",
+        "voc": "vwbench.data.formats.voc",
+        "synthetic": "vwbench.data.formats.rendered",
+        "micro": "vwbench.data.formats.rendered",
+    },
+    entry_point_group="vwbench.dataset_formats",
+)

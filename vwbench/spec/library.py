@@ -112,6 +112,10 @@ class SpecLibrary:
                 raise SpecError(path, f"concepts[{i}].anchor", f"{c['anchor']!r} is not in the dataset's anchors")
         if len(set(d["anchors"])) != len(d["anchors"]):
             raise SpecError(path, "anchors", "anchors must be distinct")
+        from vwbench.registry import FORMATS
+
+        if d["source"]["format"] not in FORMATS:
+            raise SpecError(path, "source.format", _unknown("dataset format", d["source"]["format"], FORMATS.names()))
         return DatasetSpec(
             name=d["name"],
             source=d["source"],

@@ -3,27 +3,14 @@ that reads or renders its images.
 
 An on-disk format is a `base.Reader` (its candidates become a manifest, vwbench.data.manifest); a rendered one
 (`synthetic`, `micro`) draws its images on the fly and needs no manifest. A new format is one module here that
-registers its class (`@FORMATS.register("name")`), plus its entry in BUILTINS, or a `vwbench.dataset_formats`
-entry point of another package.
+registers its class (`@FORMATS.register("name")`), plus its entry in `vwbench.registry.FORMATS`, or a
+`vwbench.dataset_formats` entry point of another package.
 """
 
 from __future__ import annotations
 
 from vwbench.errors import SpecError, VWBenchError
-from vwbench.registry import Registry
-
-FORMATS = Registry(
-    "dataset format",
-    {
-        "imagenet": "vwbench.data.formats.imagenet",
-        "dreambooth": "vwbench.data.formats.dreambooth",
-        "coco": "vwbench.data.formats.coco",
-        "voc": "vwbench.data.formats.voc",
-        "synthetic": "vwbench.data.formats.rendered",
-        "micro": "vwbench.data.formats.rendered",
-    },
-    entry_point_group="vwbench.dataset_formats",
-)
+from vwbench.registry import FORMATS
 
 
 def get(spec):
