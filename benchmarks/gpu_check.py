@@ -184,12 +184,13 @@ FULL = {"generation": sd21, "detection": owlv2_b16, "classification": clip_l14} 
 def build_fp32(kind: str, tiny: bool, spec, device):
     """The float32 model bundle (vwbench.models.zoo.Loaded) of a task, frozen, on `device`."""
     from vwbench.models import zoo
+    from vwbench.models.initialize import seeded
 
     if tiny:  # the tiny zoo's own builders (seeded), at the tiny spec's image size
-        model, processor = zoo.TINY[(spec.family, spec.model.id)](spec.image_size)
+        model, processor = zoo.build_tiny(spec.model.id, spec.family)
         model = model.to(device)
     else:
-        with zoo._seeded(0):
+        with seeded(0):
             model, processor = FULL[kind](device)
     return _frozen(zoo.Loaded(family=spec.family, model=model, processor=processor))
 
@@ -238,12 +239,13 @@ def evaluator(tiny: bool, spec, device, dtype):
     """The generation task's CLIP evaluator (random weights) in `dtype`."""
     from vwbench.models import zoo
     from vwbench.models.generation import CLIPEvaluator
+    from vwbench.models.initialize import seeded
 
     if tiny:
-        model, processor = zoo.TINY[("hf_clip", spec.evaluator["model"]["id"])](spec.image_size)
+        model, processor = zoo.build_tiny(spec.evaluator["model"]["id"], "hf_clip")
         model = model.to(device)
     else:
-        with zoo._seeded(0):
+        with seeded(0):
             model, processor = clip_l14_evaluator(device)
     loaded = _frozen(zoo.Loaded(family="hf_clip", model=model.to(dtype), processor=processor))
     return CLIPEvaluator(loaded, spec.evaluator["template"], device, spec.evaluator.get("classes", "names"))
