@@ -153,15 +153,22 @@ def _cells(words: dict, concept: str, task: str, specs, picture, metric: str, he
     return cells
 
 
-def generation_grid(rows: list[dict], dataset: str, concepts: list[str], names: dict, out: Path) -> Path | None:
+def _file(prefix: str, dataset: str, task: str, kind: str) -> str:
+    """A grid's file name: `<prefix>-<dataset>`, and the task's name after it when the task is not named by its kind."""
+    return f"{prefix}-{dataset}" if task == kind else f"{prefix}-{dataset}-{task}"
+
+
+def generation_grid(
+    rows: list[dict], dataset: str, concepts: list[str], names: dict, out: Path, task: str = "generation"
+) -> Path | None:
     here = [r for r in rows if r["dataset"] == dataset]
     train = defaultdict(list)
     for r in sorted((r for r in here if r["kind"] == "train"), key=lambda r: r["key"]):
         train[r["concept"]].append(r)
-    words = _latest([r for r in here if r["kind"] == "generated"])
+    words = _latest([r for r in here if r["kind"] == "generated" and r["meta"]["eval_task"] == task])
     if not words:
         return None
-    gen = "generation"
+    gen = task
     specs = _columns(words, gen)
     table = []
     for c in concepts:
@@ -176,15 +183,19 @@ def generation_grid(rows: list[dict], dataset: str, concepts: list[str], names: 
         table,
         ["training images"] + [s[2] for s in specs],
         f"{dataset}: generations of each concept's words, seeds 0.. (caption: the word's generation accuracy)",
-        out / f"grid-{dataset}",
+        out / _file("grid", dataset, task, "generation"),
     )
 
 
-def detection_grid(rows: list[dict], dataset: str, concepts: list[str], names: dict, out: Path) -> Path | None:
-    words = _latest([r for r in rows if r["dataset"] == dataset and r["kind"] == "detections"])
+def detection_grid(
+    rows: list[dict], dataset: str, concepts: list[str], names: dict, out: Path, task: str = "detection"
+) -> Path | None:
+    words = _latest(
+        [r for r in rows if r["dataset"] == dataset and r["kind"] == "detections" and r["meta"]["eval_task"] == task]
+    )
     if not words:
         return None
-    det = "detection"
+    det = task
     specs = _columns(words, det)
     table = []
     for c in concepts:
@@ -198,19 +209,26 @@ def detection_grid(rows: list[dict], dataset: str, concepts: list[str], names: d
         [s[2] for s in specs],
         f"{dataset}: top-3 detections (red, score) and target boxes (green) on held-out images "
         "(caption: the word's AP50)",
-        out / f"detections-{dataset}",
+        out / _file("detections", dataset, task, "detection"),
     )
 
 
 def grids(
     rows: list[dict], datasets: list[str], concepts: dict[str, list[str]], names: dict, out: Path
 ) -> dict[str, dict[str, str]]:
-    """Write both grids of every dataset with kept pictures; {dataset: {"generation"|"detection": file name}}."""
+    """Write the grids of every dataset with kept pictures, one per generation and detection task:
+    {dataset: {"generation" | "detection" | "<kind>: <task name>": file name}} (a task named by its kind is keyed by
+    the kind alone)."""
     done: dict[str, dict[str, str]] = {}
     for ds in datasets:
         order = concepts.get(ds) or sorted({r["concept"] for r in rows if r["dataset"] == ds})
-        for kind, fn in (("generation", generation_grid), ("detection", detection_grid)):
-            p = fn(rows, ds, order, names, out)
-            if p is not None:
-                done.setdefault(ds, {})[kind] = p.name
+        for kind, fn, picture in (
+            ("generation", generation_grid, "generated"),
+            ("detection", detection_grid, "detections"),
+        ):
+            tasks = sorted({r["meta"]["eval_task"] for r in rows if r["dataset"] == ds and r["kind"] == picture})
+            for task in tasks:
+                p = fn(rows, ds, order, names, out, task)
+                if p is not None:
+                    done.setdefault(ds, {})[kind if task == kind else f"{kind}: {task}"] = p.name
     return done

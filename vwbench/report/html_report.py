@@ -164,26 +164,23 @@ def report_page(
                             "`free` the unconstrained word; dashed grey: controls; dotted: chance.",
                         )
                     )
-        if "generation" in figs:
-            body.append(f"<h3>Generations: {html.escape(ds)}</h3>")
-            body.append(
-                figure(
-                    out,
-                    figs["generation"],
+        grids = [k for k in figs if k.startswith(("generation", "detection"))]
+        for key in sorted(grids, key=lambda k: (not k.startswith("generation"), k)):  # generations first
+            named = f" ({html.escape(key.split(': ', 1)[1])})" if ": " in key else ""
+            if key.startswith("generation"):
+                title = f"Generations: {html.escape(ds)}{named}"
+                caption = (
                     "Per concept: training images, then the images its "
-                    "anchor word, learned word and transferred words generated when they were scored.",
+                    "anchor word, learned word and transferred words generated when they were scored."
                 )
-            )
-        if "detection" in figs:
-            body.append(f"<h3>Detections: {html.escape(ds)}</h3>")
-            body.append(
-                figure(
-                    out,
-                    figs["detection"],
+            else:
+                title = f"Detections: {html.escape(ds)}{named}"
+                caption = (
                     "Top detections (red, with scores) of each word on "
-                    "held-out images of its concept, target boxes green.",
+                    "held-out images of its concept, target boxes green."
                 )
-            )
+            body.append(f"<h3>{title}</h3>")
+            body.append(figure(out, figs[key], caption))
     body += [section_html(s, out) for s in sections["snap"]]
     body.append('<h2 id="per-concept">Per concept</h2>')
     for s in sections["concept"]:
