@@ -120,7 +120,9 @@ def package_modules(package: str) -> dict[str, str]:
     }
 
 
-def _check_class(what: str):
+def plugin_is_class(what: str):
+    """A registry `check` refusing an entry-point plugin that is not a class, in one line naming it."""
+
     def check(name: str, obj, where: str) -> None:
         if not inspect.isclass(obj):
             raise VWBenchError(f"{what} plugin {name!r} ({where}) is not a class")
@@ -135,7 +137,7 @@ FAMILIES = Registry(
     "model family",
     package_modules("vwbench.models.families"),
     "vwbench.model_families",
-    check=_check_class("model family"),
+    check=plugin_is_class("model family"),
 )
 
 # Dataset formats (vwbench/data/formats/, or plugins of the entry-point group): known here, below the spec layer,

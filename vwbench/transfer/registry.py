@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 
 from vwbench.errors import VWBenchError
-from vwbench.registry import Registry
+from vwbench.registry import Registry, plugin_is_class
 
 ENTRY_POINT_GROUP = "vwbench.transfer_methods"
 
@@ -26,12 +26,7 @@ BUILTINS = {
 }
 
 
-def _check_class(name: str, obj, where: str) -> None:
-    if not inspect.isclass(obj):
-        raise VWBenchError(f"transfer method plugin {name!r} ({where}) is not a class")
-
-
-METHODS = Registry("transfer method", BUILTINS, ENTRY_POINT_GROUP, check=_check_class)
+METHODS = Registry("transfer method", BUILTINS, ENTRY_POINT_GROUP, check=plugin_is_class("transfer method"))
 register, unregister, names, get_class, describe = (
     METHODS.register,
     METHODS.unregister,
