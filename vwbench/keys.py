@@ -23,8 +23,8 @@ def model_id(task: TaskSpec, device_type: str | None = None) -> dict:
         "template": task.template,
         "image_size": task.image_size,
         "loss": task.loss,
-        # which secondaries a table shows (`table`) cannot move a stored number
-        "metric": {k: v for k, v in (task.metric or {}).items() if k != "table"},
+        # all of it, `table` too: each stored score records which secondaries its tables show (extra.table)
+        "metric": task.metric,
         "evaluator": task.evaluator,
         "dtype": task.dtype if device_type is None else task.dtype.get(device_type, "float32"),
         "code": fingerprint.model_code(
