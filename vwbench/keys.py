@@ -40,6 +40,20 @@ def model_id(task: TaskSpec, device_type: str | None = None) -> dict:
     return key
 
 
+# What scoring reads and learning does not: a learned vector, an anchor's embedding and a fitted map depend on the
+# task model (weights, loss, template, size, dtype, code), never on how its outputs are scored.
+SCORING_ONLY = ("metric", "evaluator")
+
+
+def learner_id(task: TaskSpec, device_type: str | None = None) -> dict:
+    """`model_id` without the scoring settings (SCORING_ONLY) and the evaluator's weights: what keys of learned
+    vectors, anchor words and transfer fits hold, so that a change to the metric rescores words, not relearns them."""
+    key = model_id(dataclasses.replace(task, evaluator=None), device_type)
+    for k in SCORING_ONLY:
+        key.pop(k, None)
+    return key
+
+
 def dataset_id(ds: DatasetSpec, manifest: str | None) -> dict:
     """A dataset's spec, the data code, and the CONTENT hash of its manifest (which holds every image's sha256)
     when it is read from one; the manifest's path is not part of it (the run metadata records it)."""

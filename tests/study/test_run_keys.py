@@ -10,6 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import torch
 
 from vwbench.cli import main
 
@@ -150,6 +151,26 @@ def test_a_steps_override_is_its_own_variant(fresh, tmp_path, capsys):
     assert steps == {"keys": 2, "keys@steps=1": 1}
     # the suite's own number of steps is no override: everything is reused from the suite's records
     assert run_cli(specs, store, tmp_path / "again", "--method", str(method), "--steps", "2") == 0
+    assert "computed nothing; reused 6 vectors, 12 scores" in capsys.readouterr().out
+
+
+def test_lr_and_batch_size_flags_are_a_variant_that_trains_differently(fresh, tmp_path, capsys):
+    from vwbench.store import Store
+
+    specs, method, store = fresh
+    capsys.readouterr()
+    assert run_cli(specs, store, tmp_path / "v", "--method", str(method), "--lr", "0.5", "--batch-size", "1") == 0
+    assert "computed 6 vectors, 12 scores" in capsys.readouterr().out
+    assert json.loads((tmp_path / "v" / "results.json").read_text())["suite"] == "keys@lr=0.5,batch_size=1"
+    with Store(store, create=False) as s:
+        suite, variant = (
+            {(t.concept, t.train_task): s.get_vector(key)[0] for key, t, _ in s.vectors(name)}
+            for name in ("keys", "keys@lr=0.5,batch_size=1")
+        )
+    assert suite.keys() == variant.keys() and len(suite) == 6
+    assert all(not torch.allclose(suite[k], variant[k]) for k in suite)
+    # the suite's own values are no override
+    assert run_cli(specs, store, tmp_path / "again", "--method", str(method), "--lr", "0.05", "--batch-size", "4") == 0
     assert "computed nothing; reused 6 vectors, 12 scores" in capsys.readouterr().out
 
 

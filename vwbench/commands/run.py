@@ -42,6 +42,8 @@ def add_common(p, default_deltas: str = "suite"):
     )
     filters.add_data_argument(p)
     p.add_argument("--steps", type=int, help="override the suite's training steps")
+    p.add_argument("--lr", type=float, help="override the suite's learning rate (Adam)")
+    p.add_argument("--batch-size", type=int, metavar="N", help="override the suite's images per training step")
 
     filters.add_arguments(
         p,
@@ -168,8 +170,9 @@ def execute(args, unconstrained: bool, deltas) -> int:
     from vwbench.store import Store, default_root
     from vwbench.study import Study, StudyOptions, method_label
 
-    if args.steps is not None and args.steps <= 0:
-        raise VWBenchError(f"--steps must be positive, got {args.steps}")
+    for flag, value in (("--steps", args.steps), ("--lr", args.lr), ("--batch-size", args.batch_size)):
+        if value is not None and not value > 0:  # NaN too
+            raise VWBenchError(f"{flag} must be positive, got {value:g}")
     from vwbench.commands.filters import from_args, integer
 
     select = from_args(args)
@@ -208,6 +211,7 @@ def execute(args, unconstrained: bool, deltas) -> int:
         data=parse_data(args.data),
         progress=not args.no_progress,
         steps=args.steps,
+        overrides={k: v for k, v in (("lr", args.lr), ("batch_size", args.batch_size)) if v is not None},
         embeddings=submission,
         select=select,
         seeds=seeds,

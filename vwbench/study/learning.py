@@ -158,6 +158,6 @@ class Learning:
         return self.store.key(
             "anchor",
             trial=dataclasses.asdict(trial),
-            model=self.model_ids[task.name],
+            model=self.learner_ids[task.name],
             num_vectors=self.train.num_vectors,
         )

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from vwbench import __version__
 from vwbench.errors import SpecError, VWBenchError
 from vwbench.executors import Job
-from vwbench.keys import dataset_id, model_id
+from vwbench.keys import dataset_id, learner_id, model_id
 from vwbench.metrics import check_task
 from vwbench.records import Trial
 from vwbench.shard import check_shard, shard_of
@@ -65,7 +65,8 @@ class Study(Learning, Scoring):
         self.method_ids.update({method_label(m): method_id(m) for m in self.control_methods})
         for t in suite.tasks:  # the metrics each task names, before any work
             check_task(t)
-        self.model_ids = {t.name: model_id(t, self.device.type) for t in suite.tasks}
+        self.model_ids = {t.name: model_id(t, self.device.type) for t in suite.tasks}  # scores
+        self.learner_ids = {t.name: learner_id(t, self.device.type) for t in suite.tasks}  # vectors, anchors, fits
         self._models: dict[str, object] = {}
         self._spaces: dict[str, object] = {}
         self._memo: dict[tuple, dict] = {}
@@ -201,13 +202,13 @@ class Study(Learning, Scoring):
                 trial=dataclasses.asdict(trial),
                 vector=tensor_digest(v),
                 shape=list(v.shape),
-                model=self.model_ids[task.name],
+                model=self.learner_ids[task.name],
                 dataset=ds_id,
             )
         return self.store.key(
             "vector",
             trial=dataclasses.asdict(trial),
-            model=self.model_ids[task.name],
+            model=self.learner_ids[task.name],
             dataset=ds_id,
             train=learning_settings(self.train),
             version=__version__,

@@ -40,8 +40,8 @@ class Scoring:
         return self.store.key(
             "fit",
             method=self.method_ids[method_label(method)],
-            source=self.model_ids[src.name],
-            target=self.model_ids[tgt.name],
+            source=self.learner_ids[src.name],
+            target=self.learner_ids[tgt.name],
             version=__version__,
             code=code("transfer"),
             packages=packages(),
