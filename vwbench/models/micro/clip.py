@@ -53,12 +53,16 @@ CONFIGS = {
         "text_heads": 4,
         "embed_dim": 48,
         "seed": 23,
-        "steps": 2000,
+        "steps": 4000,  # at 2,000 it labelled real scenes test images by prototype right 0.92 of the time
         "batch": 128,
         "lr": 2e-3,
         "pool": 30000,
         "max_objects": 3,
         "appearance_weight": 2.0,
+        # the evaluator plays the paper's OpenAI CLIP, which knows the concepts it labels: its captions name the
+        # novel attributes (world.NAMES; their rows withheld as in every named model), so its image features
+        # tell them apart. It is no task model: no word is learned or transferred in it.
+        "named": True,
     },
 }
 
