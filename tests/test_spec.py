@@ -399,3 +399,10 @@ def test_list_anchor_policy_loads_and_bad_items_are_refused(spec_copy):
         path.write_text(f"extends: micro\nname: words\nanchors: {bad}\n")
         with pytest.raises(SpecError, match="anchors"):
             SpecLibrary(spec_copy).suite("words")
+
+
+def test_list_suites_prints_a_list_anchor_policy_as_words(capsys):
+    assert main(["list", "suites"]) == 0
+    rows = {r[0]: r for r in _rows(capsys.readouterr().out)}
+    assert rows["micro-grid"][4] == "own,toy,sign" and rows["micro-grid"][5] == "0.1,0.5,1.0"
+    assert rows["micro"][4] == "own" and rows["paper"][4] == "all"
