@@ -18,6 +18,24 @@ def test_shared_pairs_identical_strings_both_usable():
     assert [tgt.tokens[j] for j in t] == ["cat</w>", "cat", "dog</w>"]
 
 
+def test_shared_pairs_of_one_vocabulary_are_the_ids_usable_in_both():
+    """Two models of one tokenizer (the fast path) pair exactly the ids both can use; a vocabulary with a repeated
+    string takes the general path and pairs each string once."""
+    g = torch.Generator().manual_seed(3)
+    tokens = [f"t{i}" for i in range(200)]
+    us, ut = torch.rand(200, generator=g) < 0.7, torch.rand(200, generator=g) < 0.7
+    src = EmbeddingSpace("a", tokens, torch.randn(200, 3), us)
+    tgt = EmbeddingSpace("b", list(tokens), torch.randn(200, 5), ut)
+    s, t = shared_pairs(src, tgt)
+    expected = [i for i in range(200) if us[i] and ut[i]]
+    assert s.tolist() == expected and t.tolist() == expected
+    dup = ["x", "y", "x", "z"]
+    s, t = shared_pairs(
+        EmbeddingSpace.from_table("a", dup, torch.randn(4, 2)), EmbeddingSpace.from_table("b", dup, torch.randn(4, 2))
+    )
+    assert s.tolist() == [0, 1, 3] and t.tolist() == [0, 1, 3]
+
+
 def test_space_checks_shapes():
     with pytest.raises(VWBenchError, match="2 tokens"):
         EmbeddingSpace("a", ["x", "y"], torch.randn(3, 2), torch.ones(3, dtype=torch.bool))
@@ -37,6 +55,12 @@ def test_nearest_tokens_skips_unusable_and_matches_brute_force():
     ref_d, ref_i = full.topk(3, dim=1, largest=False)
     assert torch.equal(idx, ref_i) and torch.allclose(dist, ref_d)
     assert 5 not in idx[0].tolist()
+    many = torch.randn(150, 8, generator=g)  # more queries than one distance block holds
+    idx, dist = nearest_tokens(space, many, k=2)
+    full = torch.cdist(many.double(), table.double())
+    full[:, 5] = float("inf")
+    ref_d, ref_i = full.topk(2, dim=1, largest=False)
+    assert torch.equal(idx, ref_i) and torch.allclose(dist, ref_d)
 
 
 def test_nn_distance_excludes_self_and_unusable():
