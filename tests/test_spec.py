@@ -406,3 +406,13 @@ def test_list_suites_prints_a_list_anchor_policy_as_words(capsys):
     rows = {r[0]: r for r in _rows(capsys.readouterr().out)}
     assert rows["micro-grid"][4] == "own,toy,sign" and rows["micro-grid"][5] == "0.1,0.5,1.0"
     assert rows["micro"][4] == "own" and rows["paper"][4] == "all"
+
+
+def test_list_suites_prints_a_list_policy_with_a_count(spec_copy, capsys):
+    """A list policy may join a count of anchors with words (`[own, 2, toy]`); it prints as written."""
+    (spec_copy / "suites" / "mixed.yaml").write_text(
+        "extends: micro\nname: mixed\ndescription: x\nanchors: [own, 2, toy]\n"
+    )
+    assert main(["--specs", str(spec_copy), "list", "suites"]) == 0
+    rows = {r[0]: r for r in _rows(capsys.readouterr().out)}
+    assert rows["mixed"][4] == "own,2,toy"

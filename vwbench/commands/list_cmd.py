@@ -50,7 +50,7 @@ def run(args) -> int:
                     len(s.tasks),
                     len(s.datasets),
                     sum(len(d.concepts) for d in s.datasets),
-                    ",".join(s.anchors) if isinstance(s.anchors, tuple) else s.anchors,
+                    ",".join(map(str, s.anchors)) if isinstance(s.anchors, tuple) else s.anchors,
                     ",".join(map(str, s.deltas)) or "-",
                     s.train.steps,
                     s.description,
