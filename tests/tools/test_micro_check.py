@@ -64,3 +64,25 @@ def test_retrieval_ap_and_ten_way_scores_on_constructed_features():
     ten = check._ten_way(split, ["a", "b", "c"], names, 0, torch.stack([eye[0], eye[1]]))
     assert ten[0] == 1.0  # wins on a's images, on no other
     assert ten[1] == 0.0  # ties with b's name everywhere, so wins nowhere
+
+
+def test_free_query_finds_the_direction_of_the_positive_regions():
+    g = torch.Generator().manual_seed(0)
+    d = 8
+    axis = torch.nn.functional.normalize(torch.randn(d, generator=g), dim=0)
+    noise = torch.randn(200, d, generator=g)
+    positive = torch.zeros(200, dtype=torch.bool)
+    positive[:20] = True
+    # every region shares a common direction (an objectness-like part); only positives add `axis`
+    common = torch.nn.functional.normalize(torch.randn(d, generator=g), dim=0)
+    embeds = torch.nn.functional.normalize(2 * common + 0.3 * noise + 1.5 * axis * positive[:, None], dim=-1)
+    q = check.free_query(embeds, torch.zeros(200), torch.full((200,), 10.0), positive)
+    scores = embeds @ q
+    assert scores[:20].min() > scores[20:].max()  # it separates them ...
+    mean_q = torch.nn.functional.normalize(embeds[positive].mean(0), dim=0)
+    assert q @ axis > mean_q @ axis  # ... by the direction that tells them apart, not the shared one
+
+
+def test_the_detection_ceiling_is_reported_for_every_dataset_above_chance():
+    rows = check.check_region_ceiling(SpecLibrary())
+    assert len(rows) == 4 and all(r.value > r.chance for r in rows), [(r.measure, r.value, r.chance) for r in rows]

@@ -75,6 +75,7 @@ def _check(args):
     lib = SpecLibrary(args.specs)
     rows = check.check_clip(args.samples) + check.check_owlv2(max(10, args.samples // 5))
     rows += check.check_sd(max(10, args.samples // 5), lib) + check.check_prototypes(lib)
+    rows += check.check_region_ceiling(lib)
     table = [
         [
             r.model,

@@ -179,3 +179,20 @@ def test_adapter_reads_the_same_regions():
     text = torch.nn.functional.normalize(query[0], dim=-1)
     torch.testing.assert_close(r["boxes"], set_loss.cxcywh_to_xyxy(boxes[0]) * world.SIZE, rtol=1e-4, atol=1e-3)
     torch.testing.assert_close((r["embeds"] @ text + r["shift"]) * r["scale"], logits, rtol=1e-4, atol=1e-4)
+
+
+def test_appearance_regions_add_every_region_that_covers_an_object():
+    # image 0: two objects; regions 0 and 1 are Hungarian-matched, region 2 covers object 1 (IoU 0.81), region 3
+    # covers nothing; image 1 has no objects
+    gt = [torch.tensor([[0.25, 0.25, 0.2, 0.2], [0.7, 0.7, 0.4, 0.4]]), torch.zeros(0, 4)]
+    boxes = torch.tensor(
+        [
+            [[0.25, 0.25, 0.2, 0.2], [0.7, 0.7, 0.4, 0.4], [0.7, 0.7, 0.36, 0.36], [0.1, 0.9, 0.1, 0.1]],
+            [[0.5, 0.5, 0.2, 0.2]] * 4,
+        ]
+    )
+    matches = [(torch.tensor([0, 1]), torch.tensor([0, 1])), (torch.zeros(0, dtype=torch.long),) * 2]
+    assert owlv2_train._appearance_regions(matches, boxes, gt, "matched") == [(0, 0, 0), (0, 1, 1)]
+    assert owlv2_train._appearance_regions(matches, boxes, gt, "overlap") == [(0, 0, 0), (0, 1, 1), (0, 2, 1)]
+    with pytest.raises(ValueError, match="appearance_regions"):
+        owlv2_train._appearance_regions(matches, boxes, gt, "all")

@@ -98,6 +98,31 @@ def _scene_phrases(pool, seed: int, named: bool = False) -> list[list[str]]:
 # --------------------------------------------------------------------------------------------------- train
 
 
+def _appearance_regions(matches, boxes, gt_boxes, which: str) -> list[tuple[int, int, int]]:
+    """(image, region, object) triples whose class embeddings read out the object's appearance: the Hungarian-matched
+    region of each object (`matched`), or also every region whose predicted box has IoU >= 0.5 with an object, for
+    the object it overlaps most (`overlap`). A learned word is scored on whichever region covers the object best,
+    which is often not the matched one."""
+    out = [(b, int(r), int(c)) for b, (rows, cols) in enumerate(matches) for r, c in zip(rows, cols)]
+    if which == "matched":
+        return out
+    if which != "overlap":
+        raise ValueError(f"appearance_regions: 'matched' or 'overlap', not {which!r}")
+    from torchvision.ops import box_iou
+
+    from vwbench.models.micro.set_loss import cxcywh_to_xyxy
+
+    seen = {(b, r) for b, r, _ in out}
+    for b, gt in enumerate(gt_boxes):
+        if not len(gt):
+            continue
+        best, obj = box_iou(cxcywh_to_xyxy(boxes[b].detach()), cxcywh_to_xyxy(gt)).max(1)
+        out += [
+            (b, int(r), int(obj[r])) for r in torch.nonzero(best >= 0.5).flatten().tolist() if (b, int(r)) not in seen
+        ]
+    return out
+
+
 def _fit(seed: int, scale: float, progress: bool, config: dict | None = None, hp: dict | None = None):
     """Train from seeds; returns (model, processor, config, hp, trained_ids, log)."""
     from tqdm.auto import tqdm
@@ -155,8 +180,8 @@ def _fit(seed: int, scale: float, progress: bool, config: dict | None = None, hp
         feats, boxes, objectness = image_outputs(model, normalize(images, processor))
         logits = class_logits(model, feats, text_queries(model, texts, compact))
         loss, parts = set_prediction_loss(logits, boxes, objectness, gt_boxes, gt_query, gt_pos, hp)
-        # the matched regions' class embeddings also read out each object's appearance (AppearanceHeads)
-        matched = [(b, r, c) for b, (rows, cols) in enumerate(parts["matches"]) for r, c in zip(rows, cols)]
+        # the class embeddings of an object's regions also read out its appearance (AppearanceHeads)
+        matched = _appearance_regions(parts["matches"], boxes, gt_boxes, hp.get("appearance_regions", "matched"))
         if matched and hp.get("appearance_weight", 0.0) > 0:
             embeds = model.class_head.dense0(torch.stack([feats[b, r] for b, r, _ in matched]))
             objs = [pool.objects[idx[b]][int(c)] for b, _, c in matched]
@@ -178,10 +203,11 @@ def _fit(seed: int, scale: float, progress: bool, config: dict | None = None, hp
     return model, processor, config, hp, compact.ids, {"steps": steps, "pool": pool_n, "final_loss": ema, "log": log}
 
 
-def train(folder: Path, seed: int = 0, progress: bool = True, scale: float = 1.0) -> dict:
-    """Train the micro OWLv2 from `seed`, save `owlv2.safetensors` + `owlv2.json` in `folder`; a report."""
+def train(folder: Path, seed: int = 0, progress: bool = True, scale: float = 1.0, hp: dict | None = None) -> dict:
+    """Train the micro OWLv2 from `seed` (with `hp` overriding TRAIN), save `owlv2.safetensors` + `owlv2.json` in
+    `folder`; a report."""
     clock = Clock()
-    model, processor, config, hp, trained_ids, log = _fit(seed, scale, progress)
+    model, processor, config, hp, trained_ids, log = _fit(seed, scale, progress, hp=hp)
     train_seconds = clock.seconds()
     meta = {**config, "train": {**hp, "seed": seed, "scale": scale, "steps_run": log["steps"], "pool_run": log["pool"]}}
     # trained_ids: trained_token_ids of the query texts plus the start and end tokens (see CompactTokens)
