@@ -189,16 +189,17 @@ def free_query(
 
 
 @torch.no_grad()
-def check_region_ceiling(lib) -> list[Row]:
+def check_region_ceiling(lib, datasets: list[str] | None = None) -> list[Row]:
     """How well the detector's region embeddings tell each dataset's concepts apart, two rows per dataset, each a
     free query (no text tower) per concept scored on the test images exactly as a learned word is (AP50 against
-    every other concept's test images); chance is the zero query's AP50:
+    every other concept's test images); chance is the zero query's AP50 (`datasets`: only these of the micro
+    suite's):
     - the detection loss's own optimum: the loss is linear in the unit query, so its minimizer over all unit
       vectors is the normalized negative mean of the training images' weighted region sums. A learned word that
       minimizes the loss perfectly scores this;
     - a discriminative free query (`free_query`), fitted on the training images' regions with the concept's
       regions as positives and every other region of every training image, other concepts' included, as
-      negatives: what the region embeddings allow, the ceiling of the metric."""
+      negatives: what the region embeddings allow, an estimate of the metric's ceiling."""
     from torchvision.ops import box_iou
 
     from vwbench.data.manifest import load_dataset
@@ -209,6 +210,8 @@ def check_region_ceiling(lib) -> list[Row]:
     iou = float(model.spec.loss.get("positive_iou", 0.5))
     rows = []
     for ds in lib.suite("micro").datasets:
+        if datasets is not None and ds.name not in datasets:
+            continue
         t = time.perf_counter()
         data = load_dataset(ds)
         model.prepare(data)
