@@ -200,10 +200,9 @@ def check_region_ceiling(lib, datasets: list[str] | None = None) -> list[Row]:
     - a discriminative free query (`free_query`), fitted on the training images' regions with the concept's
       regions as positives and every other region of every training image, other concepts' included, as
       negatives: what the region embeddings allow, an estimate of the metric's ceiling."""
-    from torchvision.ops import box_iou
-
     from vwbench.data.manifest import load_dataset
     from vwbench.metrics.detection import ap50
+    from vwbench.models.detection import region_weights
     from vwbench.models.factory import build_task_model
 
     model = build_task_model(lib.task("micro-detection"), "cpu")
@@ -219,11 +218,8 @@ def check_region_ceiling(lib, datasets: list[str] | None = None) -> list[Row]:
         for c in data.concepts:
             for e in data.train[c]:
                 r = model.regions(e.image())
-                overlap = box_iou(r["boxes"], torch.tensor(e.target_boxes(c), dtype=torch.float32).reshape(-1, 4))
-                pos = (overlap >= iou).any(1)
-                if not pos.any():
-                    pos[overlap.argmax(0)] = True
-                regions.append((c, r, pos))
+                targets = torch.tensor(e.target_boxes(c), dtype=torch.float32).reshape(-1, 4)
+                regions.append((c, r, region_weights(r["boxes"], targets, iou) < 0))  # the loss's positives
         embeds, shift, scale = (torch.cat([r[k] for _, r, _ in regions]) for k in ("embeds", "shift", "scale"))
         scores = {"loss": [], "discriminative": [], "zero": []}
         for c in data.concepts:
