@@ -109,6 +109,32 @@ def test_owlv2_forward(tiny):
     assert loaded.processor is not None
 
 
+def test_region_scores_are_the_detectors_own_logits(tiny):
+    """The adapter scores a word's regions from the text-independent parts it caches once per image; they must be
+    what Owlv2ForObjectDetection itself computes for that query, and the zero query its logit shift alone."""
+    from PIL import Image
+
+    from vwbench.models.detection import region_logits
+    from vwbench.models.families.owlv2 import OWLv2
+
+    loaded = tiny("owlv2")
+    model, size = loaded.model, _image_size("owlv2")
+    image = Image.fromarray(
+        (torch.rand(size, size, 3, generator=torch.Generator().manual_seed(1)) * 255).byte().numpy()
+    )
+    ids = encode(["a photo of a dog"], context_length=16)
+    with torch.no_grad():
+        regions = OWLv2().regions(model, loaded.processor, image, "cpu", torch.float32)
+        pixels = loaded.processor(images=image, return_tensors="pt").pixel_values
+        out = model(input_ids=ids, attention_mask=(ids != 0).long(), pixel_values=pixels)
+        query = torch.nn.functional.normalize(out.text_embeds[0, 0], dim=-1)
+        head = model.class_head
+        feats = out.image_embeds.reshape(1, -1, out.image_embeds.shape[-1])
+        zero = (head.logit_shift(feats) * (head.elu(head.logit_scale(feats)) + 1))[0, :, 0]
+    torch.testing.assert_close(region_logits(regions, query), out.logits[0, :, 0], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(region_logits(regions, None), zero, atol=1e-5, rtol=1e-5)
+
+
 def test_open_clip_forward(tiny):
     import open_clip
 

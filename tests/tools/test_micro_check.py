@@ -76,7 +76,7 @@ def test_free_query_finds_the_direction_of_the_positive_regions():
     # every region shares a common direction (an objectness-like part); only positives add `axis`
     common = torch.nn.functional.normalize(torch.randn(d, generator=g), dim=0)
     embeds = torch.nn.functional.normalize(2 * common + 0.3 * noise + 1.5 * axis * positive[:, None], dim=-1)
-    q = check.free_query(embeds, torch.zeros(200), torch.full((200,), 10.0), positive)
+    q = check.free_query({"embeds": embeds, "shift": torch.zeros(200), "scale": torch.full((200,), 10.0)}, positive)
     scores = embeds @ q
     assert scores[:20].min() > scores[20:].max()  # it separates them ...
     mean_q = torch.nn.functional.normalize(embeds[positive].mean(0), dim=0)

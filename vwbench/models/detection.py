@@ -41,6 +41,18 @@ def region_weights(boxes: torch.Tensor, targets: torch.Tensor, iou: float) -> to
     return w
 
 
+def region_logits(regions: dict, query: torch.Tensor | None) -> torch.Tensor:
+    """OWLv2's class logit of every region of `regions` (normalized `embeds` [P, d], `shift`, `scale` [P]) for one
+    unit text query: (cos + shift) · scale. The zero query (None) leaves the text-independent part, shift · scale."""
+    sim = 0.0 if query is None else regions["embeds"] @ query
+    return (sim + regions["shift"]) * regions["scale"]
+
+
+def region_scores(regions: dict, query: torch.Tensor | None) -> torch.Tensor:
+    """A region's score for the query, as the detector ranks it: sigmoid of `region_logits`."""
+    return torch.sigmoid(region_logits(regions, query))
+
+
 class DetectionModel(TaskModel):
     task = "detection"
     trim_prompts = True
@@ -127,7 +139,7 @@ class DetectionModel(TaskModel):
         its AP is computed once."""
         key = (data.name, concept, tuple(e.key for e in images))
         if key not in self._zero:
-            self._zero[key] = self.predictions(images, concept, data, lambda r: torch.sigmoid(r["shift"] * r["scale"]))
+            self._zero[key] = self.predictions(images, concept, data, lambda r: region_scores(r, None))
         return self._zero[key]
 
     def outputs(self, vectors, placeholder_ids, concepts, data):
@@ -136,8 +148,6 @@ class DetectionModel(TaskModel):
         out = []
         for k, concept in enumerate(concepts):
             images = self.eval_images(concept, data)
-            word = self.predictions(
-                images, concept, data, lambda r, q=text[k]: torch.sigmoid((r["embeds"] @ q + r["shift"]) * r["scale"])
-            )
+            word = self.predictions(images, concept, data, lambda r, q=text[k]: region_scores(r, q))
             out.append(({**word, "zero": self.zero_query(concept, data, images)}, {"n_images": len(images)}))
         return out

@@ -168,19 +168,20 @@ def check_prototypes(lib) -> list[Row]:
     return rows
 
 
-def free_query(
-    embeds: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor, positive: torch.Tensor, steps: int = 300
-) -> torch.Tensor:
-    """The unit query that best tells `positive` regions from the rest under OWLv2's logits (cos + shift) * scale:
-    logistic regression on normalized region embeddings [R, d], positives up-weighted to balance. No word goes
-    through the text tower, so no learned word can be expected to do better on these regions."""
+def free_query(regions: dict, positive: torch.Tensor, steps: int = 300) -> torch.Tensor:
+    """The unit query that best tells `positive` regions from the rest under OWLv2's logits (`region_logits`):
+    logistic regression on the normalized region embeddings (`regions` as the detector's, [R] regions), positives
+    up-weighted to balance. No word goes through the text tower, so no learned word can be expected to do better
+    on these regions."""
+    from vwbench.models.detection import region_logits
+
     y = positive.float()
-    v = torch.nn.functional.normalize(embeds[positive].mean(0), dim=0).clone().requires_grad_(True)
+    v = torch.nn.functional.normalize(regions["embeds"][positive].mean(0), dim=0).clone().requires_grad_(True)
     opt = torch.optim.Adam([v], lr=0.05)
     balance = (1 - y).sum() / y.sum().clamp(min=1)
     with torch.enable_grad():
         for _ in range(steps):
-            logits = (embeds @ torch.nn.functional.normalize(v, dim=0) + shift) * scale
+            logits = region_logits(regions, torch.nn.functional.normalize(v, dim=0))
             loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, pos_weight=balance)
             opt.zero_grad()
             loss.backward()
@@ -202,7 +203,7 @@ def check_region_ceiling(lib, datasets: list[str] | None = None) -> list[Row]:
       negatives: what the region embeddings allow, an estimate of the metric's ceiling."""
     from vwbench.data.manifest import load_dataset
     from vwbench.metrics.detection import ap50
-    from vwbench.models.detection import region_weights
+    from vwbench.models.detection import region_scores, region_weights
     from vwbench.models.factory import build_task_model
 
     model = build_task_model(lib.task("micro-detection"), "cpu")
@@ -220,19 +221,17 @@ def check_region_ceiling(lib, datasets: list[str] | None = None) -> list[Row]:
                 r = model.regions(e.image())
                 targets = torch.tensor(e.target_boxes(c), dtype=torch.float32).reshape(-1, 4)
                 regions.append((c, r, region_weights(r["boxes"], targets, iou) < 0))  # the loss's positives
-        embeds, shift, scale = (torch.cat([r[k] for _, r, _ in regions]) for k in ("embeds", "shift", "scale"))
+        pooled = {k: torch.cat([r[k] for _, r, _ in regions]) for k in ("embeds", "shift", "scale")}
         scores = {"loss": [], "discriminative": [], "zero": []}
         for c in data.concepts:
             positive = torch.cat([p if owner == c else torch.zeros_like(p) for owner, _, p in regions])
             queries = {
                 "loss": torch.nn.functional.normalize(-model.cache(data.name)["train"][c].mean(0), dim=0),
-                "discriminative": free_query(embeds, shift, scale, positive),
+                "discriminative": free_query(pooled, positive),
             }
             images = model.eval_images(c, data)
             for name, q in queries.items():
-                out = model.predictions(
-                    images, c, data, lambda r, q=q: torch.sigmoid((r["embeds"] @ q + r["shift"]) * r["scale"])
-                )
+                out = model.predictions(images, c, data, lambda r, q=q: region_scores(r, q))
                 scores[name].append(ap50(out))
             scores["zero"].append(ap50(model.zero_query(c, data, images)))
         seconds = round(time.perf_counter() - t, 1)
